@@ -1,0 +1,296 @@
+"""harvester.toml -> typed, frozen settings: the first step of the data path.
+
+The file is read once with `tomllib`, every key is checked against the
+dataclasses below (an unknown section or key is an error naming it), then
+`-s section.key=value` overrides are applied. Secrets never live in the file:
+a `password_env` key names the environment variable that holds them, and the
+environment is passed in as an argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harvester.exceptions import ConfigError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+class Size(int):
+    """A byte count written as 256MB, 10KB, 1GB (powers of 1024) or a plain number."""
+
+
+def parse_size(value: object) -> Size:
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        return Size(value)
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"not a size: {value!r} (use B, KB, MB or GB)")
+    number, unit = match.groups()
+    return Size(int(float(number) * _UNITS[(unit or "B").upper()]))
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    spiders: tuple[str, ...] = ("spiders",)
+    pipelines: tuple[str, ...] = ("pipelines.store",)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    url: str = "sqlite:///harvest.db"
+    password_env: str = ""
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    depth_limit: int = 0
+    max_pages: int = 0
+    lease: float = 60.0
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    concurrency: int = 64
+    per_host: int = 8
+    delay: float = 0.0
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 0.5  # seconds before the first retry, doubling after
+    retry_after_cap: float = 60.0
+    max_crawl_delay: float = 30.0
+    max_size: Size = Size(256 * 1024**2)
+    feed_max_size: Size = Size(0)
+    user_agent: str = "harvester (+https://example.invalid/bot)"
+    obey_robots: bool = True
+    pools: int = 0  # httpx connection pools; 0 picks one per 4 requests in flight, up to 16
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    username: str = ""
+    password_env: str = ""
+    scheme: str = "basic"
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password_env: str = ""
+    ca_file: str = ""
+    sender: str = ""
+    to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    spider: str = ""
+    schedule: str = ""
+    tz: str = ""
+    args: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    report: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: ProjectSettings = ProjectSettings()
+    storage: StorageSettings = StorageSettings()
+    crawl: CrawlSettings = CrawlSettings()
+    fetch: FetchSettings = FetchSettings()
+    email: EmailSettings = EmailSettings()
+    auth: Mapping[str, AuthSettings] = field(default_factory=dict)
+    jobs: Mapping[str, JobSettings] = field(default_factory=dict)
+    root: Path = Path(".")  # the directory holding harvester.toml
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def secret(self, variable: str) -> str | None:
+        """The value of the environment variable a `*_env` key names."""
+        return self.env.get(variable) if variable else None
+
+    def database_url(self) -> str:
+        """The storage URL, with the password from `password_env` filled in."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.storage.url)
+        password = self.secret(self.storage.password_env)
+        if password:
+            url = url.set(password=password)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            path = Path(url.database)
+            if not path.is_absolute():
+                url = url.set(database=str(self.root / path))
+        return url.render_as_string(hide_password=False)
+
+
+_SECTIONS = {"project", "storage", "crawl", "fetch", "email", "auth", "jobs"}
+
+
+def load(
+    path: Path | str | None = None,
+    overrides: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read `path` (default ./harvester.toml), apply `section.key=value` overrides."""
+    env = dict(os.environ if env is None else env)
+    if path is None:
+        path = Path("harvester.toml")
+        data: dict[str, Any] = _read(path) if path.exists() else {}
+    else:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file not found: {path}")
+        data = _read(path)
+    for override in overrides or []:
+        _apply_override(data, override)
+    return build(data, root=path.resolve().parent, env=env)
+
+
+def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str] | None = None) -> Settings:
+    for section in data:
+        if section not in _SECTIONS:
+            raise ConfigError(f"unknown section [{section}] in harvester.toml")
+    values: dict[str, Any] = {}
+    for name, cls in (
+        ("project", ProjectSettings),
+        ("storage", StorageSettings),
+        ("crawl", CrawlSettings),
+        ("fetch", FetchSettings),
+        ("email", EmailSettings),
+    ):
+        values[name] = _section(cls, data.get(name, {}), name)
+    values["auth"] = {
+        host: _section(AuthSettings, body, f"auth.{host}") for host, body in _table(data, "auth").items()
+    }
+    values["jobs"] = {
+        name: _section(JobSettings, body, f"jobs.{name}") for name, body in _table(data, "jobs").items()
+    }
+    settings = Settings(**values, root=root, env=dict(env or {}))
+    _validate(settings)
+    return settings
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _apply_override(data: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) < 2 or not all(parts):
+        raise ConfigError(f"bad -s {override!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word is a string
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"bad -s {override!r}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def _table(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return table
+
+
+def _section(cls: type, body: object, where: str) -> Any:
+    if not isinstance(body, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in body.items():
+        if key not in known:
+            raise ConfigError(f"unknown key {key!r} in [{where}]")
+        try:
+            values[key] = _coerce(hints[key], value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[{where}] {key}: {exc}") from None
+    return cls(**values)
+
+
+def _coerce(kind: Any, value: object) -> object:
+    origin = typing.get_origin(kind)
+    if kind is Size:
+        return parse_size(value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise ValueError(f"expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+        return value
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {value!r}")
+        return tuple(_coerce(typing.get_args(kind)[0], v) for v in value)
+    if origin in (Mapping, dict) or kind is Any or isinstance(kind, types.GenericAlias):
+        if origin in (Mapping, dict) and not isinstance(value, dict):
+            raise ValueError(f"expected a table, got {value!r}")
+        return value
+    return value
+
+
+def _validate(settings: Settings) -> None:
+    fetch = settings.fetch
+    checks = [
+        (fetch.concurrency >= 1, "[fetch] concurrency must be at least 1"),
+        (fetch.per_host >= 1, "[fetch] per_host must be at least 1"),
+        (fetch.delay >= 0, "[fetch] delay must not be negative"),
+        (fetch.timeout > 0, "[fetch] timeout must be positive"),
+        (fetch.retries >= 0, "[fetch] retries must not be negative"),
+        (fetch.max_size > 0, "[fetch] max_size must be positive"),
+        (fetch.pools >= 0, "[fetch] pools must not be negative"),
+        (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
+        (settings.crawl.max_pages >= 0, "[crawl] max_pages must not be negative"),
+        (settings.storage.batch_size >= 1, "[storage] batch_size must be at least 1"),
+        (settings.email.security in ("none", "starttls", "tls"),
+         "[email] security must be none, starttls or tls"),
+    ]
+    for host, auth in settings.auth.items():
+        checks.append((auth.scheme in ("basic", "digest"), f"[auth.{host}] scheme must be basic or digest"))
+    for name, job in settings.jobs.items():
+        checks.append((bool(job.spider), f"[jobs.{name}] needs a spider"))
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

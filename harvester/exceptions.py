@@ -1,0 +1,96 @@
+"""Every error Harvester raises, rooted in one class.
+
+    HarvesterError
+    ├── ConfigError            bad harvester.toml, -s override or command-line value
+    ├── SpiderNotFound         no spider of that name in the project
+    ├── SpiderLoadError        a spider or pipeline module failed to import
+    ├── DatabaseError          unreachable database, or one at an older revision
+    ├── QueryError             bad SQL or filter given to `harvester query`
+    ├── DropItem               raised by a pipeline to drop an item
+    └── FetchError             a request ended without a usable response
+        ├── NetworkError       connection refused, reset, DNS ...
+        ├── FetchTimeout       the fetch deadline passed
+        ├── HttpError          status >= 400 after retries
+        ├── TooLarge           body (or decoded body) over max_size
+        ├── RedirectError      redirect loop, too many hops, or a forbidden target
+        ├── Forbidden          refused before fetching (no transport for the scheme)
+        └── RobotsDisallowed   refused by the site's robots.txt
+
+Fetch errors carry the request they concern and a short `kind`, which is
+what the `errors` table records.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harvester.request import Request
+
+
+class HarvesterError(Exception):
+    """Root of every Harvester error."""
+
+
+class ConfigError(HarvesterError):
+    pass
+
+
+class SpiderNotFound(HarvesterError):
+    pass
+
+
+class SpiderLoadError(HarvesterError):
+    pass
+
+
+class DatabaseError(HarvesterError):
+    pass
+
+
+class QueryError(HarvesterError):
+    pass
+
+
+class DropItem(HarvesterError):
+    """Raise from `process_item` to drop the item; the message is the reason."""
+
+
+class FetchError(HarvesterError):
+    kind = "fetch"
+
+    def __init__(self, message: str, request: Request | None = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class NetworkError(FetchError):
+    kind = "network"
+
+
+class FetchTimeout(FetchError):
+    kind = "timeout"
+
+
+class HttpError(FetchError):
+    kind = "http"
+
+    def __init__(self, message: str, request: Request | None = None, status: int = 0) -> None:
+        super().__init__(message, request)
+        self.status = status
+
+
+class TooLarge(FetchError):
+    kind = "too_large"
+
+
+class RedirectError(FetchError):
+    kind = "redirect"
+
+
+class Forbidden(FetchError):
+    kind = "forbidden"
+
+
+class RobotsDisallowed(FetchError):
+    kind = "robots"

@@ -1,0 +1,36 @@
+"""Composes the fetch steps from settings, outermost first, and owns the transports."""
+
+from __future__ import annotations
+
+from harvester.config import FetchSettings
+from harvester.fetching.base import Fetch
+from harvester.fetching.deadline import Dispatch
+from harvester.fetching.redirect import Redirect
+from harvester.fetching.retry import Retry
+from harvester.fetching.robots import Robots
+from harvester.fetching.throttle import Throttle
+from harvester.request import Request
+from harvester.response import Response
+from harvester.transports.base import Transport
+from harvester.transports.http import HttpTransport
+
+
+class Fetcher:
+    def __init__(self, settings: FetchSettings, transports: dict[str, Transport] | None = None) -> None:
+        if transports is None:
+            http = HttpTransport(settings)
+            transports = {"http": http, "https": http}
+        self.transports = transports
+        self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay)
+        fetch: Fetch = Retry(self.throttle, settings.retries, settings.backoff, settings.retry_after_cap, self.throttle)
+        fetch = Redirect(fetch)
+        if settings.obey_robots:
+            fetch = Robots(fetch, settings.user_agent, self.throttle, settings.max_crawl_delay)
+        self._fetch = fetch
+
+    async def __call__(self, request: Request) -> Response:
+        return await self._fetch(request)
+
+    async def aclose(self) -> None:
+        for transport in {id(t): t for t in self.transports.values()}.values():
+            await transport.aclose()

@@ -1,0 +1,61 @@
+"""Fetch step: redirects, followed here so each hop passes the safety rules.
+
+At most `MAX_HOPS` hops; a loop or a target that is not http(s) ends as a
+`RedirectError`. A 301/302/303 after POST becomes a GET without body. When a
+hop changes origin (scheme, host or port), credentials and cookies the
+request carried are dropped, so they never reach a host they were not meant for.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from harvester.exceptions import RedirectError
+from harvester.fetching.base import Fetch
+from harvester.request import Request
+from harvester.response import Response
+from harvester.urls import canonicalize, origin
+
+MAX_HOPS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PRIVATE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class Redirect:
+    def __init__(self, inner: Fetch, max_hops: int = MAX_HOPS) -> None:
+        self.inner = inner
+        self.max_hops = max_hops
+
+    async def __call__(self, request: Request) -> Response:
+        chain: list[str] = []
+        seen = {(request.method, canonicalize(request.url))}
+        current = request
+        while True:
+            response = await self.inner(current)
+            location = response.headers.get("location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                response.request = request
+                response.redirects = tuple(chain)
+                return response
+            target = urljoin(current.url, location.strip())
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                raise RedirectError(f"redirect to a non-http(s) URL refused: {target}", request)
+            if len(chain) >= self.max_hops:
+                raise RedirectError(f"more than {self.max_hops} redirects", request)
+            chain.append(current.url)
+            current = next_hop(current, response.status, target)
+            key = (current.method, canonicalize(target))
+            if key in seen:
+                raise RedirectError(f"redirect loop at {target}", request)
+            seen.add(key)
+
+
+def next_hop(request: Request, status: int, target: str) -> Request:
+    method, body = request.method, request.body
+    headers = dict(request.headers or {})
+    if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
+        method, body = "GET", None
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+    if origin(target) != origin(request.url):
+        headers = {k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
+    return request.replace(url=target, method=method, body=body, headers=headers)

@@ -1,0 +1,76 @@
+"""Fetch step: robots.txt (RFC 9309), fetched once per scheme, host and port.
+
+4xx means everything is allowed; 5xx or an unreachable server means nothing
+is. At most 500 KiB is parsed. A `Crawl-delay` for our user-agent token
+spaces that host's requests, capped at `max_crawl_delay`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from protego import Protego
+
+from harvester.exceptions import FetchError, RobotsDisallowed
+from harvester.fetching.base import Fetch
+from harvester.fetching.throttle import Throttle
+from harvester.request import Request
+from harvester.response import Response
+from harvester.urls import host_of
+
+MAX_BYTES = 500 * 1024
+CACHE_SECONDS = 24 * 3600
+_ALLOW_ALL = Protego.parse("")
+_DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /")
+
+
+class Robots:
+    def __init__(self, inner: Fetch, user_agent: str, throttle: Throttle, max_crawl_delay: float = 30.0) -> None:
+        self.inner = inner
+        self.token = user_agent.split("/")[0].split()[0] if user_agent.strip() else "*"
+        self.throttle = throttle
+        self.max_crawl_delay = max_crawl_delay
+        self._rules: dict[str, tuple[float, Protego]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def __call__(self, request: Request) -> Response:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https"):
+            rules = await self._rules_for(f"{parts.scheme}://{parts.netloc.lower()}")
+            if not rules.can_fetch(request.url, self.token):
+                raise RobotsDisallowed("disallowed by robots.txt", request)
+        return await self.inner(request)
+
+    async def _rules_for(self, root: str) -> Protego:
+        cached = self._rules.get(root)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        lock = self._locks.setdefault(root, asyncio.Lock())
+        async with lock:
+            cached = self._rules.get(root)
+            if cached and cached[0] > time.monotonic():
+                return cached[1]
+            rules = await self._fetch(root)
+            self._rules[root] = (time.monotonic() + CACHE_SECONDS, rules)
+            delay = rules.crawl_delay(self.token)
+            if delay:
+                self.throttle.set_delay(host_of(root), min(float(delay), self.max_crawl_delay))
+            return rules
+
+    async def _fetch(self, root: str) -> Protego:
+        url = urlunsplit((*urlsplit(root)[:2], "/robots.txt", "", ""))
+        try:
+            response = await self.inner(Request(url))
+        except FetchError:
+            return _DISALLOW_ALL
+        if response.status >= 500:
+            return _DISALLOW_ALL
+        if response.status >= 400:
+            return _ALLOW_ALL
+        text = response.body[:MAX_BYTES].decode("utf-8", errors="replace")
+        try:
+            return Protego.parse(text)
+        except Exception:  # noqa: BLE001 - a broken robots.txt allows all, as browsers do
+            return _ALLOW_ALL

@@ -1,0 +1,69 @@
+"""Fetch step: politeness per host: at most `per_host` in flight, `delay` start to start.
+
+A host's delay is the largest of the configured delay, its robots.txt
+Crawl-delay, and any `Retry-After` it sent; one slow host never slows the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from harvester.fetching.base import Fetch
+from harvester.request import Request
+from harvester.response import Response
+from harvester.urls import host_of
+
+
+@dataclass
+class _Host:
+    slots: asyncio.Semaphore
+    delay: float
+    next_start: float = 0.0
+    paused_until: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Throttle:
+    def __init__(self, inner: Fetch, per_host: int, delay: float) -> None:
+        self.inner = inner
+        self.per_host = per_host
+        self.delay = delay
+        self._hosts: dict[str, _Host] = {}
+
+    def _host(self, host: str) -> _Host:
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _Host(asyncio.Semaphore(self.per_host), self.delay)
+        return state
+
+    def set_delay(self, host: str, seconds: float) -> None:
+        """Raise the start-to-start delay of one host (robots.txt Crawl-delay)."""
+        state = self._host(host)
+        state.delay = max(state.delay, seconds)
+
+    def pause(self, host: str, seconds: float) -> None:
+        """Start nothing on `host` for `seconds` (a Retry-After it sent)."""
+        state = self._host(host)
+        state.paused_until = max(state.paused_until, time.monotonic() + seconds)
+
+    def waiting(self) -> dict[str, float]:
+        """Seconds each host must still wait before its next start."""
+        now = time.monotonic()
+        return {
+            host: wait
+            for host, state in self._hosts.items()
+            if (wait := max(state.next_start, state.paused_until) - now) > 0
+        }
+
+    async def __call__(self, request: Request) -> Response:
+        state = self._host(host_of(request.url))
+        async with state.slots:
+            if state.delay or state.paused_until:
+                async with state.lock:  # one start at a time, so the spacing holds
+                    wait = max(state.next_start, state.paused_until) - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    state.next_start = time.monotonic() + state.delay
+            return await self.inner(request)

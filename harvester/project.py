@@ -1,0 +1,76 @@
+"""The project: finding its spiders in the modules `[project].spiders` names."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from harvester.config import Settings
+from harvester.exceptions import SpiderLoadError, SpiderNotFound
+from harvester.spider import Spider
+
+
+def use_project_path(settings: Settings) -> None:
+    """Make the project's own modules (spiders, pipelines) importable."""
+    root = str(settings.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
+    """Every Spider subclass with a name, by name, from the project's spider modules."""
+    use_project_path(settings)
+    found: dict[str, type[Spider]] = {}
+    for path in settings.project.spiders:
+        for module in _modules(path):
+            for obj in vars(module).values():
+                if (
+                    inspect.isclass(obj)
+                    and issubclass(obj, Spider)
+                    and obj.__module__ == module.__name__
+                    and getattr(obj, "name", "")
+                ):
+                    found.setdefault(obj.name, obj)
+    return found
+
+
+def get_spider(settings: Settings, name: str) -> type[Spider]:
+    spiders = find_spiders(settings)
+    if name not in spiders:
+        known = ", ".join(sorted(spiders)) or "none"
+        raise SpiderNotFound(f"no spider named {name!r} (found: {known})")
+    return spiders[name]
+
+
+def _modules(path: str) -> list[ModuleType]:
+    module = _import(path)
+    modules = [module]
+    if hasattr(module, "__path__"):
+        for info in sorted(pkgutil.iter_modules(module.__path__), key=lambda i: i.name):
+            modules.append(_import(f"{path}.{info.name}"))
+    return modules
+
+
+def _import(path: str) -> ModuleType:
+    try:
+        return importlib.import_module(path)
+    except Exception as exc:  # noqa: BLE001 - any failure at import is one clear line
+        where = _where(exc)
+        raise SpiderLoadError(f"spider module {path!r} failed to import{where}: {type(exc).__name__}: {exc}") from None
+
+
+def _where(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    frame = None
+    while tb is not None:
+        frame = tb
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({Path(exc.filename).name}, line {exc.lineno})"
+    if frame is None:
+        return ""
+    return f" ({Path(frame.tb_frame.f_code.co_filename).name}, line {frame.tb_lineno})"

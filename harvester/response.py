@@ -1,0 +1,173 @@
+"""Responses: what a transport hands to the spider callback.
+
+The body is bytes; text, the lxml tree behind `css()`/`xpath()`/`links()` and
+the BeautifulSoup tree behind `soup` are built on first use only, so a
+callback that never asks for BeautifulSoup never pays for it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from harvester.request import Request
+from harvester.selector import Selector, SelectorList
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE
+)
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_LINKS = "//a/@href | //area/@href"
+_NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
+
+
+@dataclass(eq=False)
+class Response:
+    url: str
+    status: int
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    body: bytes = b""
+    request: Request | None = None
+    from_cache: bool = False
+    redirects: tuple[str, ...] = ()  # URLs passed through before `url`, oldest first
+    _encoding: str | None = field(default=None, repr=False)
+    _text: str | None = field(default=None, repr=False)
+    _selector: Selector | None = field(default=None, repr=False)
+    _soup: BeautifulSoup | None = field(default=None, repr=False)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.request.meta if self.request is not None else {}
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def encoding(self) -> str:
+        if self._encoding is None:
+            self._encoding = _detect_encoding(self.headers.get("content-type", ""), self.body)
+        return self._encoding
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            body = self.body
+            for bom, _ in _BOMS:
+                if body.startswith(bom):
+                    body = body[len(bom):]
+                    break
+            self._text = body.decode(self.encoding, errors="replace")
+        return self._text
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def selector(self) -> Selector:
+        if self._selector is None:
+            if "xml" in self.content_type and "html" not in self.content_type:
+                self._selector = Selector.from_xml(self.body)
+            else:
+                self._selector = Selector.from_html(self.body, self.encoding, base_url=self.url)
+        return self._selector
+
+    def css(self, query: str) -> SelectorList:
+        return self.selector.css(query)
+
+    def xpath(self, query: str, **kwargs: Any) -> SelectorList:
+        return self.selector.xpath(query, **kwargs)
+
+    @property
+    def soup(self) -> BeautifulSoup:
+        if self._soup is None:
+            from bs4 import BeautifulSoup
+
+            self._soup = BeautifulSoup(self.body, "lxml", from_encoding=self.encoding)
+        return self._soup
+
+    @property
+    def base_url(self) -> str:
+        base = self.selector.root.xpath("//base/@href") if self.is_html else []
+        return urljoin(self.url, str(base[0]).strip()) if base else self.url
+
+    @property
+    def is_html(self) -> bool:
+        kind = self.content_type
+        return not kind or "html" in kind or not any(marker in kind for marker in _NON_HTML)
+
+    def urljoin(self, url: str) -> str:
+        return urljoin(self.base_url, url)
+
+    def links(self) -> list[str]:
+        """The page's links: absolute, without fragments, once each, in page order.
+
+        Only http(s) links, plus links of the response's own scheme (the
+        entries of an ftp:// or file:// directory listing).
+        """
+        if not self.is_html or not self.body:
+            return []
+        own = urlsplit(self.url).scheme
+        schemes = {"http", "https", own}
+        base = self.base_url
+        seen: dict[str, None] = {}
+        for href in self.selector.root.xpath(_LINKS):
+            href = str(href).strip()
+            if not href or href.startswith("#"):
+                continue
+            try:
+                parts = urlsplit(urljoin(base, href))
+            except ValueError:
+                continue
+            if parts.scheme in schemes and (parts.netloc or parts.scheme == "file"):
+                seen.setdefault(urlunsplit(parts._replace(fragment="")))
+        return list(seen)
+
+    def follow(self, url: str | Selector, callback: Any = None, **kwargs: Any) -> Request:
+        """A request for `url` (relative to this page, or an `<a>` selector)."""
+        if isinstance(url, Selector):
+            url = url.attrib.get("href") or url.get() or ""
+        return Request(self.urljoin(str(url)), callback=callback, **kwargs)
+
+    def follow_all(self, urls: Any = None, callback: Any = None, **kwargs: Any) -> list[Request]:
+        targets = self.links() if urls is None else urls
+        return [self.follow(u, callback=callback, **kwargs) for u in targets]
+
+    def __repr__(self) -> str:
+        return f"<{self.status} {self.url}>"
+
+
+def _detect_encoding(content_type: str, body: bytes) -> str:
+    """Charset from the Content-Type header, then a BOM, then `<meta charset>`, else UTF-8."""
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            found = _known_codec(value.strip().strip("'\""))
+            if found:
+                return found
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    match = _META_CHARSET.search(body[:4096])
+    if match:
+        found = _known_codec(match.group(1).decode("ascii", "ignore"))
+        if found:
+            return found
+    return "utf-8"
+
+
+def _known_codec(name: str) -> str | None:
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return "cp1252" if codec == "latin-1" else codec  # browsers read latin-1 as windows-1252

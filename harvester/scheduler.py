@@ -1,0 +1,68 @@
+"""Admission to the frontier: what a spider yields is checked here before it is queued.
+
+Start requests come from the operator; requests found in fetched documents
+are checked against `allowed_domains`, the depth limit, and the fetch-safety
+rule that a `file://` URL is only ever fetched when the operator gave it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from harvester.frontier import Frontier
+from harvester.request import Request
+from harvester.urls import domain_allowed
+
+
+class Scheduler:
+    def __init__(self, frontier: Frontier, allowed_domains: Sequence[str] = (), depth_limit: int = 0) -> None:
+        self.frontier = frontier
+        self.allowed_domains = tuple(allowed_domains)
+        self.depth_limit = depth_limit
+        self.filtered: Counter[str] = Counter()
+        self._file_roots: list[str] = []
+
+    def add_start(self, request: Request) -> bool:
+        """Queue a request the operator gave (start URLs, command line, config)."""
+        if urlsplit(request.url).scheme.lower() == "file":
+            path = urlsplit(request.url).path
+            self._file_roots.append(path if path.endswith("/") else path.rsplit("/", 1)[0] + "/")
+        return self._push(request)
+
+    def add_found(self, request: Request, parent: Request | None) -> bool:
+        """Queue a request a callback yielded while handling `parent`'s response."""
+        request.depth = (parent.depth + 1) if parent is not None else 0
+        scheme = urlsplit(request.url).scheme.lower()
+        from_file = parent is not None and urlsplit(parent.url).scheme.lower() == "file"
+        if scheme == "file" and not (from_file and self._under_file_root(request.url)):
+            return self._filter("unsafe_scheme")
+        if scheme in ("http", "https") and not domain_allowed(request.url, self.allowed_domains):
+            return self._filter("offsite")
+        if self.depth_limit and request.depth > self.depth_limit:
+            return self._filter("depth")
+        return self._push(request)
+
+    def _under_file_root(self, url: str) -> bool:
+        """A file:// URL found in a document is fetched only inside a tree the operator gave."""
+        path = urlsplit(url).path
+        return ".." not in path.split("/") and any(path.startswith(root) for root in self._file_roots)
+
+    def _push(self, request: Request) -> bool:
+        if self.frontier.push(request):
+            return True
+        return self._filter("duplicate")
+
+    def _filter(self, reason: str) -> bool:
+        self.filtered[reason] += 1
+        return False
+
+    def next(self) -> Request | None:
+        return self.frontier.next()
+
+    def done(self, request: Request) -> None:
+        self.frontier.done(request)
+
+    def size(self) -> int:
+        return self.frontier.size()

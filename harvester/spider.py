@@ -1,0 +1,53 @@
+"""The Spider base class: where requests start and where responses become items.
+
+A callback may return a Request, an item (dict or dataclass), None or an
+iterable of them, or be a generator or an async generator of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, ClassVar
+
+from harvester.request import Request
+from harvester.response import Response
+
+
+class Spider:
+    name: ClassVar[str] = ""
+    start_urls: ClassVar[list[str] | tuple[str, ...]] = ()
+    allowed_domains: ClassVar[list[str] | tuple[str, ...]] = ()
+    item_key: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        self.logger = logging.getLogger(f"harvester.spider.{self.name or type(self).__name__}")
+
+    def start_requests(self) -> Iterable[Request] | AsyncIterator[Request]:
+        for url in self.start_urls:
+            yield Request(url, callback=self.parse)
+
+    def parse(self, response: Response) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.parse is not defined")
+
+    def callback_for(self, request: Request) -> Any:
+        """The bound method a request names (a callable, a method name, or `parse`)."""
+        return _resolve(self, request.callback) or self.parse
+
+    def errback_for(self, request: Request) -> Any:
+        return _resolve(self, request.errback)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def _resolve(spider: Spider, callback: Any) -> Any:
+    if callback is None or callable(callback):
+        return callback
+    method = getattr(spider, str(callback), None)
+    if not callable(method):
+        raise AttributeError(f"spider {spider.name!r} has no callback {callback!r}")
+    return method
+

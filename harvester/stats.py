@@ -1,0 +1,48 @@
+"""A run's figures: pages, items, errors, bytes, and their breakdowns."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Stats:
+    pages: int = 0
+    items: int = 0
+    errors: int = 0
+    bytes: int = 0
+    dropped: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    filtered: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+
+    def seconds(self) -> float:
+        return self.elapsed or (time.monotonic() - self.started)
+
+    def as_json(self) -> dict[str, Any]:
+        seconds = self.seconds()
+        return {
+            "pages": self.pages,
+            "items": self.items,
+            "errors": self.errors,
+            "bytes": self.bytes,
+            "dropped": self.dropped,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "errors_by_kind": dict(sorted(self.error_kinds.items())),
+            "filtered": dict(sorted(self.filtered.items())),
+            "seconds": round(seconds, 3),
+            "pages_per_second": round(self.pages / seconds, 1) if seconds > 0 else 0.0,
+        }
+
+    def summary(self) -> str:
+        seconds = self.seconds()
+        rate = self.pages / seconds if seconds > 0 else 0.0
+        return (
+            f"{self.pages} pages, {self.items} items, {self.errors} errors "
+            f"in {seconds:.1f} s ({rate:.1f} pages/s)"
+        )

@@ -1,0 +1,61 @@
+"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from harvester.exceptions import DatabaseError
+
+
+def open_engine(url: str, must_exist: bool = False) -> Engine:
+    """An engine for `url`, checked to be reachable; one clear error otherwise.
+
+    With `must_exist`, a SQLite file that is not there is an error, not a new database.
+    """
+    if must_exist:
+        _check_exists(url)
+    try:
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseError(f"bad database URL {safe_url(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+    except (OperationalError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise DatabaseError(f"cannot open database {safe_url(url)}: {reason}") from None
+    return engine
+
+
+def _check_exists(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path not in (None, "", ":memory:") and not Path(path).exists():
+        raise DatabaseError(f"no harvest database at {path}; run a crawl first")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"

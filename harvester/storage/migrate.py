@@ -1,0 +1,76 @@
+"""Alembic, driven from Harvester: upgrade, current revision, and the start-up check.
+
+A database with no tables is brought to the newest revision on first use; one
+at an older revision is refused with a line telling the user to upgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, Engine
+
+import migrations
+from harvester.exceptions import DatabaseError
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def head(engine: Engine) -> str:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head() or ""
+
+
+def current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def ensure_current(engine: Engine) -> None:
+    """Create a new database at the newest revision; refuse one at an older revision."""
+    with engine.connect() as connection:
+        revision = current(connection)
+        has_tables = bool(inspect(connection).get_table_names())
+    newest = head(engine)
+    if revision == newest:
+        return
+    if revision is None and not has_tables:
+        upgrade(engine)
+        return
+    if revision is None:
+        raise DatabaseError(
+            f"{engine.url.render_as_string()} holds tables but no Harvester revision; "
+            "use a new database or run `harvester db upgrade`"
+        )
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    if scripts.get_revision(revision) is None:
+        raise DatabaseError(
+            f"database is at revision {revision}, which this Harvester does not know (newer version?)"
+        )
+    raise DatabaseError(
+        f"database is at an older revision ({revision}, newest {newest}); run `harvester db upgrade`"
+    )

@@ -1,0 +1,72 @@
+"""The harvest database's tables, as SQLAlchemy Core metadata.
+
+Alembic revisions in `migrations/` create and evolve these; `alembic check`
+in the tests keeps the two in step. The columns listed in DESIGN.md are the
+contract users query.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Timestamp = DateTime(timezone=True)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("spider", String(200), nullable=False),
+    Column("job", String(200), nullable=True),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("stats", Json, nullable=False),
+    Index(None, "spider", "started_at"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("spider", String(200), nullable=False, index=True),
+    Column("url", Text, nullable=True),
+    Column("data", Json, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("final_url", Text, nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("content_type", String(200), nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("fetched_at", Timestamp, nullable=False),
+)
+
+errors = Table(
+    "errors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("url", Text, nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("at", Timestamp, nullable=False),
+)

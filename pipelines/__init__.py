@@ -1,0 +1,1 @@
+"""Harvester's built-in item pipelines; name them in `[project].pipelines`."""

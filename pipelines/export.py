@@ -1,0 +1,73 @@
+"""Pipeline: items -> a file (`-o FILE`): JSON lines, a JSON array, or CSV.
+
+JSON lines and JSON are written as items arrive. CSV needs every column
+before the first row, so items go to a JSON-lines spool file first and the
+CSV is written at close with the union of their fields, in bounded memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from harvester.exceptions import ConfigError
+from harvester.items import as_dict
+from harvester.run import Run
+
+FORMATS = (".jsonl", ".json", ".csv")
+
+
+class ExportPipeline:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.format = self.path.suffix.lower()
+        if self.format not in FORMATS:
+            raise ConfigError(f"cannot export to {self.path.name}: use a .jsonl, .json or .csv file")
+        self._file: IO[str] | None = None
+        self._count = 0
+
+    def open(self, run: Run) -> None:
+        if self.format == ".csv":
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8")
+        else:
+            self._file = self.path.open("w", encoding="utf-8")
+            if self.format == ".json":
+                self._file.write("[")
+
+    def process_item(self, item: Any, run: Run) -> None:
+        assert self._file is not None
+        line = json.dumps(as_dict(item), ensure_ascii=False)
+        if self.format == ".json":
+            self._file.write(("," if self._count else "") + "\n" + line)
+        else:
+            self._file.write(line + "\n")
+        self._count += 1
+
+    def close(self, run: Run) -> None:
+        if self._file is None:
+            return
+        if self.format == ".json":
+            self._file.write("\n]\n" if self._count else "]\n")
+        elif self.format == ".csv":
+            self._write_csv(self._file)
+        self._file.close()
+        self._file = None
+
+    def _write_csv(self, spool: IO[str]) -> None:
+        spool.seek(0)
+        fields: dict[str, None] = {}
+        for line in spool:
+            fields.update(dict.fromkeys(json.loads(line)))
+        spool.seek(0)
+        with self.path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(fields))
+            writer.writeheader()
+            for line in spool:
+                writer.writerow({k: _cell(v) for k, v in json.loads(line).items()})
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
