@@ -6,10 +6,12 @@ at an older revision is refused with a line telling the user to upgrade.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
@@ -37,17 +39,21 @@ def current(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _run(command.upgrade, engine, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _run(command.downgrade, engine, revision)
+
+
+def _run(step: Callable[[Config, str], None], engine: Engine, revision: str) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+    except CommandError as exc:
+        raise DatabaseError(f"cannot migrate the database: {exc}") from None
 
 
 def ensure_current(engine: Engine) -> None:
@@ -67,7 +73,7 @@ def ensure_current(engine: Engine) -> None:
             "use a new database or run `harvester db upgrade`"
         )
     scripts = ScriptDirectory.from_config(alembic_config(engine))
-    if scripts.get_revision(revision) is None:
+    if revision not in {script.revision for script in scripts.walk_revisions()}:
         raise DatabaseError(
             f"database is at revision {revision}, which this Harvester does not know (newer version?)"
         )

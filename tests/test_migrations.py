@@ -1,0 +1,53 @@
+"""Alembic: upgrade to head, models and migrations agree, downgrade to base; the start-up check."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from harvester.exceptions import DatabaseError
+from harvester.storage import migrate
+from harvester.storage.database import open_engine
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'harvest.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_check_and_downgrade(engine):
+    migrate.upgrade(engine)
+    assert {"runs", "items", "pages", "errors"} <= set(inspect(engine).get_table_names())
+    config = migrate.alembic_config(engine)
+    command.check(config)  # raises when the models and the migrations differ
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_a_new_database_is_created_at_the_newest_revision(engine):
+    migrate.ensure_current(engine)
+    with engine.connect() as connection:
+        assert migrate.current(connection) == migrate.head(engine)
+
+
+def test_a_database_at_another_revision_is_refused_with_a_hint(engine):
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("update alembic_version set version_num = 'ffff'"))
+    with pytest.raises(DatabaseError, match="does not know"):
+        migrate.ensure_current(engine)
+
+
+def test_tables_without_a_revision_are_not_touched(engine):
+    with engine.begin() as connection:
+        connection.execute(text("create table items (id integer primary key)"))
+    with pytest.raises(DatabaseError, match="harvester db upgrade"):
+        migrate.ensure_current(engine)
+
+
+def test_an_unreachable_database_is_one_clear_error(tmp_path):
+    with pytest.raises(DatabaseError, match="cannot open database"):
+        open_engine(f"sqlite:///{tmp_path}/no/such/dir/harvest.db")
