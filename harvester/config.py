@@ -77,6 +77,11 @@ class FetchSettings:
     user_agent: str = "harvester (+https://example.invalid/bot)"
     obey_robots: bool = True
     pools: int = 0  # httpx connection pools; 0 picks one per 4 requests in flight, up to 16
+    proxies: Mapping[str, str] = field(default_factory=dict)  # scheme -> proxy URL
+    proxy_username: str = ""
+    proxy_password_env: str = ""
+    ca_file: str = ""  # an extra CA bundle to trust
+    insecure_hosts: tuple[str, ...] = ()  # hosts whose TLS certificates are not verified
 
 
 @dataclass(frozen=True)

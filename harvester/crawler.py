@@ -55,7 +55,7 @@ async def crawl(
     recorder = Recorder(database, settings.storage.batch_size)
     run = Run(recorder.start(spider.name, job), spider, settings, database, recorder, job)
     scheduler = Scheduler(MemoryFrontier(), spider.allowed_domains, settings.crawl.depth_limit)
-    fetcher = Fetcher(settings.fetch)
+    fetcher = Fetcher(settings)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     progress = asyncio.create_task(_report_progress(run, scheduler))
     if handle_signals:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -65,11 +66,12 @@ class Site:
     hits: collections.Counter[str] = field(default_factory=collections.Counter)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
+    scheme: str = "http"
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def record(self, handler: Handler) -> None:
         with self._lock:
@@ -81,8 +83,11 @@ class Site:
         self.routes[path] = lambda h: h.send_text(status, body, content_type, headers)
 
 
-def _start(site: Site) -> Server:
+def _start(site: Site, tls: ssl.SSLContext | None = None) -> Server:
     server = Server((site.host, 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        site.scheme = "https"
     server.site = site
     site.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -103,6 +108,29 @@ def other_site() -> Iterator[Site]:
     """A second server on another loopback address (127.0.0.2): a different host."""
     site = Site(host="127.0.0.2")
     server = _start(site)
+    yield site
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory: pytest.TempPathFactory):
+    """A throwaway certificate authority; `ca.path` is its PEM file, for `ca_file`."""
+    import trustme
+
+    authority = trustme.CA()
+    authority.path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    authority.cert_pem.write_to_path(str(authority.path))
+    return authority
+
+
+@pytest.fixture
+def tls_site(ca) -> Iterator[Site]:
+    """An https server on 127.0.0.1 with a certificate from `ca`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    site = Site()
+    server = _start(site, context)
     yield site
     server.shutdown()
     server.server_close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harvester.config import FetchSettings
+from harvester.config import Settings
 from harvester.fetching.base import Fetch
 from harvester.fetching.deadline import Dispatch
 from harvester.fetching.redirect import Redirect
@@ -16,11 +16,12 @@ from harvester.transports.http import HttpTransport
 
 
 class Fetcher:
-    def __init__(self, settings: FetchSettings, transports: dict[str, Transport] | None = None) -> None:
+    def __init__(self, config: Settings, transports: dict[str, Transport] | None = None) -> None:
         if transports is None:
-            http = HttpTransport(settings)
+            http = HttpTransport(config)
             transports = {"http": http, "https": http}
         self.transports = transports
+        settings = config.fetch
         self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay)
         fetch: Fetch = Retry(self.throttle, settings.retries, settings.backoff, settings.retry_after_cap, self.throttle)
         fetch = Redirect(fetch)

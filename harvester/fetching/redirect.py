@@ -8,6 +8,8 @@ request carried are dropped, so they never reach a host they were not meant for.
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import urljoin, urlsplit
 
 from harvester.exceptions import RedirectError
@@ -17,6 +19,11 @@ from harvester.response import Response
 from harvester.urls import canonicalize, origin
 
 MAX_HOPS = 10
+MAX_REFRESH_DELAY = 100  # seconds; a slower <meta refresh> is a page, not a redirect
+_META_REFRESH = re.compile(
+    rb"""<meta[^>]+http-equiv\s*=\s*["']?refresh["']?[^>]*?content\s*=\s*["']\s*(\d+(?:\.\d+)?)\s*[;,]\s*(?:url\s*=\s*)?["']?([^"'>]+)""",
+    re.IGNORECASE,
+)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PRIVATE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -32,8 +39,10 @@ class Redirect:
         current = request
         while True:
             response = await self.inner(current)
-            location = response.headers.get("location")
-            if response.status not in REDIRECT_STATUSES or not location:
+            location = response.headers.get("location") if response.status in REDIRECT_STATUSES else None
+            if location is None and response.status == 200:
+                location = meta_refresh(response)
+            if not location:
                 response.request = request
                 response.redirects = tuple(chain)
                 return response
@@ -50,12 +59,24 @@ class Redirect:
             seen.add(key)
 
 
+def meta_refresh(response: Response) -> str | None:
+    """The target of an HTML `<meta http-equiv="refresh" content="N; url=...">`, if prompt enough."""
+    if "html" not in response.headers.get("content-type", "text/html"):
+        return None
+    match = _META_REFRESH.search(response.body[:8192])
+    if not match or float(match.group(1)) > MAX_REFRESH_DELAY:
+        return None
+    return html.unescape(match.group(2).decode("utf-8", errors="replace")).strip() or None
+
+
 def next_hop(request: Request, status: int, target: str) -> Request:
     method, body = request.method, request.body
     headers = dict(request.headers or {})
-    if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
+    if status in (200, 303) and method != "HEAD" or status in (301, 302) and method == "POST":
         method, body = "GET", None
         headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+    credentials = request.credentials
     if origin(target) != origin(request.url):
         headers = {k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
-    return request.replace(url=target, method=method, body=body, headers=headers)
+        credentials = False  # and for the rest of the chain
+    return request.replace(url=target, method=method, body=body, headers=headers, credentials=credentials)

@@ -4,61 +4,76 @@ One `httpx.AsyncClient` pool gets slower as requests in flight grow, so the
 transport spreads requests over several small clients. Bodies are read raw and
 decoded here with an output cap (`harvester.decoding`), so neither a large
 body nor a compression bomb is ever held past `max_size`.
+
+Cookies live in one jar per run (`harvester.cookies`); credentials from
+`[auth."host"]` are attached only to requests for exactly that host. Both are
+decided per request here, so a redirect to another origin never carries them.
 """
 
 from __future__ import annotations
 
 import itertools
+import ssl
+from collections.abc import Iterator
 
 import httpx
 
-from harvester.config import FetchSettings
+from harvester.config import Settings
+from harvester.cookies import CookieJar
 from harvester.decoding import ACCEPT_ENCODING, BodyTooLarge, Decoder, DecodeError, UnsupportedEncoding
 from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
+from harvester.urls import host_of
 
 
 class HttpTransport:
-    def __init__(self, settings: FetchSettings) -> None:
-        self.max_size = int(settings.max_size)
-        pools = settings.pools or max(1, min(16, settings.concurrency // 4))
-        per_pool = max(1, -(-settings.concurrency // pools))
+    def __init__(self, settings: Settings) -> None:
+        fetch = settings.fetch
+        self.max_size = int(fetch.max_size)
+        self.user_agent = fetch.user_agent
+        self.timeout = httpx.Timeout(fetch.timeout).as_dict()
+        self.cookies = CookieJar()
+        self._auth = {host: _auth(settings, host) for host in settings.auth}
+        self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
+        pools = fetch.pools or max(1, min(16, fetch.concurrency // 4))
+        per_pool = max(1, -(-fetch.concurrency // pools))
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        headers = {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
-        self._clients = [
-            httpx.AsyncClient(
-                limits=limits,
-                timeout=httpx.Timeout(settings.timeout),
-                headers=headers,
-                follow_redirects=False,
-                trust_env=False,
-            )
-            for _ in range(pools)
-        ]
-        self._next = itertools.cycle(self._clients)
+        verified = ssl.create_default_context(cafile=fetch.ca_file or None)  # one context, shared
+        if fetch.ca_file:
+            verified.load_default_certs()
+        self._clients = [_client(settings, limits, verified) for _ in range(pools)]
+        self._next: Iterator[httpx.AsyncClient] = itertools.cycle(self._clients)
+        self._insecure = _client(settings, limits, False) if self._insecure_hosts else None
+
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        if self._insecure is not None and (host_of(url) in self._insecure_hosts or
+                                           httpx.URL(url).host in self._insecure_hosts):
+            return self._insecure
+        return next(self._next)
 
     async def fetch(self, request: Request) -> Response:
-        client = next(self._next)
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
+        outgoing = httpx.Request(
+            request.method, request.url, headers=headers, content=request.body,  # type: ignore[arg-type]
+            extensions={"timeout": self.timeout},
+        )
+        auth = None
+        if request.credentials:
+            self.cookies.add_header(outgoing)
+            auth = self._auth.get(host_of(request.url))
         try:
-            async with client.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.body,  # type: ignore[arg-type]
-            ) as raw:
+            raw = await self._client_for(request.url).send(outgoing, stream=True, auth=auth, follow_redirects=False)
+            try:
+                self.cookies.extract(raw)
                 body = await self._read(raw, request)
-                return Response(
-                    url=str(raw.url),
-                    status=raw.status_code,
-                    headers=raw.headers,
-                    body=body,
-                    request=request,
-                )
+            finally:
+                await raw.aclose()
         except httpx.TimeoutException as exc:
             raise FetchTimeout(f"timed out ({type(exc).__name__})", request) from exc
         except httpx.HTTPError as exc:
-            raise NetworkError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, request) from exc
+            raise NetworkError(_describe(exc), request) from exc
+        return Response(url=str(raw.url), status=raw.status_code, headers=raw.headers, body=body, request=request)
 
     async def _read(self, raw: httpx.Response, request: Request) -> bytes:
         length = raw.headers.get("content-length", "")
@@ -77,5 +92,37 @@ class HttpTransport:
         return b"".join(chunks)
 
     async def aclose(self) -> None:
-        for client in self._clients:
+        for client in [*self._clients, *([self._insecure] if self._insecure else [])]:
             await client.aclose()
+
+
+def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    mounts = {
+        f"{scheme}://": httpx.AsyncHTTPTransport(proxy=_proxy(settings, url), verify=verify, limits=limits)
+        for scheme, url in settings.fetch.proxies.items()
+    }
+    return httpx.AsyncClient(limits=limits, verify=verify, mounts=mounts, trust_env=False)
+
+
+def _auth(settings: Settings, host: str) -> httpx.Auth:
+    config = settings.auth[host]
+    password = settings.secret(config.password_env) or ""
+    if config.scheme == "digest":
+        return httpx.DigestAuth(config.username, password)
+    return httpx.BasicAuth(config.username, password)
+
+
+def _proxy(settings: Settings, url: str) -> httpx.Proxy:
+    fetch = settings.fetch
+    password = settings.secret(fetch.proxy_password_env)
+    if fetch.proxy_username:
+        return httpx.Proxy(url, auth=(fetch.proxy_username, password or ""))
+    return httpx.Proxy(url)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    reason = exc.__context__ or exc.__cause__
+    text = str(exc) or str(reason or "") or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(reason, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {text}"
+    return f"{type(exc).__name__}: {text}"
