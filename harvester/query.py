@@ -27,8 +27,7 @@ def run_sql(engine: Engine, sql: str) -> tuple[list[str], Iterator[dict[str, Any
         result = connection.execute(text(sql))
     except SQLAlchemyError as exc:
         connection.close()
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise QueryError(f"bad SQL: {reason}") from None
+        raise QueryError(f"bad SQL: {_reason(exc)}") from None
     if not result.returns_rows:
         connection.commit()
         connection.close()
@@ -65,9 +64,25 @@ def find_items(
         if not sep or not field:
             raise QueryError(f"bad --where {condition!r}: expected field=value")
         query = query.where(items.c.data[field.strip()].as_string() == value)
-    with engine.connect() as connection:
-        for row in connection.execute(query).mappings():
-            yield dict(row)
+    connection = engine.connect()
+    try:
+        result = connection.execute(query).mappings()
+    except SQLAlchemyError as exc:  # such as a database without the harvest tables
+        connection.close()
+        raise QueryError(f"cannot read items: {_reason(exc)}") from None
+
+    def rows() -> Iterator[dict[str, Any]]:
+        try:
+            for row in result:
+                yield dict(row)
+        finally:
+            connection.close()
+
+    return rows()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
 def items_of_run(engine: Engine, run: int | None = None, spider: str | None = None) -> list[dict[str, Any]]:

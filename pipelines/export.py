@@ -26,6 +26,8 @@ class ExportPipeline:
         self.format = self.path.suffix.lower()
         if self.format not in FORMATS:
             raise ConfigError(f"cannot export to {self.path.name}: use a .jsonl, .json or .csv file")
+        if not self.path.parent.is_dir():  # checked before the run starts, not at open
+            raise ConfigError(f"cannot export to {self.path}: no directory {self.path.parent}")
         self._file: IO[str] | None = None
         self._count = 0
 
@@ -33,7 +35,10 @@ class ExportPipeline:
         if self.format == ".csv":
             self._file = tempfile.TemporaryFile("w+", encoding="utf-8")
         else:
-            self._file = self.path.open("w", encoding="utf-8")
+            try:
+                self._file = self.path.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot export to {self.path}: {exc.strerror}") from None
             if self.format == ".json":
                 self._file.write("[")
 
