@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from harvester.urls import fingerprint
 
@@ -32,6 +32,7 @@ class Request:
     cb_kwargs: dict[str, Any] = field(default_factory=dict)
     errback: Callback = None
     depth: int = 0  # set by the framework: links followed from the start requests
+    credentials: bool = True  # the jar's cookies and configured auth; off once a redirect leaves the origin
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -129,7 +130,8 @@ class FormRequest(Request):
             pairs.append((name, value))
         overrides = dict(formdata or {})
         pairs = [(k, v) for k, v in pairs if k not in overrides] + list(overrides.items())
-        action = urljoin(response.url, form.attrib.get("action") or response.url)
+        action_attr = form.attrib.get("action")
+        action = response.urljoin(action_attr) if action_attr else response.url
         method = kwargs.pop("method", form.attrib.get("method", "GET")).upper()
         return cls(action, formdata=pairs, method=method, **kwargs)
 

@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE
 )
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _LINKS = "//a/@href | //area/@href"
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
@@ -147,16 +151,16 @@ class Response:
 
 
 def _detect_encoding(content_type: str, body: bytes) -> str:
-    """Charset from the Content-Type header, then a BOM, then `<meta charset>`, else UTF-8."""
+    """Charset from a BOM, then the Content-Type header, then `<meta charset>`, else UTF-8."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
     for part in content_type.split(";")[1:]:
         key, _, value = part.partition("=")
         if key.strip().lower() == "charset":
             found = _known_codec(value.strip().strip("'\""))
             if found:
                 return found
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
     match = _META_CHARSET.search(body[:4096])
     if match:
         found = _known_codec(match.group(1).decode("ascii", "ignore"))
