@@ -1,0 +1,95 @@
+"""URL canonicalization, request fingerprints and domain checks: the dedupe identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from harvester.urls import canonicalize, domain_allowed, fingerprint, host_of
+
+
+def test_canonicalize_drops_the_fragment() -> None:
+    assert canonicalize("http://example.com/page#section-2") == "http://example.com/page"
+
+
+def test_canonicalize_sorts_query_arguments() -> None:
+    url = "http://example.com/s?q=books&page=2&a=1"
+    assert canonicalize(url) == "http://example.com/s?a=1&page=2&q=books"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://example.com:80/a", "http://example.com/a"),
+        ("https://example.com:443/a", "https://example.com/a"),
+    ],
+)
+def test_canonicalize_removes_the_default_port(url: str, expected: str) -> None:
+    assert canonicalize(url) == expected
+
+
+def test_canonicalize_keeps_a_non_default_port() -> None:
+    assert canonicalize("http://example.com:8080/a") == "http://example.com:8080/a"
+    assert canonicalize("https://example.com:80/a") == "https://example.com:80/a"
+    assert canonicalize("http://example.com:443/a") == "http://example.com:443/a"
+
+
+def test_canonicalize_lower_cases_the_host_but_not_the_path() -> None:
+    url = "http://WWW.Example.COM/Books/Index.html"
+    assert canonicalize(url) == "http://www.example.com/Books/Index.html"
+
+
+def test_canonicalize_keeps_blank_query_values() -> None:
+    assert canonicalize("http://example.com/s?b=&a=1") == "http://example.com/s?a=1&b="
+
+
+def test_canonicalize_gives_an_empty_path_a_slash() -> None:
+    assert canonicalize("http://example.com") == canonicalize("http://example.com/")
+
+
+def test_equivalent_urls_share_a_fingerprint() -> None:
+    a = fingerprint("HTTP://Example.com:80/list?page=2&sort=asc#top")
+    b = fingerprint("http://example.com/list?sort=asc&page=2")
+    assert a == b
+
+
+def test_different_urls_have_different_fingerprints() -> None:
+    assert fingerprint("http://example.com/a") != fingerprint("http://example.com/b")
+    assert fingerprint("http://example.com/a?x=1") != fingerprint("http://example.com/a?x=2")
+    assert fingerprint("http://example.com/a") != fingerprint("https://example.com/a")
+    assert fingerprint("http://example.com:8080/a") != fingerprint("http://example.com/a")
+
+
+def test_fingerprint_depends_on_method_and_body() -> None:
+    url = "http://example.com/search"
+    assert fingerprint(url, "GET") != fingerprint(url, "POST")
+    assert fingerprint(url, "POST", b"q=a") != fingerprint(url, "POST", b"q=b")
+    assert fingerprint(url, "POST", b"q=a") == fingerprint(url, "POST", b"q=a")
+    assert fingerprint(url, "get") == fingerprint(url, "GET")
+
+
+def test_domain_allowed_accepts_the_domain_and_its_subdomains() -> None:
+    allowed = ["example.com"]
+    assert domain_allowed("http://example.com/a", allowed)
+    assert domain_allowed("https://books.example.com/a", allowed)
+    assert domain_allowed("https://a.b.example.com/a", allowed)
+    assert domain_allowed("http://EXAMPLE.com:8080/a", allowed)
+
+
+def test_domain_allowed_rejects_lookalike_and_other_domains() -> None:
+    allowed = ["example.com"]
+    assert not domain_allowed("http://notexample.com/", allowed)
+    assert not domain_allowed("http://example.com.evil.org/", allowed)
+    assert not domain_allowed("http://example.org/", allowed)
+    assert not domain_allowed("http://com/", allowed)
+
+
+def test_domain_allowed_with_no_domains_allows_everything() -> None:
+    assert domain_allowed("http://anything.example/", [])
+
+
+def test_host_of_gives_host_and_only_a_non_default_port() -> None:
+    assert host_of("http://Example.COM/a") == "example.com"
+    assert host_of("http://example.com:80/a") == "example.com"
+    assert host_of("https://example.com:443/a") == "example.com"
+    assert host_of("http://example.com:8080/a") == "example.com:8080"
+    assert host_of("https://intranet.example.org:80/") == "intranet.example.org:80"
