@@ -22,6 +22,7 @@ from harvester.run import Run
 from harvester.scheduler import Scheduler
 from harvester.spider import Spider
 from harvester.storage.database import open_engine
+from harvester.storage.http_cache import HttpCache
 from harvester.storage.migrate import ensure_current
 from harvester.storage.recorder import Recorder
 
@@ -55,7 +56,8 @@ async def crawl(
     recorder = Recorder(database, settings.storage.batch_size)
     run = Run(recorder.start(spider.name, job), spider, settings, database, recorder, job)
     scheduler = Scheduler(MemoryFrontier(), spider.allowed_domains, settings.crawl.depth_limit)
-    fetcher = Fetcher(settings)
+    cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
+    fetcher = Fetcher(settings, cache=cache)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     progress = asyncio.create_task(_report_progress(run, scheduler))
     if handle_signals:

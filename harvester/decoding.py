@@ -10,7 +10,8 @@ is never inflated in memory.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 STEP = 256 * 1024  # most output one decompress call may produce
 ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # RFC 9659: decoders may refuse larger windows

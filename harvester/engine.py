@@ -116,7 +116,12 @@ class Engine:
         stats.bytes += len(response.body)
         stats.statuses[response.status] += 1
         self.run.recorder.page(
-            request.url, response.url, response.status, response.headers.get("content-type"), len(response.body)
+            request.url,
+            response.url,
+            304 if response.from_cache else response.status,
+            response.headers.get("content-type"),
+            len(response.body),
+            list(response.redirects) or None,
         )
         await self.run.recorder.maybe_flush()
         if response.status >= 400:

@@ -105,4 +105,4 @@ def parse_time(value: str) -> dt.datetime:
         raise QueryError(f"bad time {value!r}: use ISO format, such as 2026-11-21 or 2026-11-21T08:00") from None
     if moment.tzinfo is None:
         moment = moment.astimezone()  # local time, as the user wrote it
-    return moment.astimezone(dt.timezone.utc)
+    return moment.astimezone(dt.UTC)

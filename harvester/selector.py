@@ -8,8 +8,9 @@ XPath expressions are cached, since the same queries run against every crawled p
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal, Mapping, SupportsIndex, overload
+from typing import Any, Literal, SupportsIndex, overload
 
 import lxml.html
 from cssselect import GenericTranslator, HTMLTranslator, SelectorError, parse

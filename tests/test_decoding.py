@@ -12,8 +12,8 @@ from harvester.decoding import (
     ACCEPT_ENCODING,
     SUPPORTED,
     BodyTooLarge,
-    Decoder,
     DecodeError,
+    Decoder,
     UnsupportedEncoding,
 )
 

@@ -153,7 +153,7 @@ def digest_area(handler: Handler, user: str, password: str) -> None:
     header = handler.headers.get("Authorization") or ""
     fields = dict(re.findall(r'(\w+)="?([^",]+)"?', header))
     if header.startswith("Digest ") and fields.get("username") == user:
-        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
+        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()
         ha1 = md5(f"{user}:{realm}:{password}")
         ha2 = md5(f"{handler.command}:{fields['uri']}")
         expected = md5(f"{ha1}:{nonce}:{fields['nc']}:{fields['cnonce']}:{fields['qop']}:{ha2}")
@@ -282,3 +282,50 @@ def test_tls_trusts_a_configured_ca_or_an_insecure_host(tmp_path, tls_site, ca, 
     run(tmp_path, Collect, [tls_site.url + "/"], fetch={"ca_file": str(ca.path)})
     run(tmp_path, Collect, [tls_site.url + "/"], fetch={"insecure_hosts": ["127.0.0.1"]})
     assert h1s(sql, tmp_path) == ["secret", "secret"]
+
+
+# -- conditional re-fetch ------------------------------------------------------------------------
+
+
+def test_a_second_run_revalidates_and_304s_are_transparent(tmp_path, site, sql):
+    """30 pages; 3 change between runs: validators for every page, 27 304s, the whole site crawled."""
+    version = {i: 1 for i in range(30)}
+
+    def page(i: int):
+        def route(handler: Handler) -> None:
+            etag = f'"p{i}-v{version[i]}"'
+            if handler.headers.get("If-None-Match") == etag:
+                handler.send_response(304)
+                handler.send_header("ETag", etag)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            links = f'<a href="/p/{i + 1}">next</a>' if i < 29 else ""
+            handler.send_text(200, f"<h1>page {i} v{version[i]}</h1>{links}", headers={"ETag": etag})
+        return route
+
+    for i in range(30):
+        site.routes[f"/p/{i}"] = page(i)
+
+    class Chain(Spider):
+        name = "chain"
+        start_urls = [site.url + "/p/0"]
+
+        def parse(self, response):
+            yield {"h1": response.css("h1::text").get(), "cached": response.from_cache}
+            yield from response.follow_all()
+
+    run(tmp_path, Chain)
+    for i in (3, 14, 27):
+        version[i] = 2
+    site.requests.clear()
+    run(tmp_path, Chain)
+
+    conditional = [headers.get("If-None-Match") for _, _, headers in site.requests]
+    assert len(conditional) == 30 and all(conditional)
+    statuses = sql(tmp_path, "select status, count(*) from pages where run_id = 2 group by status")
+    assert statuses == [(200, 3), (304, 27)]
+    second = sql(tmp_path, "select json_extract(data, '$.h1'), json_extract(data, '$.cached') from items "
+                           "where run_id = 2")
+    assert len(second) == 30
+    assert sorted(h1 for h1, cached in second if not cached) == ["page 14 v2", "page 27 v2", "page 3 v2"]

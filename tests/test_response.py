@@ -39,7 +39,7 @@ def test_the_header_charset_wins_over_a_meta_charset() -> None:
 
 
 def test_a_utf8_bom_sets_the_encoding_and_is_not_part_of_the_text() -> None:
-    body = codecs.BOM_UTF8 + "<html><body><h1>Ünïcødé</h1></body></html>".encode("utf-8")
+    body = codecs.BOM_UTF8 + "<html><body><h1>Ünïcødé</h1></body></html>".encode()
     response = html_response(body)
     assert codecs.lookup(response.encoding).name == "utf-8"
     assert response.text.startswith("<html>")
@@ -57,7 +57,7 @@ def test_a_utf16_bom_sets_the_encoding_and_byte_order(codec: str) -> None:
 
 def test_a_bom_wins_over_a_wrong_header_charset() -> None:
     # As browsers and Scrapy do: the byte order mark is the strongest signal.
-    body = codecs.BOM_UTF8 + "<html><body><h1>Ünïcødé</h1></body></html>".encode("utf-8")
+    body = codecs.BOM_UTF8 + "<html><body><h1>Ünïcødé</h1></body></html>".encode()
     response = html_response(body, content_type="text/html; charset=iso-8859-1")
     assert response.text == "<html><body><h1>Ünïcødé</h1></body></html>"
     assert response.css("h1::text").get() == "Ünïcødé"
@@ -89,7 +89,7 @@ def test_encoding_comes_from_a_meta_http_equiv_content_type() -> None:
 
 
 def test_encoding_defaults_to_utf8() -> None:
-    response = html_response("<html><body><h1>Ça va</h1></body></html>".encode("utf-8"))
+    response = html_response("<html><body><h1>Ça va</h1></body></html>".encode())
     assert codecs.lookup(response.encoding).name == "utf-8"
     assert response.css("h1::text").get() == "Ça va"
 
@@ -170,7 +170,7 @@ def test_follow_an_anchor_selector() -> None:
 
 
 def test_json_decodes_the_body() -> None:
-    body = '{"title": "Café", "tags": [1, 2]}'.encode("utf-8")
+    body = '{"title": "Café", "tags": [1, 2]}'.encode()
     response = html_response(body, content_type="application/json")
     assert response.json() == {"title": "Café", "tags": [1, 2]}
 
@@ -210,7 +210,7 @@ def test_request_accepts_supported_schemes(url: str) -> None:
 
 def test_request_encodes_a_str_body_as_utf8() -> None:
     request = Request("http://example.com/", method="post", body="naïve=1")
-    assert request.body == "naïve=1".encode("utf-8")
+    assert request.body == "naïve=1".encode()
     assert request.method == "POST"
 
 

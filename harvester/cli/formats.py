@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -54,8 +54,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str], out: TextIO) -> None:
     widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
-    for line in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n")
+    out.writelines("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in cells)
     out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
 

@@ -3,7 +3,7 @@
 The wrappers are composed in one ordered list, outermost first; each is a
 callable `async (request) -> Response` that holds the next one:
 
-    robots -> redirect -> retry -> throttle -> deadline -> transport (by scheme)
+    robots -> revalidate -> redirect -> retry -> throttle -> deadline -> transport (by scheme)
 """
 
 from __future__ import annotations

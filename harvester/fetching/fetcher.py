@@ -7,31 +7,45 @@ from harvester.fetching.base import Fetch
 from harvester.fetching.deadline import Dispatch
 from harvester.fetching.redirect import Redirect
 from harvester.fetching.retry import Retry
+from harvester.fetching.revalidate import Revalidate
 from harvester.fetching.robots import Robots
 from harvester.fetching.throttle import Throttle
 from harvester.request import Request
 from harvester.response import Response
+from harvester.storage.http_cache import HttpCache
 from harvester.transports.base import Transport
+from harvester.transports.file import FileTransport
+from harvester.transports.ftp import FtpTransport
 from harvester.transports.http import HttpTransport
 
 
 class Fetcher:
-    def __init__(self, config: Settings, transports: dict[str, Transport] | None = None) -> None:
+    def __init__(
+        self,
+        config: Settings,
+        transports: dict[str, Transport] | None = None,
+        cache: HttpCache | None = None,
+    ) -> None:
         if transports is None:
             http = HttpTransport(config)
-            transports = {"http": http, "https": http}
+            transports = {"http": http, "https": http, "ftp": FtpTransport(config), "file": FileTransport(config)}
         self.transports = transports
         settings = config.fetch
         self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay)
         fetch: Fetch = Retry(self.throttle, settings.retries, settings.backoff, settings.retry_after_cap, self.throttle)
         fetch = Redirect(fetch)
+        if cache is not None:
+            fetch = Revalidate(fetch, cache)
         if settings.obey_robots:
             fetch = Robots(fetch, settings.user_agent, self.throttle, settings.max_crawl_delay)
         self._fetch = fetch
+        self.cache = cache
 
     async def __call__(self, request: Request) -> Response:
         return await self._fetch(request)
 
     async def aclose(self) -> None:
+        if self.cache is not None:
+            await self.cache.flush()
         for transport in {id(t): t for t in self.transports.values()}.values():
             await transport.aclose()

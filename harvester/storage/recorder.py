@@ -17,7 +17,7 @@ from harvester.storage.tables import errors, pages, runs
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Recorder:
@@ -37,10 +37,13 @@ class Recorder:
             self.run_id = int(result.inserted_primary_key[0])
         return self.run_id
 
-    def page(self, url: str, final_url: str, status: int, content_type: str | None, size: int) -> None:
+    def page(
+        self, url: str, final_url: str, status: int, content_type: str | None, size: int,
+        redirects: list[str] | None = None,
+    ) -> None:
         self._pages.append(
             {"run_id": self.run_id, "url": url, "final_url": final_url, "status": status,
-             "content_type": content_type, "size": size, "fetched_at": now()}
+             "content_type": content_type, "size": size, "fetched_at": now(), "redirects": redirects}
         )
 
     def error(self, url: str | None, kind: str, message: str) -> None:

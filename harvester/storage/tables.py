@@ -7,7 +7,20 @@ contract users query.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 NAMING = {
@@ -58,6 +71,7 @@ pages = Table(
     Column("content_type", String(200), nullable=True),
     Column("size", Integer, nullable=False),
     Column("fetched_at", Timestamp, nullable=False),
+    Column("redirects", Json, nullable=True),  # URLs passed through before final_url, oldest first
 )
 
 errors = Table(
@@ -69,4 +83,21 @@ errors = Table(
     Column("kind", String(40), nullable=False),
     Column("message", Text, nullable=False),
     Column("at", Timestamp, nullable=False),
+)
+
+# Validators and a compressed copy of each page fetched before, per spider, for
+# conditional re-fetching (If-None-Match / If-Modified-Since; a 304 is served from here).
+http_cache = Table(
+    "http_cache",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("spider", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("headers", Json, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # zlib-compressed
+    Column("stored_at", Timestamp, nullable=False),
+    UniqueConstraint("spider", "fingerprint"),
 )

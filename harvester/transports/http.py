@@ -20,7 +20,13 @@ import httpx
 
 from harvester.config import Settings
 from harvester.cookies import CookieJar
-from harvester.decoding import ACCEPT_ENCODING, BodyTooLarge, Decoder, DecodeError, UnsupportedEncoding
+from harvester.decoding import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    DecodeError,
+    Decoder,
+    UnsupportedEncoding,
+)
 from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response

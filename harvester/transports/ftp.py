@@ -1,0 +1,294 @@
+"""The ftp:// transport: stdlib ftplib in worker threads, answering in HTTP's vocabulary.
+
+Each fetch opens its own control connection in a worker thread (passive mode,
+binary transfers, `fetch.timeout` per connect and read), logs in with the
+`[auth."host"]` or `[auth."host:port"]` entry of the URL or else as anonymous,
+then retrieves the file, counting bytes against `max_size` as they arrive, or
+lists the directory (a URL ending in `/`) as an HTML page. FTP replies become
+HTTP-like statuses, so a spider learns one vocabulary:
+
+    2yz success                                   200
+    530, 532 not logged in                        401
+    550, 551, 553 no such file, no permission     404
+    501 syntax error in arguments                 400
+    500, 502, 504 command not understood          501
+    other 5yz permanent refusals                  403
+    4yz transient (421, 425, 426, 450, 451, 452)  503
+
+A lost or refused connection raises `NetworkError`, a stalled one
+`FetchTimeout`, a file over `max_size` `TooLarge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ftplib
+import posixpath
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from harvester.config import Settings
+from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
+from harvester.request import Request
+from harvester.response import Response
+from harvester.transports.listing import HTML, guess_type, listing_page
+from harvester.urls import host_of
+
+_STATUS = {530: 401, 532: 401, 550: 404, 551: 404, 553: 404, 501: 400, 500: 501, 502: 501, 504: 501}
+_UNSUPPORTED = {500, 502, 504}  # command not understood or not implemented
+_CHUNK = 64 * 1024
+
+
+class FtpTransport:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.timeout = settings.fetch.timeout
+        self.max_size = int(settings.fetch.max_size)
+        self._pool = ThreadPoolExecutor(
+            max_workers=min(settings.fetch.concurrency, 64), thread_name_prefix="harvester-ftp"
+        )
+        self._sessions: set[_Session] = set()
+        self._closed = False
+
+    async def fetch(self, request: Request) -> Response:
+        if self._closed:
+            raise NetworkError("the ftp transport is closed", request)
+        if request.method not in ("GET", "HEAD"):
+            return _reply(request, 405, f"{request.method} is not an FTP method", Allow="GET, HEAD")
+        parts = urlsplit(request.url)
+        try:
+            address = (parts.hostname or "", parts.port or 21)
+        except ValueError:
+            raise FetchError(f"bad port in {request.url}", request) from None
+        path = unquote(parts.path, errors="surrogateescape") or "/"
+        if any(char in path for char in "\r\n\0"):
+            raise FetchError("control character in FTP path", request)
+        user, password = self._login(request.url)
+        session = _Session(request, address, path, user, password, self.timeout, self.max_size)
+        self._sessions.add(session)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, session.run)
+        except asyncio.CancelledError:
+            session.interrupt()  # the worker thread stops at once instead of downloading on
+            raise
+        finally:
+            self._sessions.discard(session)
+
+    def _login(self, url: str) -> tuple[str, str]:
+        """(user, password) from the `[auth]` entry of the URL's host, else anonymous."""
+        auth = self.settings.auth.get(host_of(url))
+        if auth is None or not auth.username:
+            return "anonymous", ""  # ftplib sends "anonymous@" as the password
+        return auth.username, self.settings.secret(auth.password_env) or ""
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for session in list(self._sessions):
+            session.interrupt()
+        self._pool.shutdown(wait=False)
+
+
+class _Session:
+    """One fetch on its own control connection, run in a worker thread."""
+
+    def __init__(
+        self,
+        request: Request,
+        address: tuple[str, int],
+        path: str,
+        user: str,
+        password: str,
+        timeout: float,
+        max_size: int,
+    ) -> None:
+        self.request = request
+        self.address = address
+        self.path = path
+        self.user = user
+        self.password = password
+        self.max_size = max_size
+        # latin-1 maps bytes to characters one to one, so names travel byte for byte
+        # (see _wire and _name) whatever encoding the server uses.
+        self.ftp = ftplib.FTP(timeout=timeout, encoding="latin-1")
+        # ftplib's default, kept on purpose: ignore the address in a PASV reply and open
+        # the data connection to the control connection's peer, so a server cannot aim
+        # the crawler at another host (FTP bounce, scanning the crawler's network).
+        self.ftp.trust_server_pasv_ipv4_address = False
+        self.data: socket.socket | None = None
+        self.interrupted = False
+
+    def run(self) -> Response:
+        request = self.request
+        try:
+            self._check()
+            self.ftp.connect(*self.address)
+            self._check()
+            self.ftp.login(self.user, self.password)
+            if self.path.endswith("/"):
+                return self._directory(self.path)
+            return self._file(self.path)
+        except ftplib.error_perm as exc:
+            return _reply(request, _STATUS.get(_code(exc), 403), str(exc))
+        except ftplib.error_temp as exc:
+            return _reply(request, 503, str(exc))
+        except TimeoutError:
+            raise FetchTimeout(f"FTP server silent for {self.ftp.timeout:g} s", request) from None
+        except (OSError, EOFError, ftplib.Error) as exc:
+            if self.interrupted:
+                raise NetworkError("FTP fetch interrupted", request) from None
+            detail = str(exc) or "connection lost"
+            raise NetworkError(f"{type(exc).__name__}: {detail}", request) from exc
+        finally:
+            self.close()
+
+    def _file(self, path: str) -> Response:
+        self.ftp.voidcmd("TYPE I")
+        size = self._size(path)
+        if size is not None and size > self.max_size:
+            raise self._too_large(f"FTP file of {size} bytes")
+        if self.request.method == "HEAD" and size is not None:
+            body = b""
+        else:
+            try:
+                body = self._transfer(f"RETR {_wire(path)}")
+            except ftplib.error_perm as exc:
+                if _code(exc) == 550 and self._is_directory(path):
+                    return self._directory(path + "/")
+                raise
+            size = len(body)
+            if self.request.method == "HEAD":
+                body = b""
+        headers = httpx.Headers({"Content-Type": guess_type(posixpath.basename(path)),
+                                 "Content-Length": str(size)})
+        return Response(self.request.url, 200, headers, body, self.request)
+
+    def _directory(self, path: str) -> Response:
+        path = path.rstrip("/") or "/"
+        try:
+            entries = self._mlsd(path)
+        except ftplib.error_perm as exc:
+            if _code(exc) == 501:  # RFC 3659: MLSD of a path that is not a directory
+                return _reply(self.request, 404, str(exc))
+            if _code(exc) not in _UNSUPPORTED:
+                raise
+            entries = self._nlst(path)
+        page = listing_page(self.request.url, entries)
+        if len(page) > self.max_size:
+            raise self._too_large("directory listing")
+        headers = httpx.Headers({"Content-Type": HTML, "Content-Length": str(len(page))})
+        body = b"" if self.request.method == "HEAD" else page
+        return Response(self.request.url, 200, headers, body, self.request)
+
+    def _mlsd(self, path: str) -> list[tuple[str, bool]]:
+        """Entries of `path` from MLSD: `type=dir` marks a sub-directory."""
+        entries = []
+        for line in self._transfer(f"MLSD {_wire(path)}").splitlines():
+            facts, _, name = line.partition(b" ")
+            kind = b"file"
+            for fact in facts.split(b";"):
+                key, _, value = fact.partition(b"=")
+                if key.strip().lower() == b"type":
+                    kind = value.strip().lower()
+            if name and kind not in (b"cdir", b"pdir") and name not in (b".", b".."):
+                entries.append((_name(name), kind == b"dir"))
+        return entries
+
+    def _nlst(self, path: str) -> list[tuple[str, bool]]:
+        """Entries of `path` for servers without MLSD: NLST, then CWD tells directories."""
+        self.ftp.cwd(_wire(path))
+        try:
+            raw = self._transfer("NLST")
+        except (ftplib.error_perm, ftplib.error_temp) as exc:
+            if _code(exc) not in (450, 550):
+                raise
+            raw = b""  # how some servers answer for an empty directory
+        entries = []
+        for line in raw.splitlines():
+            name = _name(posixpath.basename(line.rstrip(b"/")))
+            if name and name not in (".", ".."):
+                entries.append((name, self._is_directory(posixpath.join(path, name))))
+        return entries
+
+    def _is_directory(self, path: str) -> bool:
+        self._check()
+        try:
+            self.ftp.cwd(_wire(path))
+        except ftplib.error_perm:
+            return False
+        return True
+
+    def _size(self, path: str) -> int | None:
+        """The file's size from SIZE, or None when the server will not tell."""
+        try:
+            return self.ftp.size(_wire(path))
+        except (ftplib.error_perm, ftplib.error_temp, ftplib.error_reply, ValueError):
+            return None
+
+    def _transfer(self, command: str) -> bytes:
+        """The bytes of one data transfer, refused past `max_size` as they arrive."""
+        self._check()
+        conn, expected = self.ftp.ntransfercmd(command)
+        self.data = conn
+        chunks = []
+        total = 0
+        with conn:
+            if expected is not None and expected > self.max_size:
+                raise self._too_large(f"FTP file of {expected} bytes")
+            while chunk := conn.recv(_CHUNK):
+                total += len(chunk)
+                if total > self.max_size:
+                    raise self._too_large("FTP transfer")
+                chunks.append(chunk)
+        self.data = None
+        self._check()
+        self.ftp.voidresp()
+        return b"".join(chunks)
+
+    def _too_large(self, what: str) -> TooLarge:
+        return TooLarge(f"{what} is over max_size {self.max_size} bytes", self.request)
+
+    def _check(self) -> None:
+        if self.interrupted:
+            raise NetworkError("FTP fetch interrupted", self.request)
+
+    def interrupt(self) -> None:
+        """From another thread: make any blocked read in the worker return at once."""
+        self.interrupted = True
+        for sock in (self.data, self.ftp.sock):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        if self.data is not None:
+            self.data.close()
+        if self.ftp.sock is not None and not self.interrupted:
+            with contextlib.suppress(OSError):
+                self.ftp.putcmd("QUIT")  # polite, without waiting for the reply
+        self.ftp.close()
+
+
+def _reply(request: Request, status: int, message: str, **extra: str) -> Response:
+    """A response standing for an FTP failure reply, its text as the body."""
+    body = message.encode("latin-1", "replace")  # reply text arrives as latin-1 (see _Session)
+    headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}
+    return Response(request.url, status, httpx.Headers(headers | extra), body, request)
+
+
+def _code(exc: ftplib.Error) -> int:
+    text = str(exc)[:3]
+    return int(text) if text.isdigit() else 0
+
+
+def _wire(path: str) -> str:
+    """A path as sent over the latin-1 control connection: its UTF-8 bytes (or original bytes)."""
+    return path.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _name(raw: bytes) -> str:
+    """A name read from a listing: UTF-8, undecodable bytes kept as surrogate escapes."""
+    return raw.decode("utf-8", "surrogateescape")
