@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import socket
+import subprocess
+import sys
 import time
 import zlib
 
+import brotli
 from conftest import Handler, Site
 
 from harvester import Spider
@@ -135,22 +139,51 @@ def test_a_body_over_max_size_is_refused_without_reading_it_whole(tmp_path, site
     assert sql(tmp_path, "select json_extract(data, '$.h1') from items") == [("small",)]
 
 
-def test_gzip_and_deflate_bodies_are_decoded(tmp_path, site, sql):
+def test_gzip_deflate_and_br_bodies_are_decoded(tmp_path, site, sql):
     site.page("/gz", gzip.compress(b"<h1>zipped</h1>"), headers={"Content-Encoding": "gzip"})
     site.page("/df", zlib.compress(b"<h1>deflated</h1>"), headers={"Content-Encoding": "deflate"})
-    run(tmp_path, [site.url + "/gz", site.url + "/df"])
-    assert sorted(sql(tmp_path, "select json_extract(data, '$.h1') from items")) == [("deflated",), ("zipped",)]
+    site.page("/br", brotli.compress(b"<h1>brotli</h1>"), headers={"Content-Encoding": "br"})
+    run(tmp_path, [site.url + "/gz", site.url + "/df", site.url + "/br"])
+    rows = sorted(sql(tmp_path, "select json_extract(data, '$.h1') from items"))
+    assert rows == [("brotli",), ("deflated",), ("zipped",)]
 
 
-def test_a_gzip_bomb_is_refused_and_the_crawl_goes_on(tmp_path, site, sql):
-    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    zeros = bytes(1024 * 1024)
-    bomb = b"".join(packer.compress(zeros) for _ in range(512)) + packer.flush()  # 512 MB inflated
+BOMB_SPIDER = """
+from harvester import Spider
+
+class Bomb(Spider):
+    name = "bomb"
+    base = ""
+
+    def start_requests(self):
+        from harvester import Request
+        yield Request(self.base + "/bomb")
+        yield Request(self.base + "/ok")
+
+    def parse(self, response):
+        yield {"h1": response.css("h1::text").get()}
+"""
+
+MEASURE = "import resource, subprocess, sys; subprocess.run(sys.argv[1:]); " \
+          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+
+
+def test_a_gzip_bomb_past_2_gb_is_refused_in_bounded_memory(project, site):
+    member = gzip.compress(bytes(64 * 1024 * 1024), compresslevel=9)
+    bomb = member * 33  # concatenated gzip members: 2.1 GB inflated from about 2 MB
     site.page("/bomb", bomb, headers={"Content-Encoding": "gzip"})
     site.page("/ok", "<h1>ok</h1>")
-    run(tmp_path, [site.url + "/bomb", site.url + "/ok"], max_size="8MB")
-    assert sql(tmp_path, "select kind from errors") == [("too_large",)]
-    assert sql(tmp_path, "select count(*) from items") == [(1,)]
+    project.spider("bomb", BOMB_SPIDER)
+    measured = subprocess.run(
+        [sys.executable, "-c", MEASURE, sys.executable, "-m", "harvester", "crawl", "bomb",
+         "-a", f"base={site.url}", "-s", "fetch.max_size=\"64MB\""],
+        cwd=project.root, capture_output=True, text=True, timeout=120,
+    )
+    peak_mb = int(measured.stdout.split()[-1]) / 1024
+    assert project.sql("select kind from errors") == [("too_large",)]
+    assert project.sql("select json_extract(data, '$.h1') from items") == [("ok",)]
+    print(f"peak RSS {peak_mb:.0f} MB")
+    assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"
 
 
 def test_redirects_are_followed_and_the_final_url_recorded(tmp_path, site, sql):
@@ -159,8 +192,8 @@ def test_redirects_are_followed_and_the_final_url_recorded(tmp_path, site, sql):
         site.page(here, "", status=code, headers={"Location": there})
     site.page("/end", "<h1>landed</h1>")
     run(tmp_path, [site.url + "/r1"])
-    assert sql(tmp_path, "select url, final_url, status from pages") == [
-        (site.url + "/r1", site.url + "/end", 200)
+    assert sql(tmp_path, "select url, final_url, status, redirects from pages") == [
+        (site.url + "/r1", site.url + "/end", 200, json.dumps([site.url + f"/r{i}" for i in range(1, 6)]))
     ]
     assert sql(tmp_path, "select url, json_extract(data, '$.h1') from items") == [(site.url + "/end", "landed")]
 
@@ -172,11 +205,13 @@ def test_redirect_loops_long_chains_and_other_schemes_are_errors(tmp_path, site,
         site.page(f"/hop{i}", "", status=302, headers={"Location": f"/hop{i + 1}"})
     site.page("/hop11", "<h1>too far</h1>")
     site.page("/to-file", "", status=302, headers={"Location": "file:///etc/passwd"})
-    run(tmp_path, [site.url + "/loop-a", site.url + "/hop0", site.url + "/to-file"])
+    site.page("/to-ftp", "", status=301, headers={"Location": "ftp://127.0.0.1/"})
+    run(tmp_path, [site.url + "/loop-a", site.url + "/hop0", site.url + "/to-file", site.url + "/to-ftp"])
     errors = dict(sql(tmp_path, "select url, message from errors"))
     assert "loop" in errors[site.url + "/loop-a"]
     assert "more than 10 redirects" in errors[site.url + "/hop0"]
     assert "non-http" in errors[site.url + "/to-file"]
+    assert "non-http" in errors[site.url + "/to-ftp"]
     assert site.hits["/hop11"] == 0
     assert sql(tmp_path, "select distinct kind from errors") == [("redirect",)]
 
