@@ -112,18 +112,8 @@ class Engine:
             self.run.record_error(exc.kind, str(exc), request.url)
             await self._errback(request, exc)
             return None
-        stats.pages += 1
-        stats.bytes += len(response.body)
-        stats.statuses[response.status] += 1
-        self.run.recorder.page(
-            request.url,
-            response.url,
-            304 if response.from_cache else response.status,
-            response.headers.get("content-type"),
-            len(response.body),
-            list(response.redirects) or None,
-        )
-        await self.run.recorder.maybe_flush()
+        if not response.streamed:
+            await self._record_page(request, response)
         if response.status >= 400:
             error = HttpError(f"HTTP {response.status}", request, response.status)
             self.run.record_error(error.kind, str(error), request.url)
@@ -131,14 +121,35 @@ class Engine:
             return None
         return response
 
+    async def _record_page(self, request: Request, response: Response) -> None:
+        size = len(response.body) + response.received
+        stats = self.run.stats
+        stats.pages += 1
+        stats.bytes += size
+        stats.statuses[response.status] += 1
+        self.run.recorder.page(
+            request.url,
+            response.url,
+            304 if response.from_cache else response.status,
+            response.headers.get("content-type"),
+            size,
+            list(response.redirects) or None,
+        )
+        await self.run.recorder.maybe_flush()
+
     async def _handle(self, request: Request, response: Response) -> None:
         try:
             callback = self.spider.callback_for(request)
             result = callback(response, **request.cb_kwargs)
         except Exception as exc:  # noqa: BLE001 - a spider bug costs one page, not the run
             self._spider_error(request, response.url, exc)
-            return
-        await self._route(result, request, response.url)
+            result = None
+        try:
+            await self._route(result, request, response.url)
+        finally:
+            if response.streamed:  # recorded once read, with its size
+                await response.aclose()
+                await self._record_page(request, response)
 
     async def _route(self, result: Any, parent: Request | None, url: str | None) -> None:
         """Send what a callback produced on: requests to the scheduler, items to the pipelines."""
@@ -154,6 +165,8 @@ class Engine:
                     self.run.record_error(
                         "spider", f"callback yielded a {type(output).__name__}, not a Request or item", url
                     )
+        except FetchError as exc:  # a streamed body that failed while the callback read it
+            self.run.record_error(exc.kind, str(exc), url)
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept
             self._spider_error(parent, url, exc)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -43,10 +44,34 @@ class Response:
     request: Request | None = None
     from_cache: bool = False
     redirects: tuple[str, ...] = ()  # URLs passed through before `url`, oldest first
+    stream: AsyncIterator[bytes] | None = field(default=None, repr=False)  # a streamed body, read once
+    streamed: bool = False  # true when the body came (or comes) through `stream`, not `body`
+    _close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+    received: int = 0  # bytes of a streamed body read so far
     _encoding: str | None = field(default=None, repr=False)
     _text: str | None = field(default=None, repr=False)
     _selector: Selector | None = field(default=None, repr=False)
     _soup: BeautifulSoup | None = field(default=None, repr=False)
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (decoded, capped): the stream of a streamed response, else `body`."""
+        if self.stream is None:
+            if self.body:
+                yield self.body
+            return
+        stream, self.stream = self.stream, None  # read once
+        try:
+            async for chunk in stream:
+                self.received += len(chunk)
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connection or file behind a streamed body (safe to call twice)."""
+        close, self._close = self._close, None
+        if close is not None:
+            await close()
 
     @property
     def meta(self) -> dict[str, Any]:

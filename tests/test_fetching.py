@@ -14,7 +14,7 @@ import zlib
 import brotli
 from conftest import Handler, Site
 
-from harvester import Spider
+from harvester import Request, Spider
 from harvester.config import build
 from harvester.crawler import crawl
 
@@ -119,6 +119,8 @@ def _stream(total: int, sent: list[int], chunked: bool):
             while sent[0] < total:
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(block), block) if chunked else block)
                 sent[0] += len(block)
+            if chunked:
+                handler.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass
 
@@ -149,7 +151,7 @@ def test_gzip_deflate_and_br_bodies_are_decoded(tmp_path, site, sql):
 
 
 BOMB_SPIDER = """
-from harvester import Spider
+from harvester import Request, Spider
 
 class Bomb(Spider):
     name = "bomb"
@@ -275,3 +277,48 @@ def test_per_host_delay_spaces_requests(tmp_path, site: Site):
     run(tmp_path, [f"{site.url}/d{i}" for i in range(3)], delay=0.3)
     gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:])]
     assert min(gaps) >= 0.25
+
+
+def test_a_streamed_body_is_read_as_it_arrives_and_may_exceed_max_size(tmp_path, site, sql):
+    sent = [0]
+    site.routes["/feed"] = _stream(8 * 1024 * 1024, sent, chunked=True)
+
+    class Feed(Spider):
+        name = "feed"
+
+        def start_requests(self):
+            yield Request(site.url + "/feed", stream=True)
+
+        async def parse(self, response):
+            largest, total = 0, 0
+            async for chunk in response.aiter_bytes():
+                largest, total = max(largest, len(chunk)), total + len(chunk)
+            yield {"total": total, "largest": largest, "buffered": len(response.body)}
+
+    asyncio.run(crawl(build({"fetch": {"max_size": "1MB", "obey_robots": False}}, root=tmp_path), Feed))
+    (total, largest, buffered), = sql(tmp_path, "select json_extract(data, '$.total'), "
+                                                "json_extract(data, '$.largest'), json_extract(data, '$.buffered') "
+                                                "from items")
+    assert total == 8 * 1024 * 1024 and buffered == 0 and largest < 1024 * 1024
+    assert sql(tmp_path, "select size from pages") == [(8 * 1024 * 1024,)]
+
+
+def test_feed_max_size_bounds_a_streamed_body(tmp_path, site, sql):
+    sent = [0]
+    site.routes["/feed"] = _stream(64 * 1024 * 1024, sent, chunked=True)
+
+    class Feed(Spider):
+        name = "feed"
+
+        def start_requests(self):
+            yield Request(site.url + "/feed", stream=True)
+
+        async def parse(self, response):
+            async for _ in response.aiter_bytes():
+                pass
+            yield {"read": "all"}
+
+    asyncio.run(crawl(build({"fetch": {"feed_max_size": "2MB", "obey_robots": False}}, root=tmp_path), Feed))
+    assert sql(tmp_path, "select kind from errors") == [("too_large",)]
+    assert sql(tmp_path, "select count(*) from items") == [(0,)]
+    assert sent[0] < 32 * 1024 * 1024

@@ -20,7 +20,7 @@ class Revalidate:
         self.cache = cache
 
     async def __call__(self, request: Request) -> Response:
-        if request.method != "GET":
+        if request.method != "GET" or request.stream:
             return await self.inner(request)
         key = request.fingerprint
         stored = await self.cache.get(key)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import ssl
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -37,6 +39,7 @@ class HttpTransport:
     def __init__(self, settings: Settings) -> None:
         fetch = settings.fetch
         self.max_size = int(fetch.max_size)
+        self.feed_max_size = int(fetch.feed_max_size)
         self.user_agent = fetch.user_agent
         self.timeout = httpx.Timeout(fetch.timeout).as_dict()
         self.cookies = CookieJar()
@@ -68,18 +71,34 @@ class HttpTransport:
         if request.credentials:
             self.cookies.add_header(outgoing)
             auth = self._auth.get(host_of(request.url))
-        try:
+        with _translated(request):
             raw = await self._client_for(request.url).send(outgoing, stream=True, auth=auth, follow_redirects=False)
+            self.cookies.extract(raw)
+            response = Response(url=str(raw.url), status=raw.status_code, headers=raw.headers, request=request)
+            if request.stream and 200 <= raw.status_code < 300:
+                response.stream, response.streamed = self._stream(raw, request), True
+                response._close = raw.aclose
+                return response
             try:
-                self.cookies.extract(raw)
-                body = await self._read(raw, request)
+                response.body = await self._read(raw, request)
             finally:
                 await raw.aclose()
-        except httpx.TimeoutException as exc:
-            raise FetchTimeout(f"timed out ({type(exc).__name__})", request) from exc
-        except httpx.HTTPError as exc:
-            raise NetworkError(_describe(exc), request) from exc
-        return Response(url=str(raw.url), status=raw.status_code, headers=raw.headers, body=body, request=request)
+        return response
+
+    async def _stream(self, raw: httpx.Response, request: Request) -> AsyncIterator[bytes]:
+        """A streamed body, decoded as it arrives, capped by `feed_max_size` when set."""
+        decoder = Decoder(raw.headers.get("content-encoding"), self.feed_max_size or sys.maxsize)
+        with _translated(request):
+            try:
+                async for chunk in raw.aiter_raw():
+                    if data := decoder.feed(chunk):
+                        yield data
+                if data := decoder.flush():
+                    yield data
+            except BodyTooLarge:
+                raise TooLarge(f"feed is over feed_max_size {self.feed_max_size} bytes", request) from None
+            except (DecodeError, UnsupportedEncoding) as exc:
+                raise FetchError(f"cannot decode body: {exc}", request) from exc
 
     async def _read(self, raw: httpx.Response, request: Request) -> bytes:
         length = raw.headers.get("content-length", "")
@@ -124,6 +143,17 @@ def _proxy(settings: Settings, url: str) -> httpx.Proxy:
     if fetch.proxy_username:
         return httpx.Proxy(url, auth=(fetch.proxy_username, password or ""))
     return httpx.Proxy(url)
+
+
+@contextmanager
+def _translated(request: Request) -> Iterator[None]:
+    """httpx's exceptions as Harvester's, at this boundary."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise FetchTimeout(f"timed out ({type(exc).__name__})", request) from exc
+    except httpx.HTTPError as exc:
+        raise NetworkError(_describe(exc), request) from exc
 
 
 def _describe(exc: httpx.HTTPError) -> str:
