@@ -105,7 +105,6 @@ class Engine:
         self._wake = asyncio.Event()
 
     async def _fetch(self, request: Request) -> Response | None:
-        stats = self.run.stats
         try:
             response = await self.fetch(request)
         except FetchError as exc:
