@@ -16,15 +16,17 @@ from typing import Any
 from harvester.config import Settings
 from harvester.engine import Engine
 from harvester.fetching import Fetcher
-from harvester.frontier import MemoryFrontier
+from harvester.frontier import DbFrontier
 from harvester.pipeline import Pipelines, load_pipeline
 from harvester.run import Run
 from harvester.scheduler import Scheduler
 from harvester.spider import Spider
+from harvester.stats import Stats
 from harvester.storage.database import open_engine
 from harvester.storage.http_cache import HttpCache
+from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
-from harvester.storage.recorder import Recorder
+from harvester.storage.runs import resumable_run, start_run, take_over
 
 log = logging.getLogger("harvester")
 
@@ -47,18 +49,34 @@ async def crawl(
     job: str | None = None,
     export: str | Path | None = None,
     handle_signals: bool = False,
+    resume: bool = False,
 ) -> Run:
-    """One run of a spider, recorded in the harvest database; returns the finished run."""
+    """One run of a spider, recorded in the harvest database; returns the finished run.
+
+    With `resume`, the newest unfinished run of the spider (of `job`, if given)
+    goes on where it stopped, under the same id; without one, a new run starts.
+    """
     database = open_engine(settings.database_url())
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     spider = spider_cls(**dict(args or {}))
-    recorder = Recorder(database, settings.storage.batch_size)
-    run = Run(recorder.start(spider.name, job), spider, settings, database, recorder, job)
-    scheduler = Scheduler(MemoryFrontier(), spider.allowed_domains, settings.crawl.depth_limit)
+    earlier = resumable_run(database, spider.name, job, settings.crawl.lease) if resume else None
+    if earlier is not None:
+        take_over(database, earlier["id"])
+        run_id, stats = earlier["id"], Stats.from_json(earlier["stats"] or {})
+        log.info("resuming run %d of %s", run_id, spider.name)
+    else:
+        run_id, stats = start_run(database, spider.name, job), Stats()
+    journal = Journal(database, run_id, stats.as_json)
+    run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
+    frontier = DbFrontier(database, journal, run_id, lease=settings.crawl.lease)
+    if earlier is not None:
+        frontier.release_claims()
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
     fetcher = Fetcher(settings, cache=cache)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
+    journal.start()
     progress = asyncio.create_task(_report_progress(run, scheduler))
     if handle_signals:
         _install_signals(engine)
@@ -70,10 +88,9 @@ async def crawl(
         if handle_signals:
             _remove_signals()
         await fetcher.aclose()
-        run.stats.elapsed = run.stats.seconds()
-        run.stats.filtered.update(scheduler.filtered)
+        stats.elapsed = stats.seconds()
         run.status = status
-        recorder.finish(status, run.stats.as_json())
+        await journal.finish(status)
         database.dispose()
     return run
 
@@ -81,8 +98,8 @@ async def crawl(
 async def _report_progress(run: Run, scheduler: Scheduler) -> None:
     while True:
         await asyncio.sleep(PROGRESS_SECONDS)
-        await run.recorder.flush()
-        log.info("%s; %d queued", run.stats.summary(), scheduler.size())
+        await run.journal.flush()  # also renews the run's heartbeat
+        log.info("%s; %d queued", run.stats.summary(), await scheduler.size())
 
 
 def _install_signals(engine: Engine) -> None:

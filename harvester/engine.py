@@ -20,8 +20,9 @@ from harvester.items import is_item
 from harvester.pipeline import Pipelines
 from harvester.request import Request
 from harvester.response import Response
-from harvester.run import Run, set_item_url
+from harvester.run import Run
 from harvester.scheduler import Scheduler
+from harvester.serialize import NotSerializable
 from harvester.spider import Spider
 
 log = logging.getLogger("harvester.engine")
@@ -55,14 +56,14 @@ class Engine:
         """Run the crawl to its end; the run's final status."""
         await self.pipelines.open(self.run)
         try:
-            await self._start_requests()
+            if not self.run.resumed:  # a resumed run's start requests are in its frontier already
+                await self._start_requests()
             self._workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
             results = await asyncio.gather(*self._workers, return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                     raise result
         finally:
-            set_item_url(None)
             await self.pipelines.close(self.run)
         return "interrupted" if self.stopping else "finished"
 
@@ -75,21 +76,29 @@ class Engine:
         self._notify()
 
     async def _worker(self) -> None:
+        journal = self.run.journal
         while (request := await self._next()) is not None:
+            unit = journal.open_unit()
             try:
                 response = await self._fetch(request)
                 if response is not None:
+                    unit.url = response.url
                     await self._handle(request, response)
+            except asyncio.CancelledError:
+                journal.abandon_unit()  # not written: a resume fetches it again
+                raise
+            else:
+                self.scheduler.done(request)
+                journal.close_unit(unit)
             finally:
                 self._active -= 1
-                self.scheduler.done(request)
                 self._notify()
 
     async def _next(self) -> Request | None:
         while not self.stopping:
             if self.max_pages and self._dispatched >= self.max_pages:
                 return None
-            request = self.scheduler.next()
+            request = await self.scheduler.next()
             if request is not None:
                 self._active += 1
                 self._dispatched += 1
@@ -126,15 +135,14 @@ class Engine:
         stats.pages += 1
         stats.bytes += size
         stats.statuses[response.status] += 1
-        self.run.recorder.page(
-            request.url,
-            response.url,
-            304 if response.from_cache else response.status,
-            response.headers.get("content-type"),
-            size,
-            list(response.redirects) or None,
+        self.run.journal.page(
+            url=request.url,
+            final_url=response.url,
+            status=304 if response.from_cache else response.status,
+            content_type=response.headers.get("content-type"),
+            size=size,
+            redirects=list(response.redirects) or None,
         )
-        await self.run.recorder.maybe_flush()
 
     async def _handle(self, request: Request, response: Response) -> None:
         try:
@@ -152,12 +160,10 @@ class Engine:
 
     async def _route(self, result: Any, parent: Request | None, url: str | None) -> None:
         """Send what a callback produced on: requests to the scheduler, items to the pipelines."""
-        set_item_url(url)
         try:
             async for output in outputs(result):
                 if isinstance(output, Request):
-                    if self.scheduler.add_found(output, parent):
-                        self._notify()
+                    self._add(output, parent, url)
                 elif is_item(output):
                     await self.pipelines.process(output, self.run)
                 else:
@@ -168,6 +174,13 @@ class Engine:
             self.run.record_error(exc.kind, str(exc), url)
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept
             self._spider_error(parent, url, exc)
+
+    def _add(self, request: Request, parent: Request | None, url: str | None) -> None:
+        try:
+            if self.scheduler.add_found(request, parent):
+                self._notify()
+        except NotSerializable as exc:
+            self.run.record_error("spider", f"request not queued: {exc}", url)
 
     async def _errback(self, request: Request, error: FetchError) -> None:
         try:

@@ -1,57 +1,134 @@
-"""The frontier: requests waiting to be fetched, highest priority first, each once.
+"""The frontier: every request of a run, kept in the harvest database.
 
-`Frontier` is the small interface the engine uses (push, next, done, size);
-`MemoryFrontier` keeps it in memory. A persistent frontier in the harvest
-database backs the same interface for resume and for shared workers.
+`Frontier` is the small interface the engine uses (push, next, done, size).
+`DbFrontier` keeps the queue in the `frontier` table, so memory stays bounded
+however many URLs a crawl discovers, and a stopped or killed run can resume:
+new requests are written with the unit of the request that found them
+(`harvester.storage.journal`), and requests are claimed from the table in
+small batches, highest priority first, as leases held by a worker token.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
+import asyncio
+import datetime as dt
+import uuid
+from collections import OrderedDict
 from typing import Protocol
 
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+
 from harvester.request import Request
+from harvester.serialize import request_from_json, request_to_json
+from harvester.storage.journal import Journal, now
+from harvester.storage.tables import frontier
+from harvester.urls import host_of
+
+RECENT = 100_000  # fingerprints remembered in memory, to skip most duplicates without a query
 
 
 class Frontier(Protocol):
     def push(self, request: Request) -> bool:
-        """Queue a request; False when its fingerprint was seen before (and not `dont_filter`)."""
+        """Queue a request; False when it is known to be a duplicate (and not `dont_filter`)."""
         ...
 
-    def next(self) -> Request | None:
-        """The highest-priority queued request (first queued among equals), or None."""
+    async def next(self) -> Request | None:
+        """The highest-priority queued request, or None when nothing is queued."""
         ...
 
     def done(self, request: Request) -> None:
         """Mark a request returned by `next` as finished, whatever its outcome."""
         ...
 
-    def size(self) -> int:
+    async def size(self) -> int:
         """How many requests are queued."""
         ...
 
 
-class MemoryFrontier:
-    def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Request]] = []
-        self._order = itertools.count()
-        self._seen: set[str] = set()
+class DbFrontier:
+    def __init__(self, engine: Engine, journal: Journal, run_id: int, batch: int = 32, lease: float = 60.0) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.run_id = run_id
+        self.batch = batch
+        self.lease = dt.timedelta(seconds=lease)
+        self.worker = uuid.uuid4().hex
+        self._claimed: list[tuple[int, Request]] = []
+        self._ids: dict[int, int] = {}  # id(request) -> frontier row id, while it is in flight
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._refill = asyncio.Lock()
 
     def push(self, request: Request) -> bool:
-        if not request.dont_filter:
-            key = request.fingerprint
-            if key in self._seen:
-                return False
-            self._seen.add(key)
-        heapq.heappush(self._heap, (-request.priority, next(self._order), request))
+        key = request.fingerprint
+        if request.dont_filter:
+            key = f"{key}:{uuid.uuid4().hex[:12]}"
+        elif key in self._recent:
+            self._recent.move_to_end(key)
+            return False
+        else:
+            self._recent[key] = None
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        self.journal.found({
+            "run_id": self.run_id, "fingerprint": key, "url": request.url, "host": host_of(request.url),
+            "priority": request.priority, "depth": request.depth, "request": request_to_json(request),
+            "state": "queued",
+        })
         return True
 
-    def next(self) -> Request | None:
-        return heapq.heappop(self._heap)[2] if self._heap else None
+    async def next(self) -> Request | None:
+        async with self._refill:  # one refill at a time: the others wait for its batch
+            if not self._claimed:
+                if self.journal.pending():
+                    await self.journal.flush()  # requests found so far must be in the table to be claimed
+                async with self.journal.lock:
+                    claimed = await asyncio.to_thread(self._claim)
+                self._claimed = claimed[::-1]
+        if not self._claimed:
+            return None
+        row_id, request = self._claimed.pop()
+        self._ids[id(request)] = row_id
+        return request
 
     def done(self, request: Request) -> None:
-        pass
+        row_id = self._ids.pop(id(request), None)
+        if row_id is not None:
+            self.journal.mark_done(row_id)
 
-    def size(self) -> int:
-        return len(self._heap)
+    async def size(self) -> int:
+        def count() -> int:
+            with self.engine.connect() as connection:
+                query = select(func.count()).where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
+                return int(connection.execute(query).scalar() or 0)
+
+        return await asyncio.to_thread(count) + len(self._claimed)
+
+    def _claim(self) -> list[tuple[int, Request]]:
+        query = (
+            select(frontier.c.id, frontier.c.request)
+            .where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
+            .order_by(frontier.c.priority.desc(), frontier.c.id)
+            .limit(self.batch)
+        )
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = connection.execute(query).all()
+            if rows:
+                connection.execute(
+                    update(frontier)
+                    .where(frontier.c.id.in_([row.id for row in rows]))
+                    .values(state="claimed", worker=self.worker, lease_until=now() + self.lease)
+                )
+        return [(row.id, request_from_json(row.request)) for row in rows]
+
+    def release_claims(self) -> int:
+        """Requests claimed by a process that is gone go back to the queue (at resume)."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(frontier)
+                .where(frontier.c.run_id == self.run_id, frontier.c.state == "claimed")
+                .values(state="queued", worker=None, lease_until=None)
+            )
+        return result.rowcount or 0

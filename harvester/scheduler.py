@@ -17,11 +17,17 @@ from harvester.urls import domain_allowed
 
 
 class Scheduler:
-    def __init__(self, frontier: Frontier, allowed_domains: Sequence[str] = (), depth_limit: int = 0) -> None:
+    def __init__(
+        self,
+        frontier: Frontier,
+        allowed_domains: Sequence[str] = (),
+        depth_limit: int = 0,
+        filtered: Counter[str] | None = None,
+    ) -> None:
         self.frontier = frontier
         self.allowed_domains = tuple(allowed_domains)
         self.depth_limit = depth_limit
-        self.filtered: Counter[str] = Counter()
+        self.filtered: Counter[str] = Counter() if filtered is None else filtered
         self._file_roots: list[str] = []
 
     def add_start(self, request: Request) -> bool:
@@ -58,11 +64,11 @@ class Scheduler:
         self.filtered[reason] += 1
         return False
 
-    def next(self) -> Request | None:
-        return self.frontier.next()
+    async def next(self) -> Request | None:
+        return await self.frontier.next()
 
     def done(self, request: Request) -> None:
         self.frontier.done(request)
 
-    def size(self) -> int:
-        return self.frontier.size()
+    async def size(self) -> int:
+        return await self.frontier.size()

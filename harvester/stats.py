@@ -20,9 +20,25 @@ class Stats:
     filtered: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
+    earlier: float = 0.0  # seconds spent before a resume
 
     def seconds(self) -> float:
-        return self.elapsed or (time.monotonic() - self.started)
+        return self.elapsed or (self.earlier + time.monotonic() - self.started)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stats:
+        """Figures written by an earlier part of a run, to go on from at a resume."""
+        return cls(
+            pages=data.get("pages", 0),
+            items=data.get("items", 0),
+            errors=data.get("errors", 0),
+            bytes=data.get("bytes", 0),
+            dropped=data.get("dropped", 0),
+            statuses=Counter({int(k): v for k, v in data.get("statuses", {}).items()}),
+            error_kinds=Counter(data.get("errors_by_kind", {})),
+            filtered=Counter(data.get("filtered", {})),
+            earlier=data.get("seconds", 0.0),
+        )
 
     def as_json(self) -> dict[str, Any]:
         seconds = self.seconds()

@@ -22,6 +22,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                         help="set a spider attribute (repeatable)")
     parser.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a harvester.toml setting for this run (repeatable)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the newest unfinished run of this spider")
     parser.add_argument("-o", dest="output", metavar="FILE", help="also write items to FILE (.jsonl, .json, .csv)")
     add_db_option(parser)
     parser.set_defaults(handler=run)
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     spider_cls = get_spider(settings, args.spider)
     result = asyncio.run(
-        crawl(settings, spider_cls, spider_args(args.args), export=args.output, handle_signals=True)
+        crawl(settings, spider_cls, spider_args(args.args), export=args.output, handle_signals=True,
+              resume=args.resume)
     )
     print(f"{spider_cls.name}: run {result.id} {result.status}: {result.stats.summary()}")
     print(f"stored in {safe_url(settings.database_url())}" + (f" and {args.output}" if args.output else ""))

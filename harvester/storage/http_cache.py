@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 
-from harvester.storage.recorder import now
+from harvester.storage.journal import now
 from harvester.storage.tables import http_cache
 
 BATCH = 200

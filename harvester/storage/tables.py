@@ -46,6 +46,8 @@ runs = Table(
     Column("finished_at", Timestamp, nullable=True),
     Column("status", String(20), nullable=False),
     Column("stats", Json, nullable=False),
+    Column("owner", String(200), nullable=True),  # host:pid of the process running it
+    Column("heartbeat_at", Timestamp, nullable=True),  # renewed at each write; a stale one is a dead run
     Index(None, "spider", "started_at"),
 )
 
@@ -100,4 +102,34 @@ http_cache = Table(
     Column("body", LargeBinary, nullable=False),  # zlib-compressed
     Column("stored_at", Timestamp, nullable=False),
     UniqueConstraint("spider", "fingerprint"),
+)
+
+# The persistent frontier: every request of a run, once per fingerprint, as JSON
+# (callbacks by name). Claims are leases held by a worker token, so several
+# processes can share one run; `frontier_hosts` keeps per-host politeness.
+frontier = Table(
+    "frontier",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("fingerprint", String(80), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("depth", Integer, nullable=False),
+    Column("request", Json, nullable=False),
+    Column("state", String(10), nullable=False),  # queued | claimed | done
+    Column("worker", String(64), nullable=True),
+    Column("lease_until", Timestamp, nullable=True),
+    UniqueConstraint("run_id", "fingerprint"),
+    Index(None, "run_id", "state", "priority", "id"),
+)
+
+frontier_hosts = Table(
+    "frontier_hosts",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(255), primary_key=True),
+    Column("next_start", Timestamp, nullable=True),
+    Column("in_flight", Integer, nullable=False, default=0),
 )

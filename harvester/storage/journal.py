@@ -1,0 +1,204 @@
+"""The run's journal: everything a run writes, committed whole request by whole request.
+
+Each fetched request gathers its outcome in a `Unit`: the page row, errors,
+items, the new requests its callback found, and its own "done" mark. A unit
+enters the database in one transaction or not at all, so a run killed at any
+moment loses only requests in flight, and resuming it fetches those again
+without storing anything twice.
+
+Units are written by group commit: a background task writes whatever units
+are complete whenever the last write is over, off the event loop; at a low
+rate each unit is written within milliseconds, at a high rate many share one
+transaction. Each write also renews the run's heartbeat and figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from harvester.storage.tables import errors, frontier, items, pages, runs
+
+log = logging.getLogger("harvester.journal")
+RETRIES = 3
+ItemWriter = Callable[[Connection, list[dict[str, Any]]], None]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Unit:
+    """The outcome of one request, written together."""
+
+    url: str | None = None  # the response's URL: what items of this unit came from
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    found: list[dict[str, Any]] = field(default_factory=list)  # frontier rows
+    done: list[int] = field(default_factory=list)  # frontier ids finished
+
+
+_current: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("unit", default=None)
+
+
+def insert_items(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    connection.execute(insert(items), rows)
+
+
+class Journal:
+    def __init__(self, engine: Engine, run_id: int, stats: Callable[[], dict[str, Any]]) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.stats = stats
+        self.item_writer: ItemWriter | None = None  # set by the store pipeline
+        self.lock = asyncio.Lock()  # one writer at a time: the database has one
+        self.on_write: Callable[[], None] = lambda: None
+        self._loose = Unit()  # writes outside any request (start requests, run-level errors)
+        self._ready: list[Unit] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- gathering ------------------------------------------------------------------------------
+
+    def open_unit(self) -> Unit:
+        """Start the unit of the request the current task works on."""
+        unit = Unit()
+        _current.set(unit)
+        return unit
+
+    def close_unit(self, unit: Unit) -> None:
+        """The request is finished: its unit may now be written."""
+        _current.set(None)
+        self._ready.append(unit)
+        self._wake.set()
+
+    def abandon_unit(self) -> None:
+        """The request was cancelled: nothing of it is written, so a resume does it again."""
+        _current.set(None)
+
+    def _unit(self) -> Unit:
+        return _current.get() or self._loose
+
+    @staticmethod
+    def current_url() -> str | None:
+        unit = _current.get()
+        return unit.url if unit is not None else None
+
+    def page(self, **row: Any) -> None:
+        self._unit().pages.append({"run_id": self.run_id, "fetched_at": now(), **row})
+
+    def error(self, url: str | None, kind: str, message: str) -> None:
+        self._unit().errors.append(
+            {"run_id": self.run_id, "url": url, "kind": kind, "message": message[:2000], "at": now()}
+        )
+        if _current.get() is None:
+            self._wake.set()
+
+    def item(self, row: dict[str, Any]) -> None:
+        self._unit().items.append(row)
+
+    def found(self, row: dict[str, Any]) -> None:
+        self._unit().found.append(row)
+
+    def mark_done(self, frontier_id: int) -> None:
+        self._unit().done.append(frontier_id)
+
+    def pending(self) -> bool:
+        loose = self._loose
+        return bool(self._ready or loose.found or loose.errors or loose.items or loose.pages)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_continuously())
+
+    async def _write_continuously(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            units, self._ready = self._ready, []
+            if self._loose != Unit():
+                units.append(self._loose)
+                self._loose = Unit()
+            stats = self.stats()
+            for attempt in range(RETRIES + 1):
+                try:
+                    await asyncio.to_thread(self._write, units, stats)
+                    break
+                except OperationalError as exc:  # locked, busy, connection lost: the batch is whole
+                    if attempt == RETRIES:
+                        raise
+                    log.warning("database write failed (%s); retrying", str(exc.orig).splitlines()[0])
+                    await asyncio.sleep(0.2 * 2**attempt)
+        self.on_write()
+
+    def _write(self, units: list[Unit], stats: dict[str, Any]) -> None:
+        found = [row for unit in units for row in unit.found]
+        page_rows = [row for unit in units for row in unit.pages]
+        error_rows = [row for unit in units for row in unit.errors]
+        item_rows = [row for unit in units for row in unit.items]
+        done = [row_id for unit in units for row_id in unit.done]
+        with self.engine.begin() as connection:
+            if found:
+                connection.execute(_insert_ignoring_duplicates(connection), found)
+            if page_rows:
+                connection.execute(insert(pages), page_rows)
+            if error_rows:
+                connection.execute(insert(errors), error_rows)
+            if item_rows:
+                (self.item_writer or insert_items)(connection, item_rows)
+            for start in range(0, len(done), 500):
+                connection.execute(
+                    update(frontier)
+                    .where(frontier.c.id.in_(done[start:start + 500]))
+                    .values(state="done", worker=None, lease_until=None)
+                )
+            connection.execute(
+                update(runs).where(runs.c.id == self.run_id).values(stats=stats, heartbeat_at=now())
+            )
+
+    async def finish(self, status: str) -> None:
+        """Write what is left, then close the run with its status."""
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        await self.flush()
+        stats = self.stats()
+
+        def close() -> None:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(runs)
+                    .where(runs.c.id == self.run_id)
+                    .values(status=status, finished_at=now(), stats=stats, heartbeat_at=now())
+                )
+                if status == "finished":  # nothing left to resume: the queue is history
+                    connection.execute(delete(frontier).where(frontier.c.run_id == self.run_id))
+
+        await asyncio.to_thread(close)
+
+
+def _insert_ignoring_duplicates(connection: Connection) -> Any:
+    """INSERT that skips a fingerprint the run already has (the dedupe of record)."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(frontier).on_conflict_do_nothing(index_elements=["run_id", "fingerprint"])
+    if dialect == "sqlite":
+        return sqlite.insert(frontier).on_conflict_do_nothing(index_elements=["run_id", "fingerprint"])
+    return insert(frontier).prefix_with("IGNORE")

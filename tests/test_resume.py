@@ -1,0 +1,110 @@
+"""Resume: a run stopped by kill -9, SIGTERM or Ctrl-C continues; nothing fetched twice, nothing stored twice."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, Handler
+
+PAGES = 60
+
+SPIDER = """
+from harvester import Spider
+
+class Slow(Spider):
+    name = "slow"
+    base = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.base + "/"]
+
+    def parse(self, response):
+        if "/p/" in response.url:
+            yield {"page": response.url.rsplit("/", 1)[1]}
+        for link in response.links():
+            yield response.follow(link)
+"""
+
+
+def slow_site(site):
+    def page(handler: Handler) -> None:
+        time.sleep(0.05)
+        handler.send_text(200, f"<h1>{handler.path}</h1>")
+
+    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(PAGES)))
+    for i in range(PAGES):
+        site.routes[f"/p/{i}"] = page
+
+
+def start(project, site, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "harvester", "crawl", "slow", "-a", f"base={site.url}",
+         "-s", "fetch.concurrency=2", "-s", "fetch.per_host=2", *extra],
+        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def wait_for_hits(site, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while sum(site.hits.values()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def page_hits(site) -> collections.Counter[str]:
+    return collections.Counter({path: n for path, n in site.hits.items() if path.startswith("/p/")})
+
+
+@pytest.mark.parametrize("stop", ["kill", "term", "int"])
+def test_a_stopped_run_resumes_without_refetching_or_storing_twice(project, site, stop):
+    slow_site(site)
+    project.spider("slow", SPIDER)
+    first = start(project, site)
+    wait_for_hits(site, PAGES // 2)
+    first.send_signal({"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}[stop])
+    first.communicate(timeout=30)
+    before = sum(page_hits(site).values())
+    assert before < PAGES
+    assert project.sql("select id, status from runs") == [(1, "running" if stop == "kill" else "interrupted")]
+
+    second = start(project, site, "--resume")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert "run 1 finished" in out
+
+    hits = page_hits(site)
+    assert len(hits) == PAGES
+    repeated = sum(n - 1 for n in hits.values())
+    assert repeated <= (2 if stop == "kill" else 0)  # only requests in flight at a kill repeat
+    assert site.hits["/"] == 1
+    stored = project.sql("select json_extract(data, '$.page'), count(*) from items group by 1")
+    assert len(stored) == PAGES and {n for _, n in stored} == {1}
+    assert project.sql("select id, status from runs") == [(1, "finished")]
+    assert project.sql("select count(distinct url) - count(*) from pages") == [(0,)]
+
+
+def test_a_second_ctrl_c_forces_the_stop(project, site):
+    def stuck(handler: Handler) -> None:
+        time.sleep(5)
+        handler.send_text(200, "<h1>late</h1>")
+
+    site.page("/", '<a href="/p/0">0</a><a href="/p/1">1</a>')
+    site.routes["/p/0"] = site.routes["/p/1"] = stuck
+    project.spider("slow", SPIDER)
+    process = start(project, site)
+    wait_for_hits(site, 3)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert time.monotonic() - began < 3
+    assert process.returncode == 130
+    assert project.sql("select status from runs") == [("interrupted",)]
+    assert "Traceback" not in err
