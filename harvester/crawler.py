@@ -82,6 +82,7 @@ async def crawl(
         _install_signals(engine)
     status = "failed"
     try:
+        await pipelines.open(run)
         status = await engine.crawl()
     finally:
         progress.cancel()
@@ -90,6 +91,8 @@ async def crawl(
         await fetcher.aclose()
         stats.elapsed = stats.seconds()
         run.status = status
+        await journal.flush()  # pipelines closing (reports) see every item of the run
+        await pipelines.close(run)
         await journal.finish(status)
         database.dispose()
     return run

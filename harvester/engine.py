@@ -54,17 +54,13 @@ class Engine:
 
     async def crawl(self) -> str:
         """Run the crawl to its end; the run's final status."""
-        await self.pipelines.open(self.run)
-        try:
-            if not self.run.resumed:  # a resumed run's start requests are in its frontier already
-                await self._start_requests()
-            self._workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
-            results = await asyncio.gather(*self._workers, return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                    raise result
-        finally:
-            await self.pipelines.close(self.run)
+        if not self.run.resumed:  # a resumed run's start requests are in its frontier already
+            await self._start_requests()
+        self._workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        results = await asyncio.gather(*self._workers, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
         return "interrupted" if self.stopping else "finished"
 
     def stop(self) -> None:
