@@ -192,6 +192,29 @@ def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str
     return settings
 
 
+def override(settings: Settings, values: Mapping[str, Any]) -> Settings:
+    """`settings` with `{"section.key": value}` applied (a job's setting overrides), checked as at load."""
+    sections = {
+        "project": ProjectSettings, "storage": StorageSettings, "crawl": CrawlSettings,
+        "fetch": FetchSettings, "email": EmailSettings,
+    }
+    changed: dict[str, Any] = {}
+    for dotted, value in values.items():
+        section, _, key = dotted.partition(".")
+        if section not in sections or not key:
+            raise ConfigError(f"bad setting override {dotted!r}: expected section.key (project, storage, crawl, "
+                              "fetch or email)")
+        current = changed.get(section, getattr(settings, section))
+        body = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+        if key not in body:
+            raise ConfigError(f"unknown key {key!r} in [{section}]")
+        changed[section] = dataclasses.replace(current, **{key: _section(sections[section], {key: value},
+                                                                          section).__dict__[key]})
+    result = dataclasses.replace(settings, **changed)
+    _validate(result)
+    return result
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

@@ -26,7 +26,7 @@ from harvester.storage.database import open_engine
 from harvester.storage.http_cache import HttpCache
 from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
-from harvester.storage.runs import resumable_run, start_run, take_over
+from harvester.storage.runs import open_run
 
 log = logging.getLogger("harvester")
 
@@ -50,23 +50,22 @@ async def crawl(
     export: str | Path | None = None,
     handle_signals: bool = False,
     resume: bool = False,
+    stop: asyncio.Event | None = None,
 ) -> Run:
     """One run of a spider, recorded in the harvest database; returns the finished run.
 
     With `resume`, the newest unfinished run of the spider (of `job`, if given)
     goes on where it stopped, under the same id; without one, a new run starts.
+    Setting `stop` stops the run as a first Ctrl-C does.
     """
     database = open_engine(settings.database_url())
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     spider = spider_cls(**dict(args or {}))
-    earlier = resumable_run(database, spider.name, job, settings.crawl.lease) if resume else None
+    run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease)
+    stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
-        take_over(database, earlier["id"])
-        run_id, stats = earlier["id"], Stats.from_json(earlier["stats"] or {})
         log.info("resuming run %d of %s", run_id, spider.name)
-    else:
-        run_id, stats = start_run(database, spider.name, job), Stats()
     journal = Journal(database, run_id, stats.as_json)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     frontier = DbFrontier(database, journal, run_id, lease=settings.crawl.lease)
@@ -80,12 +79,15 @@ async def crawl(
     progress = asyncio.create_task(_report_progress(run, scheduler))
     if handle_signals:
         _install_signals(engine)
+    stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
     status = "failed"
     try:
         await pipelines.open(run)
         status = await engine.crawl()
     finally:
         progress.cancel()
+        if stopper is not None:
+            stopper.cancel()
         if handle_signals:
             _remove_signals()
         await fetcher.aclose()
@@ -96,6 +98,11 @@ async def crawl(
         await journal.finish(status)
         database.dispose()
     return run
+
+
+async def _stop_when_set(stop: asyncio.Event, engine: Engine) -> None:
+    await stop.wait()
+    engine.stop()
 
 
 async def _report_progress(run: Run, scheduler: Scheduler) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import zlib
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import HarvesterError
 from harvester.storage.journal import now
@@ -27,35 +28,43 @@ class RunBusy(HarvesterError):
     """The run to resume is still running in another live process."""
 
 
-def start_run(engine: Engine, spider: str, job: str | None = None) -> int:
+def open_run(
+    engine: Engine, spider: str, job: str | None = None, resume: bool = False, lease: float = 60.0
+) -> tuple[int, dict[str, Any] | None]:
+    """A run to work on: (id, figures so far) of the unfinished run taken over, or (id, None) of a new one.
+
+    With `resume` the newest unfinished run of `spider` (of `job`, if given) is
+    taken over. Checking and starting happen under a database lock, so two
+    schedulers can never start the same job twice; a live run is `RunBusy`.
+    """
     with engine.begin() as connection:
+        _lock(connection, f"{spider}/{job or ''}")
+        query = select(runs).where(runs.c.spider == spider).order_by(runs.c.id.desc()).limit(1)
+        if job is not None:
+            query = query.where(runs.c.job == job)
+        row = connection.execute(query).mappings().first()
+        if (resume or job) and row is not None and row["status"] == "running" and _alive(row, lease):
+            what = f"job {job!r}" if job else f"spider {spider!r}"
+            raise RunBusy(f"{what} is already running (run {row['id']}, {row['owner']})")
+        if resume and row is not None and row["status"] in ("running", "interrupted"):
+            connection.execute(
+                update(runs).where(runs.c.id == row["id"])
+                .values(status="running", finished_at=None, owner=OWNER, heartbeat_at=now())
+            )
+            return int(row["id"]), dict(row["stats"] or {})
         result = connection.execute(
             insert(runs).values(spider=spider, job=job, started_at=now(), status="running", stats={},
                                 owner=OWNER, heartbeat_at=now())
         )
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0]), None
 
 
-def resumable_run(engine: Engine, spider: str, job: str | None = None, lease: float = 60.0) -> dict[str, Any] | None:
-    """The newest unfinished run of `spider` (of `job`, if given), or None."""
-    query = select(runs).where(runs.c.spider == spider).order_by(runs.c.id.desc()).limit(1)
-    if job is not None:
-        query = query.where(runs.c.job == job)
-    with engine.connect() as connection:
-        row = connection.execute(query).mappings().first()
-    if row is None or row["status"] not in ("running", "interrupted"):
-        return None
-    if row["status"] == "running" and _alive(row, lease):
-        raise RunBusy(f"run {row['id']} of {spider!r} is still running ({row['owner']})")
-    return dict(row)
-
-
-def take_over(engine: Engine, run_id: int) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            update(runs).where(runs.c.id == run_id)
-            .values(status="running", finished_at=None, owner=OWNER, heartbeat_at=now())
-        )
+def _lock(connection: Connection, name: str) -> None:
+    """Hold a lock on `name` until the transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
+    else:  # SQLite: the first write takes the database's one write lock for the transaction
+        connection.execute(update(runs).where(runs.c.id == -1).values(status="running"))
 
 
 def _alive(row: Any, lease: float) -> bool:

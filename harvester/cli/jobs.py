@@ -1,0 +1,106 @@
+"""`harvester jobs list|run|serve`: the scheduled jobs of `[jobs.NAME]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+from typing import Any
+
+from harvester.cli.formats import write
+from harvester.cli.options import add_db_option, settings_from
+from harvester.config import Settings
+from harvester.crawler import crawl
+from harvester.jobs import Job, Service, aware, get_job, jobs_of, last_run
+from harvester.project import get_spider
+from harvester.run import Run
+from harvester.storage.database import open_engine
+from harvester.storage.migrate import ensure_current
+
+EXIT = {"finished": 0, "interrupted": 130, "failed": 1}
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser("jobs", parents=[common], help="scheduled crawl jobs")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common], help="each job, its schedule, last and next run")
+    run = actions.add_parser("run", parents=[common], help="one run of a job now")
+    run.add_argument("name", help="the job's name ([jobs.NAME] in harvester.toml)")
+    run.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a harvester.toml setting for this run (repeatable)")
+    serve = actions.add_parser("serve", parents=[common], help="run each job when due, until stopped")
+    for action, handler in ((listing, list_jobs), (run, run_job), (serve, serve_jobs)):
+        add_db_option(action)
+        action.set_defaults(handler=handler)
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    jobs = jobs_of(settings)
+    engine = open_engine(settings.database_url())
+    try:
+        ensure_current(engine)
+        now = dt.datetime.now(dt.UTC)
+        rows = []
+        for name, job in sorted(jobs.items()):
+            last = last_run(engine, name)
+            rows.append({
+                "job": name, "spider": job.spec.spider, "schedule": job.spec.schedule + (
+                    f" ({job.spec.tz})" if job.spec.tz else ""),
+                "last run": f"{last['id']} {last['status']} {aware(last['started_at']).astimezone():%Y-%m-%d %H:%M}"
+                if last else "never",
+                "next run": f"{job.next_after(now):%Y-%m-%d %H:%M:%S %Z}".strip(),
+            })
+    finally:
+        engine.dispose()
+    write(rows, "table")
+    return 0
+
+
+async def _run(settings: Settings, job: Job, stop: asyncio.Event | None = None, signals: bool = False) -> Run:
+    job_settings = job.settings(settings)
+    spider_cls = get_spider(job_settings, job.spec.spider)
+    run = await crawl(job_settings, spider_cls, dict(job.spec.args), job=job.name, resume=True,
+                      handle_signals=signals, stop=stop)
+    if job.spec.report:
+        await send_report(run)
+    return run
+
+
+async def send_report(run: Run) -> None:
+    """A job with `report = true` mails its report even when the pipeline is not listed."""
+    listed = "pipelines.email_report" in run.settings.project.pipelines
+    if listed:
+        return
+    try:
+        from pipelines.email_report import send_report as send
+    except ImportError:
+        return
+    await send(run)
+
+
+def run_job(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    job = get_job(settings, args.name)
+    result = asyncio.run(_run(settings, job, signals=True))
+    print(f"job {job.name}: run {result.id} {result.status}: {result.stats.summary()}")
+    return EXIT.get(result.status, 1)
+
+
+def serve_jobs(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    jobs = jobs_of(settings)
+    engine = open_engine(settings.database_url())
+    ensure_current(engine)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        service = Service(jobs, engine, lambda job: _run(settings, job, stop))
+        service.install_signals(stop.set)
+        await service.serve()
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()
+    return 0
