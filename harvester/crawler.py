@@ -7,6 +7,7 @@ constructor; nothing reads global state, so a crawl can run twice in one process
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping
@@ -15,9 +16,11 @@ from typing import Any
 
 from harvester.config import Settings
 from harvester.engine import Engine
+from harvester.exceptions import DatabaseError
 from harvester.fetching import Fetcher
 from harvester.frontier import DbFrontier
 from harvester.pipeline import Pipelines, load_pipeline
+from harvester.progress import report as report_progress
 from harvester.run import Run
 from harvester.scheduler import Scheduler
 from harvester.spider import Spider
@@ -29,8 +32,6 @@ from harvester.storage.migrate import ensure_current
 from harvester.storage.runs import open_run
 
 log = logging.getLogger("harvester")
-
-PROGRESS_SECONDS = 5.0
 
 
 def build_pipelines(settings: Settings, export: str | Path | None = None) -> Pipelines:
@@ -75,8 +76,9 @@ async def crawl(
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
     fetcher = Fetcher(settings, cache=cache)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
+    journal.on_failure = lambda exc: engine.stop()
     journal.start()
-    progress = asyncio.create_task(_report_progress(run, scheduler))
+    progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))
     if handle_signals:
         _install_signals(engine)
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
@@ -84,6 +86,8 @@ async def crawl(
     try:
         await pipelines.open(run)
         status = await engine.crawl()
+        if journal.failure is not None:
+            status = "failed"
     finally:
         progress.cancel()
         if stopper is not None:
@@ -93,9 +97,13 @@ async def crawl(
         await fetcher.aclose()
         stats.elapsed = stats.seconds()
         run.status = status
-        await journal.flush()  # pipelines closing (reports) see every item of the run
+        if journal.failure is None:
+            with contextlib.suppress(DatabaseError):
+                await journal.flush()  # pipelines closing (reports) see every item of the run
         await pipelines.close(run)
         await journal.finish(status)
+        if journal.failure is not None:
+            run.status, run.failure = "failed", str(journal.failure)
         database.dispose()
     return run
 
@@ -103,13 +111,6 @@ async def crawl(
 async def _stop_when_set(stop: asyncio.Event, engine: Engine) -> None:
     await stop.wait()
     engine.stop()
-
-
-async def _report_progress(run: Run, scheduler: Scheduler) -> None:
-    while True:
-        await asyncio.sleep(PROGRESS_SECONDS)
-        await run.journal.flush()  # also renews the run's heartbeat
-        log.info("%s; %d queued", run.stats.summary(), await scheduler.size())
 
 
 def _install_signals(engine: Engine) -> None:

@@ -31,6 +31,7 @@ class Run:
     stats: Stats = field(default_factory=Stats)
     status: str = "running"
     resumed: bool = False
+    failure: str | None = None  # why a failed run failed
 
     @property
     def spider_name(self) -> str:

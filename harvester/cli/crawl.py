@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from harvester.cli.options import add_db_option, settings_from
@@ -47,5 +48,7 @@ def run(args: argparse.Namespace) -> int:
               resume=args.resume)
     )
     print(f"{spider_cls.name}: run {result.id} {result.status}: {result.stats.summary()}")
+    if result.failure:
+        print(f"harvester: error: run {result.id} failed: {result.failure}", file=sys.stderr)
     print(f"stored in {safe_url(settings.database_url())}" + (f" and {args.output}" if args.output else ""))
     return EXIT.get(result.status, 1)

@@ -25,8 +25,9 @@ from typing import Any
 from sqlalchemy import delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from harvester.exceptions import DatabaseError
 from harvester.storage.tables import errors, frontier, items, pages, runs
 
 log = logging.getLogger("harvester.journal")
@@ -65,6 +66,8 @@ class Journal:
         self.item_writer: ItemWriter | None = None  # set by the store pipeline
         self.lock = asyncio.Lock()  # one writer at a time: the database has one
         self.on_write: Callable[[], None] = lambda: None
+        self.on_failure: Callable[[DatabaseError], None] = lambda exc: None
+        self.failure: DatabaseError | None = None
         self._loose = Unit()  # writes outside any request (start requests, run-level errors)
         self._ready: list[Unit] = []
         self._wake = asyncio.Event()
@@ -128,7 +131,12 @@ class Journal:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except DatabaseError as exc:
+                log.error("%s", exc)
+                self.on_failure(exc)
+                return
 
     async def flush(self) -> None:
         async with self.lock:
@@ -136,6 +144,8 @@ class Journal:
             if self._loose != Unit():
                 units.append(self._loose)
                 self._loose = Unit()
+            if self.failure is not None:
+                raise self.failure
             stats = self.stats()
             for attempt in range(RETRIES + 1):
                 try:
@@ -143,9 +153,13 @@ class Journal:
                     break
                 except OperationalError as exc:  # locked, busy, connection lost: the batch is whole
                     if attempt == RETRIES:
-                        raise
-                    log.warning("database write failed (%s); retrying", str(exc.orig).splitlines()[0])
+                        self.failure = _failure(exc)
+                        raise self.failure from None
+                    log.warning("database write failed (%s); retrying", _reason(exc))
                     await asyncio.sleep(0.2 * 2**attempt)
+                except SQLAlchemyError as exc:  # nothing of the batch is written; a resume redoes it
+                    self.failure = _failure(exc)
+                    raise self.failure from None
         self.on_write()
 
     def _write(self, units: list[Unit], stats: dict[str, Any]) -> None:
@@ -178,7 +192,11 @@ class Journal:
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
-        await self.flush()
+        if self.failure is None:
+            try:
+                await self.flush()
+            except DatabaseError:
+                status = "failed"
         stats = self.stats()
 
         def close() -> None:
@@ -191,7 +209,19 @@ class Journal:
                 if status == "finished":  # nothing left to resume: the queue is history
                     connection.execute(delete(frontier).where(frontier.c.run_id == self.run_id))
 
-        await asyncio.to_thread(close)
+        try:
+            await asyncio.to_thread(close)
+        except SQLAlchemyError as exc:
+            log.error("could not close run %d: %s", self.run_id, _reason(exc))
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _failure(exc: SQLAlchemyError) -> DatabaseError:
+    return DatabaseError(f"cannot write to the harvest database: {_reason(exc)}")
 
 
 def _insert_ignoring_duplicates(connection: Connection) -> Any:
