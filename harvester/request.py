@@ -43,7 +43,7 @@ class Request:
             self.meta = {}
         if self.cb_kwargs is None:
             self.cb_kwargs = {}
-        scheme = urlsplit(self.url).scheme.lower()
+        scheme = self.url.partition(":")[0].lower()
         if scheme not in ("http", "https", "ftp", "file"):
             raise ValueError(f"unsupported URL scheme in {self.url!r}")
 

@@ -52,6 +52,7 @@ class Response:
     _text: str | None = field(default=None, repr=False)
     _selector: Selector | None = field(default=None, repr=False)
     _soup: BeautifulSoup | None = field(default=None, repr=False)
+    _base_url: str | None = field(default=None, repr=False)
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives (decoded, capped): the stream of a streamed response, else `body`."""
@@ -126,8 +127,10 @@ class Response:
 
     @property
     def base_url(self) -> str:
-        base = self.selector.root.xpath("//base/@href") if self.is_html else []
-        return urljoin(self.url, str(base[0]).strip()) if base else self.url
+        if self._base_url is None:
+            base = self.selector.root.xpath("//base/@href") if self.is_html else []
+            self._base_url = urljoin(self.url, str(base[0]).strip()) if base else self.url
+        return self._base_url
 
     @property
     def is_html(self) -> bool:
@@ -165,7 +168,10 @@ class Response:
         """A request for `url` (relative to this page, or an `<a>` selector)."""
         if isinstance(url, Selector):
             url = url.attrib.get("href") or url.get() or ""
-        return Request(self.urljoin(str(url)), callback=callback, **kwargs)
+        url = str(url)
+        if not url.startswith(("http://", "https://")):  # links() gives absolute URLs: no join needed
+            url = self.urljoin(url)
+        return Request(url, callback=callback, **kwargs)
 
     def follow_all(self, urls: Any = None, callback: Any = None, **kwargs: Any) -> list[Request]:
         targets = self.links() if urls is None else urls

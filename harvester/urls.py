@@ -8,12 +8,14 @@ the fingerprint of a request hashes that string with its method and body.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 
 
+@lru_cache(maxsize=65536)  # a site links to the same pages from many pages
 def canonicalize(url: str) -> str:
     """The canonical form of `url`: fragment dropped, query sorted, default port removed."""
     parts = urlsplit(url.strip())
@@ -53,13 +55,20 @@ def fingerprint(url: str, method: str = "GET", body: bytes = b"") -> str:
 
 def host_of(url: str) -> str:
     """`host` or `host:port` of a URL, as used for per-host politeness and auth."""
-    parts = urlsplit(url)
+    scheme, _, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return _host(scheme.lower(), netloc)
+
+
+@lru_cache(maxsize=4096)
+def _host(scheme: str, netloc: str) -> str:
+    parts = urlsplit(f"{scheme}://{netloc}")
     host = (parts.hostname or "").lower()
     try:
         port = parts.port
     except ValueError:
         port = None
-    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
         return f"{host}:{port}"
     return host
 

@@ -32,6 +32,7 @@ from harvester.decoding import (
 from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
+from harvester.transports import pool
 from harvester.urls import host_of
 
 
@@ -126,7 +127,8 @@ def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | b
         f"{scheme}://": httpx.AsyncHTTPTransport(proxy=_proxy(settings, url), verify=verify, limits=limits)
         for scheme, url in settings.fetch.proxies.items()
     }
-    return httpx.AsyncClient(limits=limits, verify=verify, mounts=mounts, trust_env=False)
+    direct = pool.transport(verify=verify, limits=limits)
+    return httpx.AsyncClient(transport=direct, mounts=mounts, trust_env=False)
 
 
 def _auth(settings: Settings, host: str) -> httpx.Auth:
