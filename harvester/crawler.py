@@ -29,7 +29,7 @@ from harvester.storage.database import open_engine
 from harvester.storage.http_cache import HttpCache
 from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
-from harvester.storage.runs import open_run
+from harvester.storage.runs import open_run, shared_stats
 
 log = logging.getLogger("harvester")
 
@@ -52,18 +52,21 @@ async def crawl(
     handle_signals: bool = False,
     resume: bool = False,
     stop: asyncio.Event | None = None,
+    worker: bool = False,
 ) -> Run:
     """One run of a spider, recorded in the harvest database; returns the finished run.
 
     With `resume`, the newest unfinished run of the spider (of `job`, if given)
     goes on where it stopped, under the same id; without one, a new run starts.
-    Setting `stop` stops the run as a first Ctrl-C does.
+    Setting `stop` stops the run as a first Ctrl-C does. A `worker` joins the
+    newest unfinished run of the spider if there is one (several processes
+    share its frontier), and starts one otherwise.
     """
     database = open_engine(settings.database_url())
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     spider = spider_cls(**dict(args or {}))
-    run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease)
+    run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker)
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
@@ -71,7 +74,7 @@ async def crawl(
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     frontier = DbFrontier(database, journal, run_id, lease=settings.crawl.lease)
     if earlier is not None:
-        frontier.release_claims()
+        frontier.release_claims(expired_only=worker)
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
     fetcher = Fetcher(settings, cache=cache)
@@ -102,6 +105,8 @@ async def crawl(
                 await journal.flush()  # pipelines closing (reports) see every item of the run
         await pipelines.close(run)
         await journal.finish(status)
+        if worker and journal.failure is None:
+            run.stats = Stats.from_json(await asyncio.to_thread(shared_stats, database, run_id, stats.seconds()))
         if journal.failure is not None:
             run.status, run.failure = "failed", str(journal.failure)
         database.dispose()

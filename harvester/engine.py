@@ -100,6 +100,9 @@ class Engine:
                 self._dispatched += 1
                 return request
             if self._active == 0:
+                if await self.scheduler.others_busy():  # other workers may still queue requests
+                    await asyncio.sleep(0.25)
+                    continue
                 self._notify()  # nothing queued, nothing in flight: the crawl is over
                 return None
             await self._wake.wait()

@@ -45,6 +45,10 @@ class Frontier(Protocol):
         """How many requests are queued."""
         ...
 
+    async def others_busy(self) -> bool:
+        """Whether other workers sharing the run still hold requests in flight."""
+        ...
+
 
 class DbFrontier:
     def __init__(self, engine: Engine, journal: Journal, run_id: int, batch: int = 32, lease: float = 60.0) -> None:
@@ -105,30 +109,54 @@ class DbFrontier:
         return await asyncio.to_thread(count) + len(self._claimed)
 
     def _claim(self) -> list[tuple[int, Request]]:
-        query = (
-            select(frontier.c.id, frontier.c.request)
+        """Claim up to `batch` queued requests, atomically even with other workers claiming too.
+
+        The UPDATE comes first, so two workers can never claim one row: on
+        SQLite it holds the database's write lock, on PostgreSQL the row locks
+        are skipped by the other claimers and `state` is checked again.
+        """
+        token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
+        chosen = (
+            select(frontier.c.id)
             .where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
             .order_by(frontier.c.priority.desc(), frontier.c.id)
             .limit(self.batch)
         )
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = connection.execute(query).all()
-            if rows:
-                connection.execute(
-                    update(frontier)
-                    .where(frontier.c.id.in_([row.id for row in rows]))
-                    .values(state="claimed", worker=self.worker, lease_until=now() + self.lease)
-                )
+                chosen = chosen.with_for_update(skip_locked=True)
+            connection.execute(
+                update(frontier)
+                .where(frontier.c.id.in_(chosen.scalar_subquery()), frontier.c.state == "queued")
+                .values(state="claimed", worker=token, lease_until=now() + self.lease)
+            )
+            rows = connection.execute(
+                select(frontier.c.id, frontier.c.request)
+                .where(frontier.c.run_id == self.run_id, frontier.c.worker == token)
+                .order_by(frontier.c.priority.desc(), frontier.c.id)
+            ).all()
         return [(row.id, request_from_json(row.request)) for row in rows]
 
-    def release_claims(self) -> int:
-        """Requests claimed by a process that is gone go back to the queue (at resume)."""
+    async def others_busy(self) -> bool:
+        """Whether another worker holds a live lease (its requests may still find new ones)."""
+        def check() -> bool:
+            query = select(frontier.c.id).where(
+                frontier.c.run_id == self.run_id, frontier.c.state == "claimed",
+                ~frontier.c.worker.startswith(self.worker), frontier.c.lease_until > now(),
+            ).limit(1)
+            with self.engine.connect() as connection:
+                return connection.execute(query).first() is not None
+
+        return await asyncio.to_thread(check)
+
+    def release_claims(self, expired_only: bool = False) -> int:
+        """Requests claimed by a process that is gone go back to the queue (at resume).
+
+        With `expired_only`, only claims whose lease ran out: other workers may be alive.
+        """
+        query = update(frontier).where(frontier.c.run_id == self.run_id, frontier.c.state == "claimed")
+        if expired_only:
+            query = query.where(frontier.c.lease_until < now())
         with self.engine.begin() as connection:
-            result = connection.execute(
-                update(frontier)
-                .where(frontier.c.run_id == self.run_id, frontier.c.state == "claimed")
-                .values(state="queued", worker=None, lease_until=None)
-            )
+            result = connection.execute(query.values(state="queued", worker=None, lease_until=None))
         return result.rowcount or 0

@@ -70,5 +70,8 @@ class Scheduler:
     def done(self, request: Request) -> None:
         self.frontier.done(request)
 
+    async def others_busy(self) -> bool:
+        return await self.frontier.others_busy()
+
     async def size(self) -> int:
         return await self.frontier.size()

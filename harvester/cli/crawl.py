@@ -28,6 +28,15 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", dest="output", metavar="FILE", help="also write items to FILE (.jsonl, .json, .csv)")
     add_db_option(parser)
     parser.set_defaults(handler=run)
+    worker = commands.add_parser(
+        "worker", parents=[common], help="one of several processes sharing a crawl (a run's frontier)")
+    worker.add_argument("spider", help="the spider's name (see `harvester list`)")
+    worker.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a spider attribute (repeatable)")
+    worker.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a harvester.toml setting (repeatable)")
+    add_db_option(worker)
+    worker.set_defaults(handler=run)
 
 
 def spider_args(pairs: list[str]) -> dict[str, str]:
@@ -43,12 +52,14 @@ def spider_args(pairs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     spider_cls = get_spider(settings, args.spider)
+    worker = args.command == "worker"
     result = asyncio.run(
-        crawl(settings, spider_cls, spider_args(args.args), export=args.output, handle_signals=True,
-              resume=args.resume)
+        crawl(settings, spider_cls, spider_args(args.args), export=getattr(args, "output", None),
+              handle_signals=True, resume=getattr(args, "resume", False), worker=worker)
     )
     print(f"{spider_cls.name}: run {result.id} {result.status}: {result.stats.summary()}")
     if result.failure:
         print(f"harvester: error: run {result.id} failed: {result.failure}", file=sys.stderr)
-    print(f"stored in {safe_url(settings.database_url())}" + (f" and {args.output}" if args.output else ""))
+    output = getattr(args, "output", None)
+    print(f"stored in {safe_url(settings.database_url())}" + (f" and {output}" if output else ""))
     return EXIT.get(result.status, 1)

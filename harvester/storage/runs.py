@@ -14,12 +14,12 @@ import socket
 import zlib
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import HarvesterError
 from harvester.storage.journal import now
-from harvester.storage.tables import runs
+from harvester.storage.tables import errors, items, pages, runs
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -29,7 +29,8 @@ class RunBusy(HarvesterError):
 
 
 def open_run(
-    engine: Engine, spider: str, job: str | None = None, resume: bool = False, lease: float = 60.0
+    engine: Engine, spider: str, job: str | None = None, resume: bool = False, lease: float = 60.0,
+    join: bool = False,
 ) -> tuple[int, dict[str, Any] | None]:
     """A run to work on: (id, figures so far) of the unfinished run taken over, or (id, None) of a new one.
 
@@ -43,6 +44,8 @@ def open_run(
         if job is not None:
             query = query.where(runs.c.job == job)
         row = connection.execute(query).mappings().first()
+        if join and row is not None and row["status"] in ("running", "interrupted"):
+            return int(row["id"]), dict(row["stats"] or {})  # one more worker on a shared run
         if (resume or job) and row is not None and row["status"] == "running" and _alive(row, lease):
             what = f"job {job!r}" if job else f"spider {spider!r}"
             raise RunBusy(f"{what} is already running (run {row['id']}, {row['owner']})")
@@ -57,6 +60,28 @@ def open_run(
                                 owner=OWNER, heartbeat_at=now())
         )
         return int(result.inserted_primary_key[0]), None
+
+
+def shared_stats(engine: Engine, run_id: int, seconds: float) -> dict[str, Any]:
+    """A shared run's figures, counted from its rows (each worker knows only its own)."""
+    with engine.connect() as connection:
+        count = lambda table: connection.execute(  # noqa: E731
+            select(func.count()).select_from(table).where(table.c.run_id == run_id)).scalar() or 0
+        statuses = dict(connection.execute(
+            select(pages.c.status, func.count()).where(pages.c.run_id == run_id).group_by(pages.c.status)).all())
+        kinds = dict(connection.execute(
+            select(errors.c.kind, func.count()).where(errors.c.run_id == run_id).group_by(errors.c.kind)).all())
+        size = connection.execute(select(func.sum(pages.c.size)).where(pages.c.run_id == run_id)).scalar() or 0
+        pages_count = count(pages)
+        result = {
+            "pages": pages_count, "items": count(items), "errors": count(errors), "bytes": int(size),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "errors_by_kind": dict(sorted(kinds.items())), "seconds": round(seconds, 3),
+            "pages_per_second": round(pages_count / seconds, 1) if seconds > 0 else 0.0,
+        }
+    with engine.begin() as connection:
+        connection.execute(update(runs).where(runs.c.id == run_id).values(stats=result))
+    return result
 
 
 def _lock(connection: Connection, name: str) -> None:

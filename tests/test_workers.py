@@ -1,0 +1,60 @@
+"""Workers: several processes share one run's frontier; every page once, one run, finished."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from conftest import REPO, Handler
+
+PAGES = 120
+
+SPIDER = """
+from harvester import Spider
+
+class Shared(Spider):
+    name = "shared"
+    base = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.base + "/"]
+
+    def parse(self, response):
+        if "/p/" in response.url:
+            yield {"page": response.url.rsplit("/", 1)[1]}
+        yield from response.follow_all()
+"""
+
+
+def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
+    def page(handler: Handler) -> None:
+        time.sleep(0.01)
+        number = int(handler.path.rsplit("/", 1)[1])
+        links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
+        handler.send_text(200, f"<h1>{number}</h1>{links}")
+
+    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
+    for i in range(PAGES):
+        site.routes[f"/p/{i}"] = page
+    project.spider("shared", SPIDER)
+    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
+               "-s", "fetch.concurrency=4"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    workers = [subprocess.Popen(command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env) for _ in range(2)]
+    results = [worker.communicate(timeout=90) for worker in workers]
+    for worker, (out, err) in zip(workers, results):
+        assert worker.returncode == 0, err
+    reached = {path for path in site.hits if path.startswith("/p/")}
+    assert all(site.hits[path] == 1 for path in reached)
+    assert site.hits["/"] == 1
+    assert project.sql("select id, status from runs") == [(1, "finished")]
+    stored = project.sql("select json_extract(data, '$.page'), count(*) from items group by 1")
+    assert len(stored) == len(reached) and {n for _, n in stored} == {1}
+    (stats,), = project.sql("select stats from runs")
+    assert json.loads(stats)["pages"] == len(reached) + 1
+    assert project.sql("select count(*) from pages") == [(len(reached) + 1,)]
+    assert project.sql("select count(*) from frontier") == [(0,)]  # a finished run's queue is cleared
