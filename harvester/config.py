@@ -67,6 +67,7 @@ class FetchSettings:
     concurrency: int = 64
     per_host: int = 8
     delay: float = 0.0
+    adaptive_delay: bool = False  # space requests to a host by its observed latency
     timeout: float = 30.0
     retries: int = 3
     backoff: float = 0.5  # seconds before the first retry, doubling after

@@ -322,3 +322,18 @@ def test_feed_max_size_bounds_a_streamed_body(tmp_path, site, sql):
     assert sql(tmp_path, "select kind from errors") == [("too_large",)]
     assert sql(tmp_path, "select count(*) from items") == [(0,)]
     assert sent[0] < 32 * 1024 * 1024
+
+
+def test_adaptive_delay_gives_a_slow_host_room(tmp_path, site: Site):
+    starts: list[float] = []
+
+    def slow(handler: Handler) -> None:
+        starts.append(time.monotonic())
+        time.sleep(0.2)
+        handler.send_text(200, "<h1>t</h1>")
+
+    for i in range(5):
+        site.routes[f"/a{i}"] = slow
+    run(tmp_path, [f"{site.url}/a{i}" for i in range(5)], adaptive_delay=True, per_host=2)
+    gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:])]
+    assert min(gaps[2:]) >= 0.08  # after the first responses: about latency / slots apart

@@ -31,7 +31,8 @@ class Fetcher:
             transports = {"http": http, "https": http, "ftp": FtpTransport(config), "file": FileTransport(config)}
         self.transports = transports
         settings = config.fetch
-        self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay)
+        self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay,
+                                 settings.adaptive_delay, settings.max_crawl_delay)
         fetch: Fetch = Retry(self.throttle, settings.retries, settings.backoff, settings.retry_after_cap, self.throttle)
         fetch = Redirect(fetch)
         if cache is not None:

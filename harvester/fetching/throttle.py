@@ -1,7 +1,9 @@
 """Fetch step: politeness per host: at most `per_host` in flight, `delay` start to start.
 
 A host's delay is the largest of the configured delay, its robots.txt
-Crawl-delay, and any `Retry-After` it sent; one slow host never slows the others.
+Crawl-delay, any `Retry-After` it sent, and, with `adaptive` on, its observed
+latency spread over its slots (a slow server is given room, a fast one is
+not held back); one slow host never slows the others.
 """
 
 from __future__ import annotations
@@ -22,25 +24,31 @@ class _Host:
     delay: float
     next_start: float = 0.0
     paused_until: float = 0.0
+    latency: float = 0.0  # smoothed seconds per response
+    floor: float = 0.0  # the configured delay or Crawl-delay, whichever is larger
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Throttle:
-    def __init__(self, inner: Fetch, per_host: int, delay: float) -> None:
+    def __init__(self, inner: Fetch, per_host: int, delay: float, adaptive: bool = False,
+                 max_delay: float = 30.0) -> None:
         self.inner = inner
         self.per_host = per_host
         self.delay = delay
+        self.adaptive = adaptive
+        self.max_delay = max_delay
         self._hosts: dict[str, _Host] = {}
 
     def _host(self, host: str) -> _Host:
         state = self._hosts.get(host)
         if state is None:
-            state = self._hosts[host] = _Host(asyncio.Semaphore(self.per_host), self.delay)
+            state = self._hosts[host] = _Host(asyncio.Semaphore(self.per_host), self.delay, floor=self.delay)
         return state
 
     def set_delay(self, host: str, seconds: float) -> None:
         """Raise the start-to-start delay of one host (robots.txt Crawl-delay)."""
         state = self._host(host)
+        state.floor = max(state.floor, seconds)
         state.delay = max(state.delay, seconds)
 
     def pause(self, host: str, seconds: float) -> None:
@@ -66,4 +74,15 @@ class Throttle:
                     if wait > 0:
                         await asyncio.sleep(wait)
                     state.next_start = time.monotonic() + state.delay
-            return await self.inner(request)
+            if not self.adaptive:
+                return await self.inner(request)
+            began = time.monotonic()
+            try:
+                return await self.inner(request)
+            finally:
+                self._observe(state, time.monotonic() - began)
+
+    def _observe(self, state: _Host, seconds: float) -> None:
+        """Adaptive delay: the host's smoothed latency shared among its slots, never below its floor."""
+        state.latency = seconds if not state.latency else 0.8 * state.latency + 0.2 * seconds
+        state.delay = max(state.floor, min(self.max_delay, state.latency / self.per_host))
