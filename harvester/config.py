@@ -103,6 +103,8 @@ class EmailSettings:
     ca_file: str = ""
     sender: str = ""
     to: tuple[str, ...] = ()
+    attach_csv: bool = False  # the run's new and changed items as a CSV attachment
+    timeout: float = 30.0  # seconds for each SMTP step; a report that cannot be sent is recorded
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,9 @@ def _validate(settings: Settings) -> None:
         (settings.storage.batch_size >= 1, "[storage] batch_size must be at least 1"),
         (settings.email.security in ("none", "starttls", "tls"),
          "[email] security must be none, starttls or tls"),
+        (not settings.email.username or settings.email.security != "none",
+         "[email] username needs security = starttls or tls: no login over a plain connection"),
+        (settings.email.timeout > 0, "[email] timeout must be positive"),
     ]
     for host, auth in settings.auth.items():
         checks.append((auth.scheme in ("basic", "digest"), f"[auth.{host}] scheme must be basic or digest"))

@@ -1,23 +1,57 @@
-"""Reading the harvest database: raw SQL, or items by spider, run, time and field.
+"""Reading the harvest database: raw SQL, or items by spider, run, time, field and change.
 
-The same filters work on SQLite and PostgreSQL. `items_of_run` is the small
-Python API for notebooks.
+The same filters give the same rows on SQLite and PostgreSQL:
+
+- `--where FIELD=VALUE` compares one top-level field of the item's data. It
+  matches a JSON string equal to VALUE; when VALUE is a number (`12.5`, `-3`,
+  `1e3`) also a JSON number equal to it (so `price=12.5` matches 12.5, 12.50
+  and "12.5", but not "12.50"); when VALUE is `true` or `false` also that
+  boolean; when VALUE is `null` also a null or missing field.
+- `--since TIME` keeps items stored (or, if keyed, seen again) at or after TIME.
+- `--changed` keeps items that are new or whose data changed in the newest run
+  of their spider (of `--spider`; with `--run N`, in run N).
+- `--run N` keeps items whose last run is N (a keyed item seen again later has moved on).
+
+The small Python API for notebooks:
+
+    from harvester.query import open_database, items_of_run, changed_items, item_history
+    db = open_database()                      # ./harvester.toml, or open_database("sqlite:///x.db")
+    items_of_run(db, spider="books")          # data of the newest run's items, as dicts
+    changed_items(db, spider="books")         # item rows new or changed in it, with "change"
+    item_history(db, item_id)                 # earlier versions of a keyed item, oldest first
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from harvester.exceptions import QueryError
+from harvester.storage.tables import item_history as history_table
 from harvester.storage.tables import items, runs
 
 ITEM_COLUMNS = ("id", "run_id", "spider", "url", "created_at", "data")
+_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
+
+
+def open_database(url: str | None = None, config: str | Path | None = None) -> Engine:
+    """The harvest database at `url`, or the one `config` (default ./harvester.toml) names."""
+    from harvester import config as settings
+    from harvester.storage.database import open_engine
+
+    if url is None:
+        url = settings.load(config).database_url()
+    return open_engine(url, must_exist=True)
 
 
 def run_sql(engine: Engine, sql: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
@@ -50,20 +84,26 @@ def find_items(
     run: int | None = None,
     since: str | None = None,
     where: Sequence[str] = (),
+    changed: bool = False,
+    columns: Sequence[str] = ITEM_COLUMNS,
 ) -> Iterator[dict[str, Any]]:
     """Item rows (with `data` as a dict) matching every filter given, oldest first."""
-    query = select(*(items.c[name] for name in ITEM_COLUMNS)).order_by(items.c.id)
+    query = select(*(items.c[name] for name in columns if name != "change")).order_by(items.c.id)
+    if "change" in columns:
+        query = _with_change(query)
     if spider:
         query = query.where(items.c.spider == spider)
-    if run is not None:
+    if changed:
+        query = query.where(items.c.changed_run_id == (run if run is not None else _newest_run(spider)))
+    elif run is not None:
         query = query.where(items.c.run_id == run)
     if since:
-        query = query.where(items.c.created_at >= parse_time(since))
+        query = query.where(items.c.last_seen >= parse_time(since))
     for condition in where:
         field, sep, value = condition.partition("=")
-        if not sep or not field:
+        if not sep or not field.strip():
             raise QueryError(f"bad --where {condition!r}: expected field=value")
-        query = query.where(items.c.data[field.strip()].as_string() == value)
+        query = query.where(field_equals(engine.dialect.name, field.strip(), value))
     connection = engine.connect()
     try:
         result = connection.execute(query).mappings()
@@ -81,21 +121,95 @@ def find_items(
     return rows()
 
 
+def _newest_run(spider: str | None) -> Any:
+    """The id of the newest run of `spider`, or, without one, of each item's own spider."""
+    newest = select(func.max(runs.c.id))
+    if spider:
+        return newest.where(runs.c.spider == spider).scalar_subquery()
+    return newest.where(runs.c.spider == items.c.spider).correlate(items).scalar_subquery()
+
+
+def _with_change(query: Any) -> Any:
+    return query.add_columns(change_of_item().label("change"))
+
+
+def change_of_item() -> ColumnElement[str]:
+    """SQL: "new" for an item first stored in the run its data last changed in, else "changed"."""
+    started = select(runs.c.started_at).where(runs.c.id == items.c.changed_run_id).correlate(items)
+    return case((items.c.first_seen >= started.scalar_subquery(), "new"), else_="changed")
+
+
+def field_equals(dialect: str, field: str, value: str) -> ColumnElement[bool]:
+    """SQL true where the item's data has `field` equal to `value`, as the module docstring says."""
+    if dialect == "postgresql":
+        element = items.c.data[field]
+        candidates = [element == cast(literal(json.dumps(value), String), JSONB)]
+        if _NUMBER.match(value) or value in ("true", "false"):
+            candidates.append(element == cast(literal(value, String), JSONB))
+        if value == "null":
+            candidates.append(element.is_(None))
+            candidates.append(element == cast(literal("null", String), JSONB))
+        return or_(*candidates)
+    if '"' in field or "\\" in field:
+        raise QueryError(f"bad --where field {field!r}: no quotes or backslashes")
+    path = f'$."{field}"'
+    kind = func.json_type(items.c.data, path)
+    extracted = func.json_extract(items.c.data, path)
+    candidates = [and_(kind == "text", extracted == value)]
+    if _NUMBER.match(value):
+        number: float | int = float(value)
+        if re.fullmatch(r"-?\d+", value) and abs(int(value)) < 2**63:
+            number = int(value)
+        candidates.append(and_(kind.in_(("integer", "real")), extracted == number))
+    if value in ("true", "false"):
+        candidates.append(kind == value)
+    if value == "null":
+        candidates.append(func.coalesce(kind, "null") == "null")
+    return or_(*candidates)
+
+
 def _reason(exc: SQLAlchemyError) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
+def newest_run(engine: Engine, spider: str | None = None) -> int | None:
+    """The id of the newest run (of `spider`, if given)."""
+    query = select(func.max(runs.c.id))
+    if spider:
+        query = query.where(runs.c.spider == spider)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
 def items_of_run(engine: Engine, run: int | None = None, spider: str | None = None) -> list[dict[str, Any]]:
-    """The items of a run (default: the newest run, of `spider` if given) as plain dicts."""
+    """The data of the items of a run (default: the newest run, of `spider` if given) as plain dicts."""
     if run is None:
-        query = select(runs.c.id).order_by(runs.c.id.desc()).limit(1)
-        if spider:
-            query = query.where(runs.c.spider == spider)
-        with engine.connect() as connection:
-            run = connection.execute(query).scalar()
+        run = newest_run(engine, spider)
         if run is None:
             return []
     return [row["data"] for row in find_items(engine, run=run)]
+
+
+CHANGE_COLUMNS = (*ITEM_COLUMNS, "key", "first_seen", "last_seen", "change")
+
+
+def changed_items(engine: Engine, spider: str | None = None, run: int | None = None) -> list[dict[str, Any]]:
+    """Item rows new or changed in a run (default: the newest, of `spider` if given).
+
+    Each has the item columns plus `key`, `first_seen`, `last_seen` and `change` ("new" or "changed").
+    """
+    return list(find_items(engine, spider=spider, run=run, changed=True, columns=CHANGE_COLUMNS))
+
+
+def item_history(engine: Engine, item_id: int) -> list[dict[str, Any]]:
+    """Earlier versions of a keyed item, oldest first: `run_id` that stored it, `data`, `changed_at`."""
+    query = (
+        select(history_table.c.run_id, history_table.c.data, history_table.c.changed_at)
+        .where(history_table.c.item_id == item_id)
+        .order_by(history_table.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
 
 
 def parse_time(value: str) -> dt.datetime:

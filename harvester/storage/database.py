@@ -1,4 +1,4 @@
-"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL by URL."""
+"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def open_engine(url: str, must_exist: bool = False) -> Engine:
     """
     if must_exist:
         _check_exists(url)
+    url = _with_driver(url)
     try:
         engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
@@ -32,6 +33,17 @@ def open_engine(url: str, must_exist: bool = False) -> Engine:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise DatabaseError(f"cannot open database {safe_url(url)}: {reason}") from None
     return engine
+
+
+def _with_driver(url: str) -> str:
+    """`postgresql://` means psycopg 3, the driver Harvester installs (SQLAlchemy's default is psycopg2)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def _check_exists(url: str) -> None:

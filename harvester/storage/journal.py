@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
-from harvester.storage.tables import errors, frontier, items, pages, runs
+from harvester.storage.items import write_items
+from harvester.storage.tables import errors, frontier, pages, runs
 
 log = logging.getLogger("harvester.journal")
 RETRIES = 3
@@ -54,16 +55,12 @@ class Unit:
 _current: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("unit", default=None)
 
 
-def insert_items(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    connection.execute(insert(items), rows)
-
-
 class Journal:
     def __init__(self, engine: Engine, run_id: int, stats: Callable[[], dict[str, Any]]) -> None:
         self.engine = engine
         self.run_id = run_id
         self.stats = stats
-        self.item_writer: ItemWriter | None = None  # set by the store pipeline
+        self.item_writer: ItemWriter = write_items  # the store pipeline may set its own
         self.lock = asyncio.Lock()  # one writer at a time: the database has one
         self.on_write: Callable[[], None] = lambda: None
         self.on_failure: Callable[[DatabaseError], None] = lambda exc: None
@@ -104,7 +101,8 @@ class Journal:
 
     def error(self, url: str | None, kind: str, message: str) -> None:
         self._unit().errors.append(
-            {"run_id": self.run_id, "url": url, "kind": kind, "message": message[:2000], "at": now()}
+            {"run_id": self.run_id, "url": url, "kind": kind, "at": now(),
+             "message": message[:2000].replace("\x00", "\ufffd")}  # PostgreSQL text holds no NUL
         )
         if _current.get() is None:
             self._wake.set()
@@ -176,7 +174,7 @@ class Journal:
             if error_rows:
                 connection.execute(insert(errors), error_rows)
             if item_rows:
-                (self.item_writer or insert_items)(connection, item_rows)
+                self.item_writer(connection, item_rows)
             for start in range(0, len(done), 500):
                 connection.execute(
                     update(frontier)

@@ -56,10 +56,29 @@ items = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("spider", String(200), nullable=False, index=True),
+    Column("spider", String(200), nullable=False),  # indexed by (spider, key) below
     Column("url", Text, nullable=True),
     Column("data", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    # Keyed items (a spider's `item_key`, an item class's `key`) are one row per spider and
+    # key, updated in place; keyless items have no key and are appended. NULLs are distinct in
+    # a unique index on SQLite and PostgreSQL alike, so the index binds keyed rows only.
+    Column("key", String(255), nullable=True),
+    Column("first_seen", Timestamp, nullable=False),
+    Column("last_seen", Timestamp, nullable=False),  # run_id is the run that saw it last
+    Column("changed_run_id", Integer, nullable=False, index=True),  # the run its data last changed in
+    Index(None, "spider", "key", unique=True),
+)
+
+# Earlier versions of keyed items: `data` as stored by run `run_id`, replaced at `changed_at`.
+item_history = Table(
+    "item_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("run_id", Integer, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("changed_at", Timestamp, nullable=False),
 )
 
 pages = Table(
