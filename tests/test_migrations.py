@@ -45,7 +45,7 @@ def test_tables_without_a_revision_are_not_touched(engine):
     with engine.begin() as connection:
         connection.execute(text("create table items (id integer primary key)"))
     with pytest.raises(DatabaseError, match="harvester db upgrade"):
-        migrate.ensure_current(engine)
+        migrate.ensure_current(engine, patience=0.5)
 
 
 def test_an_unreachable_database_is_one_clear_error(tmp_path):

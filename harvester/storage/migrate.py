@@ -6,6 +6,7 @@ at an older revision is refused with a line telling the user to upgrade.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
 from harvester.exceptions import DatabaseError
@@ -56,17 +58,30 @@ def _run(step: Callable[[Config, str], None], engine: Engine, revision: str) -> 
         raise DatabaseError(f"cannot migrate the database: {exc}") from None
 
 
-def ensure_current(engine: Engine) -> None:
-    """Create a new database at the newest revision; refuse one at an older revision."""
-    with engine.connect() as connection:
-        revision = current(connection)
-        has_tables = bool(inspect(connection).get_table_names())
+def ensure_current(engine: Engine, patience: float = 15.0) -> None:
+    """Create a new database at the newest revision; refuse one at an older revision.
+
+    Several processes may start on one new database at once (workers): one
+    migrates it, the others wait for the newest revision to appear.
+    """
     newest = head(engine)
-    if revision == newest:
-        return
-    if revision is None and not has_tables:
-        upgrade(engine)
-        return
+    deadline = time.monotonic() + patience
+    while True:
+        with engine.connect() as connection:
+            revision = current(connection)
+            has_tables = bool(inspect(connection).get_table_names())
+        if revision == newest:
+            return
+        if revision is None and not has_tables:
+            try:
+                upgrade(engine)
+                return
+            except (DatabaseError, SQLAlchemyError):
+                if time.monotonic() > deadline:
+                    raise
+        elif revision is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)  # another process is creating it
     if revision is None:
         raise DatabaseError(
             f"{engine.url.render_as_string()} holds tables but no Harvester revision; "
