@@ -14,10 +14,13 @@
         ├── TooLarge           body (or decoded body) over max_size
         ├── RedirectError      redirect loop, too many hops, or a forbidden target
         ├── Forbidden          refused before fetching (no transport for the scheme)
-        └── RobotsDisallowed   refused by the site's robots.txt
+        ├── RobotsDisallowed   refused by the site's robots.txt
+        └── ParseError         a body that stops parsing part-way (malformed XML, JSON, CSV)
 
 Fetch errors carry the request they concern and a short `kind`, which is
-what the `errors` table records.
+what the `errors` table records. A feed spider raises `ParseError` from its
+callback after yielding the records before the fault, so those are kept and
+the error is recorded with kind `parse`.
 """
 
 from __future__ import annotations
@@ -94,3 +97,9 @@ class Forbidden(FetchError):
 
 class RobotsDisallowed(FetchError):
     kind = "robots"
+
+
+class ParseError(FetchError):
+    """The body could not be parsed past some point; the message names the record, line or byte."""
+
+    kind = "parse"

@@ -31,6 +31,10 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+_SAMPLE = 64 * 1024  # bytes looked at to tell a charset no header or meta names
+_LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_4",
+                    "iso8859_9", "iso8859_13", "iso8859_15", "iso8859_16", "mac_latin2", "mac_roman",
+                    "mac_iceland", "mac_turkish", "ascii"})
 _LINKS = "//a/@href | //area/@href"
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
@@ -182,7 +186,7 @@ class Response:
 
 
 def _detect_encoding(content_type: str, body: bytes) -> str:
-    """Charset from a BOM, then the Content-Type header, then `<meta charset>`, else UTF-8."""
+    """Charset from a BOM, then the Content-Type header, then `<meta charset>`, else detected."""
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
@@ -197,7 +201,29 @@ def _detect_encoding(content_type: str, body: bytes) -> str:
         found = _known_codec(match.group(1).decode("ascii", "ignore"))
         if found:
             return found
-    return "utf-8"
+    return _detected(body)
+
+
+def _detected(body: bytes) -> str:
+    """UTF-8 when the body is valid UTF-8; else a detected charset, cp1252 for Latin text.
+
+    Detection (charset_normalizer, on the first 64 KiB) is trusted for CJK,
+    Cyrillic, Greek and other scripts; for text it takes for a Latin
+    single-byte charset, windows-1252 is kept, as browsers do by default.
+    """
+    sample = body[:_SAMPLE]
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3 and len(body) > len(sample):  # a character cut by the sample
+            return "utf-8"
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None or best.encoding in _LATIN or "cp1252" in best.could_be_from_charset:
+        return "cp1252"
+    return _known_codec(best.encoding) or "cp1252"
 
 
 def _known_codec(name: str) -> str | None:

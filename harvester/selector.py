@@ -45,8 +45,11 @@ def _html_parser(encoding: str) -> lxml.html.HTMLParser | None:
 
 @lru_cache(maxsize=1024)
 def _compile_xpath(query: str, ns: tuple[tuple[str, str], ...]) -> etree.XPath:
+    # The EXSLT prefixes are bound only for queries that use them: with `set:` bound,
+    # lxml 6.1 leaks about 130 bytes per evaluation (21 MB per 160,000 feed records).
+    defaults = {prefix: uri for prefix, uri in _DEFAULT_NS.items() if f"{prefix}:" in query}
     try:
-        return etree.XPath(query, namespaces={**_DEFAULT_NS, **dict(ns)}, smart_strings=False)
+        return etree.XPath(query, namespaces={**defaults, **dict(ns)}, smart_strings=False)
     except etree.XPathError as exc:
         raise ValueError(f"invalid XPath {query!r}: {exc}") from exc
 
@@ -126,8 +129,9 @@ def _parse(body: bytes, parser: etree._BaseParser | None, base_url: str | None) 
         return None
 
 
-def _wrap(value: Any, kind: SelectorType) -> Selector:
+def _wrap(value: Any, kind: SelectorType, ns: tuple[tuple[str, str], ...] = _NO_NS) -> Selector:
     sel = object.__new__(Selector)
+    sel.ns = ns
     if isinstance(value, _Element):
         sel.root, sel.type = value, kind
     else:  # text node, attribute value, string(), number or boolean
@@ -138,13 +142,20 @@ def _wrap(value: Any, kind: SelectorType) -> Selector:
 class Selector:
     """An lxml element (``type`` "html"/"xml") or a plain string result (``type`` "text")."""
 
-    __slots__ = ("root", "type")
+    __slots__ = ("ns", "root", "type")
     root: Any  # etree._Element for html/xml, str for text
     type: SelectorType
+    ns: tuple[tuple[str, str], ...]  # registered (prefix, uri) pairs, passed on to results
 
     def __init__(
-        self, root: Any = None, text: str | None = None, *, type: SelectorType | None = None
+        self,
+        root: Any = None,
+        text: str | None = None,
+        *,
+        type: SelectorType | None = None,
+        namespaces: Mapping[str, str] | None = None,
     ) -> None:
+        self.ns = tuple(sorted(namespaces.items())) if namespaces else _NO_NS
         if (root is None) == (text is None):
             raise ValueError("Selector needs exactly one of root= (lxml element) or text=")
         if text is not None:
@@ -184,20 +195,30 @@ class Selector:
             root = etree.Element("root")
         return cls(root=root, type="xml")
 
+    @property
+    def namespaces(self) -> dict[str, str]:
+        return dict(self.ns)
+
+    def register_namespace(self, prefix: str, uri: str) -> None:
+        """Let this selector's XPath queries (and those of its results) use `prefix:`."""
+        self.ns = tuple(sorted({**dict(self.ns), prefix: uri}.items()))
+
     def xpath(
         self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any
     ) -> SelectorList:
         if self.type == "text":
             return SelectorList()
-        ns = tuple(sorted(namespaces.items())) if namespaces else _NO_NS
+        ns = self.ns
+        if namespaces:
+            ns = tuple(sorted({**dict(ns), **namespaces}.items()))
         try:
             result = _compile_xpath(query, ns)(self.root, **variables)
         except etree.XPathError as exc:
             raise ValueError(f"XPath {query!r} failed: {exc}") from exc
-        kind = self.type
-        if isinstance(result, list):
-            return SelectorList([_wrap(x, kind) for x in result])
-        return SelectorList([_wrap(result, kind)])
+        kind, own = self.type, self.ns
+        if type(result) is list:
+            return SelectorList([_wrap(x, kind, own) for x in result])
+        return SelectorList([_wrap(result, kind, own)])
 
     def css(self, query: str) -> SelectorList:
         if self.type == "text":
@@ -259,7 +280,10 @@ class SelectorList(list[Selector]):
         return SelectorList([r for s in self for r in s.css(query)])
 
     def get(self, default: str | None = None) -> str | None:
-        return self[0].get() if self else default
+        if not self:
+            return default
+        first = list.__getitem__(self, 0)  # (skips the slice handling of __getitem__: a hot path)
+        return first.root if first.type == "text" else first.get()
 
     def getall(self) -> list[str]:
         return [s.get() for s in self]

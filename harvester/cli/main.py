@@ -12,10 +12,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from harvester.cli import crawl, db, jobs, listing, query
+from harvester.cli import crawl, db, genspider, jobs, listing, query
 from harvester.exceptions import HarvesterError
 
-COMMANDS = (crawl, listing, query, db, jobs)
+COMMANDS = (crawl, listing, genspider, query, db, jobs)
 
 
 def parser() -> argparse.ArgumentParser:

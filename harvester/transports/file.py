@@ -1,7 +1,9 @@
 """The file:// transport: local files and directories, read in worker threads.
 
 A file is read in chunks in a worker thread and refused past `max_size` as
-the bytes arrive; a directory (a URL ending in `/`, or a path that is one)
+the bytes arrive; for a streamed request (`request.stream`) the chunks are
+handed over as they are read instead (`harvester.transports.threaded`),
+bounded by `feed_max_size` when it is set. A directory (a URL ending in `/`, or a path that is one)
 answers with the same HTML listing as an FTP directory. A missing path
 answers 404 and an unreadable one 403, as a web server would. Whether a
 file:// URL may be fetched at all (only when the operator gave it) is the
@@ -14,7 +16,9 @@ import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from email.utils import formatdate
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -24,13 +28,16 @@ from harvester.exceptions import FetchError, Forbidden, TooLarge
 from harvester.request import Request
 from harvester.response import Response
 from harvester.transports.listing import HTML, guess_type, listing_page
+from harvester.transports.threaded import ThreadedStream
 
 _CHUNK = 64 * 1024
+_STREAM_CHUNK = 256 * 1024
 
 
 class FileTransport:
     def __init__(self, settings: Settings) -> None:
         self.max_size = int(settings.fetch.max_size)
+        self.feed_max_size = int(settings.fetch.feed_max_size)
         self._pool = ThreadPoolExecutor(
             max_workers=min(settings.fetch.concurrency, 16), thread_name_prefix="harvester-file"
         )
@@ -47,14 +54,38 @@ class FileTransport:
         path = unquote(parts.path, errors="surrogateescape")
         cancelled = threading.Event()
         try:
-            return await asyncio.get_running_loop().run_in_executor(
+            response = await asyncio.get_running_loop().run_in_executor(
                 self._pool, self._read, request, path, cancelled
             )
         except asyncio.CancelledError:
             cancelled.set()  # the worker thread stops at its next chunk
             raise
+        if isinstance(response, _OpenFile):
+            return self._streamed(response)
+        return response
 
-    def _read(self, request: Request, path: str, cancelled: threading.Event) -> Response:
+    def _streamed(self, opened: _OpenFile) -> Response:
+        """A response whose body is read in a worker thread while the spider consumes it."""
+        request, fh, limit = opened.request, opened.fh, self.feed_max_size
+        total = 0
+
+        def read() -> bytes:
+            nonlocal total
+            try:
+                chunk = fh.read(_STREAM_CHUNK)
+            except OSError as exc:
+                raise FetchError(f"cannot read {fh.name}: {exc.strerror or exc}", request) from exc
+            total += len(chunk)
+            if limit and total > limit:
+                raise TooLarge(f"file is over feed_max_size {limit}", request)
+            return chunk
+
+        body = ThreadedStream(self._pool, read, finish=fh.close)
+        response = Response(url=request.url, status=200, headers=opened.headers, request=request)
+        response.stream, response.streamed, response._close = body.chunks(), True, body.aclose
+        return response
+
+    def _read(self, request: Request, path: str, cancelled: threading.Event) -> Response | _OpenFile:
         try:
             if "\0" in path:
                 raise FileNotFoundError(path)
@@ -68,7 +99,9 @@ class FileTransport:
         except OSError as exc:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}", request) from exc
 
-    def _file(self, request: Request, path: str, cancelled: threading.Event) -> Response:
+    def _file(self, request: Request, path: str, cancelled: threading.Event) -> Response | _OpenFile:
+        if request.stream and request.method == "GET":
+            return self._open(request, path)
         with open(path, "rb") as fh:
             info = os.fstat(fh.fileno())
             if info.st_size > self.max_size:
@@ -83,13 +116,21 @@ class FileTransport:
                 if total > self.max_size:  # the file grew, or is a device without a size
                     raise TooLarge(f"file is over max_size {self.max_size}", request)
                 chunks.append(chunk)
-        headers = {
-            "Content-Type": guess_type(os.path.basename(path)),
-            "Content-Length": str(total if request.method == "GET" else info.st_size),
-            "Last-Modified": formatdate(info.st_mtime, usegmt=True),
-        }
-        return Response(url=request.url, status=200, headers=httpx.Headers(headers),
-                        body=b"".join(chunks), request=request)
+        headers = _headers(path, info, total if request.method == "GET" else info.st_size)
+        return Response(url=request.url, status=200, headers=headers, body=b"".join(chunks),
+                        request=request)
+
+    def _open(self, request: Request, path: str) -> _OpenFile:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the stream that reads it
+        try:
+            info = os.fstat(fh.fileno())
+            if self.feed_max_size and info.st_size > self.feed_max_size:
+                raise TooLarge(f"file of {info.st_size} bytes is over feed_max_size {self.feed_max_size}",
+                               request)
+        except BaseException:
+            fh.close()
+            raise
+        return _OpenFile(request, fh, _headers(path, info, info.st_size))
 
     def _directory(self, request: Request, path: str) -> Response:
         with os.scandir(path) as scan:
@@ -104,6 +145,23 @@ class FileTransport:
     async def aclose(self) -> None:
         self._closed = True
         self._pool.shutdown(wait=False)
+
+
+@dataclass
+class _OpenFile:
+    """A regular file opened for a streamed request, handed from the worker thread."""
+
+    request: Request
+    fh: BinaryIO
+    headers: httpx.Headers
+
+
+def _headers(path: str, info: os.stat_result, size: int) -> httpx.Headers:
+    return httpx.Headers({
+        "Content-Type": guess_type(os.path.basename(path)),
+        "Content-Length": str(size),
+        "Last-Modified": formatdate(info.st_mtime, usegmt=True),
+    })
 
 
 def _reply(request: Request, status: int, message: str, **extra: str) -> Response:

@@ -17,6 +17,12 @@ HTTP-like statuses, so a spider learns one vocabulary:
 
 A lost or refused connection raises `NetworkError`, a stalled one
 `FetchTimeout`, a file over `max_size` `TooLarge`.
+
+For a streamed request (`request.stream`) the answer comes as soon as the
+transfer starts: the worker thread then reads the data connection chunk by
+chunk into a small queue the spider drains (`harvester.transports.threaded`),
+bounded by `feed_max_size` when it is set, and checks the server's final
+reply before the end of the body is reported.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarg
 from harvester.request import Request
 from harvester.response import Response
 from harvester.transports.listing import HTML, guess_type, listing_page
+from harvester.transports.threaded import ThreadedStream
 from harvester.urls import host_of
 
 _STATUS = {530: 401, 532: 401, 550: 404, 551: 404, 553: 404, 501: 400, 500: 501, 502: 501, 504: 501}
@@ -48,6 +55,7 @@ class FtpTransport:
         self.settings = settings
         self.timeout = settings.fetch.timeout
         self.max_size = int(settings.fetch.max_size)
+        self.feed_max_size = int(settings.fetch.feed_max_size)
         self._pool = ThreadPoolExecutor(
             max_workers=min(settings.fetch.concurrency, 64), thread_name_prefix="harvester-ftp"
         )
@@ -68,15 +76,30 @@ class FtpTransport:
         if any(char in path for char in "\r\n\0"):
             raise FetchError("control character in FTP path", request)
         user, password = self._login(request.url)
-        session = _Session(request, address, path, user, password, self.timeout, self.max_size)
+        session = _Session(request, address, path, user, password, self.timeout, self.max_size,
+                           self.feed_max_size)
         self._sessions.add(session)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, session.run)
+            response = await asyncio.get_running_loop().run_in_executor(self._pool, session.run)
         except asyncio.CancelledError:
             session.interrupt()  # the worker thread stops at once instead of downloading on
-            raise
-        finally:
+            if session.streaming:  # the transfer had started: nobody will read it
+                session.close()
             self._sessions.discard(session)
+            raise
+        except BaseException:
+            self._sessions.discard(session)
+            raise
+        if not session.streaming:
+            self._sessions.discard(session)
+        if session.streaming:
+            def finish() -> None:
+                session.close()
+                self._sessions.discard(session)
+
+            body = ThreadedStream(self._pool, session.read, finish, session.interrupt)
+            response.stream, response.streamed, response._close = body.chunks(), True, body.aclose
+        return response
 
     def _login(self, url: str) -> tuple[str, str]:
         """(user, password) from the `[auth]` entry of the URL's host, else anonymous."""
@@ -104,6 +127,7 @@ class _Session:
         password: str,
         timeout: float,
         max_size: int,
+        feed_max_size: int = 0,
     ) -> None:
         self.request = request
         self.address = address
@@ -120,6 +144,9 @@ class _Session:
         self.ftp.trust_server_pasv_ipv4_address = False
         self.data: socket.socket | None = None
         self.interrupted = False
+        self.feed_max_size = feed_max_size
+        self.streaming = False  # a transfer left open for `read()`
+        self.received = 0
 
     def run(self) -> Response:
         request = self.request
@@ -138,16 +165,42 @@ class _Session:
         except TimeoutError:
             raise FetchTimeout(f"FTP server silent for {self.ftp.timeout:g} s", request) from None
         except (OSError, EOFError, ftplib.Error) as exc:
-            if self.interrupted:
-                raise NetworkError("FTP fetch interrupted", request) from None
-            detail = str(exc) or "connection lost"
-            raise NetworkError(f"{type(exc).__name__}: {detail}", request) from exc
+            raise self._lost(exc) from exc
         finally:
-            self.close()
+            if not self.streaming:
+                self.close()
+
+    def read(self) -> bytes:
+        """The next chunk of a streamed transfer; b"" once the server confirmed its end."""
+        assert self.data is not None
+        try:
+            chunk = self.data.recv(_CHUNK)
+            if chunk:
+                self.received += len(chunk)
+                if self.feed_max_size and self.received > self.feed_max_size:
+                    raise TooLarge(f"FTP transfer is over feed_max_size {self.feed_max_size} bytes",
+                                   self.request)
+                return chunk
+            self._check()
+            self.data.close()
+            self.data = None
+            self.ftp.voidresp()
+            return b""
+        except TimeoutError:
+            raise FetchTimeout(f"FTP server silent for {self.ftp.timeout:g} s", self.request) from None
+        except (OSError, EOFError, ftplib.Error) as exc:
+            raise self._lost(exc) from exc
+
+    def _lost(self, exc: BaseException) -> NetworkError:
+        if self.interrupted:
+            return NetworkError("FTP fetch interrupted", self.request)
+        return NetworkError(f"{type(exc).__name__}: {str(exc) or 'connection lost'}", self.request)
 
     def _file(self, path: str) -> Response:
         self.ftp.voidcmd("TYPE I")
         size = self._size(path)
+        if self.request.stream and self.request.method == "GET":
+            return self._open(path, size)
         if size is not None and size > self.max_size:
             raise self._too_large(f"FTP file of {size} bytes")
         if self.request.method == "HEAD" and size is not None:
@@ -165,6 +218,25 @@ class _Session:
         headers = httpx.Headers({"Content-Type": guess_type(posixpath.basename(path)),
                                  "Content-Length": str(size)})
         return Response(self.request.url, 200, headers, body, self.request)
+
+    def _open(self, path: str, size: int | None) -> Response:
+        """Start the transfer of a streamed request; the body is left to `read()`."""
+        limit = self.feed_max_size
+        if limit and size is not None and size > limit:
+            raise TooLarge(f"FTP file of {size} bytes is over feed_max_size {limit} bytes", self.request)
+        self._check()
+        try:
+            self.data, _ = self.ftp.ntransfercmd(f"RETR {_wire(path)}")
+        except ftplib.error_perm as exc:
+            if _code(exc) == 550 and self._is_directory(path):
+                return self._directory(path + "/")
+            raise
+        self._check()
+        self.streaming = True
+        headers = {"Content-Type": guess_type(posixpath.basename(path))}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        return Response(self.request.url, 200, httpx.Headers(headers), b"", self.request)
 
     def _directory(self, path: str) -> Response:
         path = path.rstrip("/") or "/"

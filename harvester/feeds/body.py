@@ -1,0 +1,112 @@
+"""Response -> feed parser: a streamed body as bytes or text, as it arrives.
+
+Feeds are read through `response.aiter_bytes()`, so a feed is never held
+whole. A body that starts with gzip's magic bytes (a `.xml.gz` served as a
+file, over ftp, or without Content-Encoding) is inflated on the way, in
+bounded steps, with the same output cap as HTTP bodies. Text feeds are
+decoded incrementally; the charset comes from a BOM, then the Content-Type
+header, then the spider's `encoding`, then UTF-8.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from collections.abc import AsyncIterator
+
+from harvester.decoding import BodyTooLarge, DecodeError, Decoder
+from harvester.exceptions import ParseError, TooLarge
+from harvester.response import Response
+
+GZIP_MAGIC = b"\x1f\x8b"
+SLICE = 256 * 1024  # most bytes handed to a parser at once: libxml2 refuses a 10 MB push
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> AsyncIterator[bytes]:
+    """The body as it arrives, gunzipped if gzip's magic bytes open it; at most `limit` bytes (0: any)."""
+    cap = limit or sys.maxsize
+    decoder: Decoder | None = None
+    head = b""
+    try:
+        async for chunk in response.aiter_bytes():
+            if decoder is None:
+                head += chunk
+                if len(head) < len(GZIP_MAGIC):
+                    continue
+                decoder = Decoder("gzip" if head.startswith(GZIP_MAGIC) else None, cap)
+                chunk, head = head, b""
+            for data in _slices(decoder.feed(chunk)):
+                yield data
+        if decoder is None:  # a body shorter than the magic
+            decoder = Decoder(None, cap)
+            for data in _slices(decoder.feed(head)):
+                yield data
+        for data in _slices(decoder.flush()):
+            yield data
+    except BodyTooLarge:
+        raise TooLarge(f"{what} is over {limit} bytes uncompressed", response.request) from None
+    except DecodeError as exc:
+        raise ParseError(f"{what}: {exc}", response.request) from None
+
+
+def _slices(data: bytes) -> list[bytes]:
+    """`data` in pieces of at most `SLICE` bytes (one inflated chunk may be megabytes)."""
+    if len(data) <= SLICE:
+        return [data] if data else []
+    return [data[start:start + SLICE] for start in range(0, len(data), SLICE)]
+
+
+def charset_of(response: Response) -> str | None:
+    """The charset the Content-Type header names, if Python knows it."""
+    for part in response.headers.get("content-type", "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            return _known(value.strip().strip("'\""))
+    return None
+
+
+def choose_encoding(head: bytes, declared: str | None, fallback: str | None) -> tuple[str, int]:
+    """(encoding, length of its BOM) for a body opening with `head`: BOM, header, spider, UTF-8."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, len(bom)
+    return declared or _known(fallback or "") or "utf-8", 0
+
+
+async def feed_text(
+    response: Response, fallback: str | None = None, limit: int = 0, what: str = "feed"
+) -> AsyncIterator[str]:
+    """The body decoded to text as it arrives (undecodable bytes become U+FFFD)."""
+    declared = charset_of(response)
+    decoder = None
+    head = b""
+    async for chunk in feed_bytes(response, limit, what):
+        if decoder is None:
+            head += chunk
+            if len(head) < 4:
+                continue
+            encoding, skip = choose_encoding(head, declared, fallback)
+            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+            chunk, head = head[skip:], b""
+        if text := decoder.decode(chunk):
+            yield text
+    if decoder is None:
+        encoding, skip = choose_encoding(head, declared, fallback)
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        head = head[skip:]
+    if text := decoder.decode(head, final=True):
+        yield text
+
+
+def _known(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None

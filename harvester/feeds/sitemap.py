@@ -1,0 +1,144 @@
+"""Response -> requests for sitemaps: `SitemapSpider`, after sitemaps.org's protocol.
+
+`sitemap_urls` name sitemaps, sitemap indexes (plain or gzipped, told by
+their magic bytes) or a robots.txt, whose `Sitemap:` lines are followed. Each
+sitemap is parsed as it arrives, like any XML feed (entities never expanded);
+a page URL goes to the callback of the first `sitemap_rules` pattern it
+matches, and an index entry is followed when a `sitemap_follow` pattern
+matches it. The protocol's limits hold per file: at most 50,000 URLs and
+50 MB uncompressed. Only http(s) URLs are taken from a sitemap: a file:// (or
+any other) URL found in one is never fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+from protego import Protego
+
+from harvester.exceptions import ParseError
+from harvester.feeds.body import feed_bytes
+from harvester.feeds.xml import iter_nodes
+from harvester.request import Request
+from harvester.response import Response
+from harvester.spider import Spider
+
+MAX_URLS = 50_000
+MAX_BYTES = 50 * 1024 * 1024
+MAX_ROBOTS = 500 * 1024
+_ENTRY_TAGS = ("{*}url", "{*}sitemap")
+_ROOTS = frozenset({"urlset", "sitemapindex"})
+_XHTML = "{http://www.w3.org/1999/xhtml}link"
+
+log = logging.getLogger("harvester.sitemap")
+
+Pattern = str | re.Pattern[str]
+
+
+class SitemapSpider(Spider):
+    """Crawls the pages that sitemaps list, each to the callback its URL pattern names."""
+
+    sitemap_urls: ClassVar[Sequence[str]] = ()
+    sitemap_rules: ClassVar[Sequence[tuple[Pattern, str | Callable[..., Any]]]] = (("", "parse"),)
+    sitemap_follow: ClassVar[Sequence[Pattern]] = ("",)
+    sitemap_alternate_links: ClassVar[bool] = False
+
+    def start_requests(self) -> Iterable[Request]:
+        for url in self.sitemap_urls:
+            yield Request(url, callback=self._parse_sitemap, stream=True)
+
+    def sitemap_filter(self, entries: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+        """Override to drop or change entries (dicts with `loc`, `lastmod`, ...) before they are used."""
+        return entries
+
+    async def _parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
+        if urlsplit(response.url).path.endswith("/robots.txt"):
+            for url in await _robots_sitemaps(response):
+                yield Request(url, callback=self._parse_sitemap, stream=True)
+            return
+        rules = [(_compiled(pattern), callback) for pattern, callback in self.sitemap_rules]
+        follow = [_compiled(pattern) for pattern in self.sitemap_follow]
+        count = 0
+        nodes = iter_nodes(response, _ENTRY_TAGS, cap=MAX_BYTES)
+        try:
+            async for node in nodes:
+                if count == 0 and _local(node.getroottree().getroot().tag) not in _ROOTS:
+                    raise ParseError(f"not a sitemap: root element <{_local(node.getroottree().getroot().tag)}>",
+                                     response.request)
+                count += 1
+                if count > MAX_URLS:
+                    raise ParseError(f"sitemap lists more than {MAX_URLS} URLs; the rest are ignored",
+                                     response.request)
+                for entry in self.sitemap_filter([_entry(node, response.url)]):
+                    for request in self._requests_for(entry, _local(node.tag), rules, follow):
+                        yield request
+        finally:
+            await nodes.aclose()
+        if count == 0:
+            raise ParseError("no <url> or <sitemap> entries: not a sitemap, or an empty one",
+                             response.request)
+
+    def _requests_for(
+        self, entry: dict[str, Any], kind: str, rules: list[tuple[re.Pattern[str], Any]],
+        follow: list[re.Pattern[str]],
+    ) -> Iterable[Request]:
+        urls = [entry.get("loc", "")]
+        if kind == "sitemap":
+            for url in filter(_fetchable, urls):
+                if any(pattern.search(url) for pattern in follow):
+                    yield Request(url, callback=self._parse_sitemap, stream=True)
+            return
+        if self.sitemap_alternate_links:
+            urls += entry.get("alternate", [])
+        for url in filter(_fetchable, urls):
+            for pattern, callback in rules:
+                if pattern.search(url):
+                    yield Request(url, callback=callback)
+                    break
+
+
+async def _robots_sitemaps(response: Response) -> list[str]:
+    """The http(s) URLs of a robots.txt's `Sitemap:` lines (its first 500 KiB)."""
+    data = b""
+    async for chunk in feed_bytes(response, what="robots.txt"):
+        data += chunk
+        if len(data) >= MAX_ROBOTS:
+            break
+    rules = Protego.parse(data[:MAX_ROBOTS].decode("utf-8", errors="replace"))
+    return [url for url in (urljoin(response.url, u.strip()) for u in rules.sitemaps) if _fetchable(url)]
+
+
+def _entry(node: Any, base: str) -> dict[str, Any]:
+    """A sitemap entry as a dict: `loc`, `lastmod`, ... and `alternate` hrefs."""
+    entry: dict[str, Any] = {}
+    for child in node:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == _XHTML:
+            if child.get("rel") == "alternate" and child.get("href"):
+                entry.setdefault("alternate", []).append(urljoin(base, child.get("href").strip()))
+        elif len(child) == 0:
+            entry[_local(child.tag)] = (child.text or "").strip()
+    if entry.get("loc"):
+        entry["loc"] = urljoin(base, entry["loc"])
+    return entry
+
+
+def _fetchable(url: str) -> bool:
+    if urlsplit(url).scheme.lower() in ("http", "https"):
+        return True
+    if url:
+        log.warning("sitemap URL ignored (only http and https are followed): %s", url[:200])
+    return False
+
+
+def _compiled(pattern: Pattern) -> re.Pattern[str]:
+    return re.compile(pattern) if isinstance(pattern, str) else pattern
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]

@@ -1,0 +1,104 @@
+"""JSONFeedSpider: records streamed from `item_path`; bad tokens, deep nesting, big records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from conftest import Site
+
+from harvester import JSONFeedSpider
+from harvester.config import build
+from harvester.crawler import crawl
+
+
+class Records(JSONFeedSpider):
+    name = "records"
+    item_path = "data.item"
+
+    def parse_record(self, response, record):
+        yield record
+
+
+def run(tmp_path: Path, spider: type, urls: list[str], **fetch: object):
+    spider.start_urls = urls
+    options = {"fetch": {"obey_robots": False, "retries": 0, "timeout": 5, **fetch}}
+    return asyncio.run(crawl(build(options, root=tmp_path), spider))
+
+
+def stored(sql, tmp_path: Path) -> list[dict]:
+    return [json.loads(row[0]) for row in sql(tmp_path, "select data from items order by id")]
+
+
+FEED = {
+    "meta": {"count": 3, "data": ["not", "these"]},
+    "data": [
+        {"sku": "1", "title": "Dune", "price": 9.99, "tags": ["sf", "classic"]},
+        {"sku": "2", "title": "Emma", "price": 4, "stock": {"shelf": "B", "n": 2}},
+        {"sku": "3", "title": "Ulysses", "price": None},
+    ],
+}
+
+
+def test_records_at_item_path_are_streamed_one_by_one(tmp_path, site: Site, sql):
+    site.page("/feed.json", json.dumps(FEED), content_type="application/json")
+    result = run(tmp_path, Records, [site.url + "/feed.json"])
+    assert stored(sql, tmp_path) == FEED["data"]
+    assert result.stats.errors == 0
+
+
+def test_json_lines_are_read_with_an_empty_item_path(tmp_path, sql):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(record) for record in FEED["data"]) + "\n")
+
+    class Lines(Records):
+        name = "lines"
+        item_path = ""
+
+    run(tmp_path, Lines, [feed.as_uri()])
+    assert stored(sql, tmp_path) == FEED["data"]
+
+
+def test_a_bad_token_keeps_the_records_before_it_and_the_crawl_goes_on(tmp_path, site: Site, sql):
+    site.page("/bad.json", '{"data": [{"sku": "1"}, {"sku": "2"}, {"sku": nope}, {"sku": "4"}]}',
+              content_type="application/json")
+    site.page("/good.json", '{"data": [{"sku": "9"}]}', content_type="application/json")
+    result = run(tmp_path, Records, [site.url + "/bad.json", site.url + "/good.json"])
+    assert sorted(record["sku"] for record in stored(sql, tmp_path)) == ["1", "2", "9"]
+    [(kind, url, message)] = sql(tmp_path, "select kind, url, message from errors")
+    assert (kind, url) == ("parse", site.url + "/bad.json")
+    assert message.startswith("JSON record 3: bad JSON") and "bytes" in message
+    assert result.status == "finished"
+
+
+def test_a_truncated_document_is_a_parse_error_after_its_whole_records(tmp_path, site: Site, sql):
+    site.page("/cut.json", '{"data": [{"sku": "1"}, {"sku": "2"}, {"sku": "3", "ti', content_type="application/json")
+    run(tmp_path, Records, [site.url + "/cut.json"])
+    assert [record["sku"] for record in stored(sql, tmp_path)] == ["1", "2"]
+    [(kind, message)] = sql(tmp_path, "select kind, message from errors")
+    assert kind == "parse" and message.startswith("JSON record 3")
+
+
+def test_nesting_deeper_than_1000_levels_is_a_parse_error(tmp_path, site: Site, sql):
+    deep = "[" * 1500 + "]" * 1500
+    site.page("/deep.json", '{"data": [{"sku": "1"}, ' + deep + ', {"sku": "3"}]}', content_type="application/json")
+    run(tmp_path, Records, [site.url + "/deep.json"])
+    assert stored(sql, tmp_path) == [{"sku": "1"}]
+    [(kind, message)] = sql(tmp_path, "select kind, message from errors")
+    assert kind == "parse" and "deeper than 1000 levels" in message and "record 2" in message
+
+
+def test_a_record_larger_than_the_limit_is_a_parse_error(tmp_path, sql):
+    feed = tmp_path / "big.json"
+    big = {"sku": "2", "blob": ["x" * 1000] * 2000}  # ~2 MB
+    feed.write_text(json.dumps({"data": [{"sku": "1"}, big, {"sku": "3"}]}))
+
+    class Bounded(Records):
+        name = "bounded"
+        max_record_size = "256KB"
+
+    run(tmp_path, Bounded, [feed.as_uri()])
+    assert stored(sql, tmp_path) == [{"sku": "1"}]
+    [(kind, message)] = sql(tmp_path, "select kind, message from errors")
+    assert kind == "parse" and "record 2" in message and "over 262144 bytes" in message
