@@ -66,6 +66,7 @@ async def crawl(
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     spider = spider_cls(**dict(args or {}))
+    spider.settings = settings
     run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker)
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:

@@ -74,7 +74,7 @@ class Engine:
     async def _worker(self) -> None:
         journal = self.run.journal
         while (request := await self._next()) is not None:
-            unit = journal.open_unit()
+            unit = journal.open_unit(self.scheduler.source_of(request))
             try:
                 response = await self._fetch(request)
                 if response is not None:

@@ -37,6 +37,10 @@ class Frontier(Protocol):
         """The highest-priority queued request, or None when nothing is queued."""
         ...
 
+    def row_id(self, request: Request) -> int | None:
+        """The frontier row of a request in flight."""
+        ...
+
     def done(self, request: Request) -> None:
         """Mark a request returned by `next` as finished, whatever its outcome."""
         ...
@@ -94,6 +98,9 @@ class DbFrontier:
         row_id, request = self._claimed.pop()
         self._ids[id(request)] = row_id
         return request
+
+    def row_id(self, request: Request) -> int | None:
+        return self._ids.get(id(request))
 
     def done(self, request: Request) -> None:
         row_id = self._ids.pop(id(request), None)

@@ -67,6 +67,9 @@ class Scheduler:
     async def next(self) -> Request | None:
         return await self.frontier.next()
 
+    def source_of(self, request: Request) -> int | None:
+        return self.frontier.row_id(request)
+
     def done(self, request: Request) -> None:
         self.frontier.done(request)
 

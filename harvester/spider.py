@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
+from harvester.config import Settings
 from harvester.request import Request
 from harvester.response import Response
 
@@ -19,6 +20,7 @@ class Spider:
     start_urls: ClassVar[list[str] | tuple[str, ...]] = ()
     allowed_domains: ClassVar[list[str] | tuple[str, ...]] = ()
     item_key: ClassVar[tuple[str, ...]] = ()
+    settings: Settings | None = None  # the run's settings, set before start_requests()
 
     def __init__(self, **kwargs: Any) -> None:
         for key, value in kwargs.items():

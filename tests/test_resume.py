@@ -108,3 +108,66 @@ def test_a_second_ctrl_c_forces_the_stop(project, site):
     assert process.returncode == 130
     assert project.sql("select status from runs") == [("interrupted",)]
     assert "Traceback" not in err
+
+
+FEED_SPIDER = """
+from harvester import XMLFeedSpider
+
+class Feed(XMLFeedSpider):
+    name = "feed"
+    itertag = "record"
+    base = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.base + "/feed.xml"]
+
+    def parse_node(self, response, node):
+        yield {"n": int(node.xpath("@n").get())}
+"""
+
+RECORDS = 12_000
+
+
+def test_a_long_feed_killed_midway_resumes_with_every_record_once(project, site):
+    def feed(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        parts = [b"<feed>"] + [b"".join(b'<record n="%d"/>' % n for n in range(start, start + 500))
+                               for start in range(0, RECORDS, 500)] + [b"</feed>"]
+        try:
+            for part in parts:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                time.sleep(0.15)
+            handler.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+    site.routes["/feed.xml"] = feed
+    project.spider("feed", FEED_SPIDER)
+    command = [sys.executable, "-m", "harvester", "crawl", "feed", "-a", f"base={site.url}"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    first = subprocess.Popen(command, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def stored() -> int:
+        try:
+            return project.sql("select count(*) from items")[0][0]
+        except Exception:  # noqa: BLE001 - the database is still being created
+            return 0
+
+    deadline = time.monotonic() + 30
+    while stored() < 2 * 2000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.kill()
+    first.communicate(timeout=30)
+    partial = stored()
+    assert 0 < partial < RECORDS  # written as they came, before the feed was done
+
+    second = subprocess.run([*command, "--resume"], cwd=project.root, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode == 0, second.stderr
+    rows = project.sql("select json_extract(data, '$.n'), count(*) from items group by 1")
+    assert len(rows) == RECORDS and {count for _, count in rows} == {1}
+    assert site.hits["/feed.xml"] == 2

@@ -33,7 +33,9 @@ from sqlalchemy.engine import Connection
 from harvester.storage.tables import item_history, items, runs
 
 CHUNK = 500  # keys per IN (...) list
-_COLUMNS = ("run_id", "spider", "url", "data", "created_at", "key", "first_seen", "last_seen", "changed_run_id")
+_COLUMNS = ("run_id", "spider", "url", "data", "created_at", "key", "first_seen", "last_seen", "changed_run_id",
+            "source", "seq")
+_PLACE = ["run_id", "source", "seq"]  # a keyless item's place in its run: stored once
 Key = tuple[str, str]  # (spider, key)
 
 
@@ -141,19 +143,26 @@ def _insert_or_skip(connection: Connection, rows: list[dict[str, Any]]) -> dict[
 
 def _full(row: dict[str, Any]) -> dict[str, Any]:
     """An item row with its first and last sighting and its change in this run."""
+    keyed = row.get("key") is not None
     return {**row, "key": row.get("key"), "first_seen": row["created_at"], "last_seen": row["created_at"],
-            "changed_run_id": row["run_id"]}
+            "changed_run_id": row["run_id"], "source": None if keyed else row.get("source"),
+            "seq": None if keyed else row.get("seq")}
 
 
 def _append(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert rows; a keyless row whose place in the run is stored already is skipped (a resume)."""
     if connection.dialect.name != "sqlite":
-        connection.execute(insert(items), [_full(row) for row in rows])
+        statement = postgresql.insert(items).on_conflict_do_nothing(index_elements=_PLACE) \
+            if connection.dialect.name == "postgresql" else insert(items)
+        connection.execute(statement, [_full(row) for row in rows])
         return
     params = []
     for row in rows:
         moment = _sqlite_time(row["created_at"])
+        keyed = row.get("key") is not None
         params.append((row["run_id"], row["spider"], row["url"], json.dumps(row["data"]), moment,
-                       row.get("key"), moment, moment, row["run_id"]))
+                       row.get("key"), moment, moment, row["run_id"],
+                       None if keyed else row.get("source"), None if keyed else row.get("seq")))
     connection.exec_driver_sql(_sqlite_insert(), params)
 
 
@@ -169,7 +178,8 @@ def _sqlite_insert() -> str:
     if not _SQLITE_INSERT:
         from sqlalchemy.dialects import sqlite
 
-        compiled = insert(items).compile(dialect=sqlite.dialect(), column_keys=list(_COLUMNS))
+        statement = sqlite.insert(items).on_conflict_do_nothing(index_elements=_PLACE)
+        compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(_COLUMNS))
         assert compiled.positiontup == list(_COLUMNS), compiled.positiontup
         _SQLITE_INSERT.append(str(compiled))
     return _SQLITE_INSERT[0]

@@ -33,6 +33,7 @@ from harvester.storage.tables import errors, frontier, pages, runs
 
 log = logging.getLogger("harvester.journal")
 RETRIES = 3
+SPILL = 2000  # items (or found requests) of one request held before they are written
 ItemWriter = Callable[[Connection, list[dict[str, Any]]], None]
 
 
@@ -45,6 +46,8 @@ class Unit:
     """The outcome of one request, written together."""
 
     url: str | None = None  # the response's URL: what items of this unit came from
+    source: int | None = None  # its frontier row: with `seq`, each item's place in the run
+    seq: int = 0
     pages: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -72,9 +75,9 @@ class Journal:
 
     # -- gathering ------------------------------------------------------------------------------
 
-    def open_unit(self) -> Unit:
-        """Start the unit of the request the current task works on."""
-        unit = Unit()
+    def open_unit(self, source: int | None = None) -> Unit:
+        """Start the unit of the request the current task works on (its frontier row: `source`)."""
+        unit = Unit(source=source)
         _current.set(unit)
         return unit
 
@@ -108,10 +111,30 @@ class Journal:
             self._wake.set()
 
     def item(self, row: dict[str, Any]) -> None:
-        self._unit().items.append(row)
+        unit = self._unit()
+        if unit.source is not None:
+            row["source"], row["seq"] = unit.source, unit.seq
+            unit.seq += 1
+        unit.items.append(row)
+        if len(unit.items) >= SPILL and unit is not self._loose:
+            self._spill(unit)
+
+    def _spill(self, unit: Unit) -> None:
+        """A request with many items (a feed) writes them as they come: memory stays bounded.
+
+        Written before the request is done, they are written again if it is
+        done again after a stop; their place in the run (`source`, `seq`)
+        makes the second write a no-op.
+        """
+        self._ready.append(Unit(items=unit.items, found=unit.found))
+        unit.items, unit.found = [], []
+        self._wake.set()
 
     def found(self, row: dict[str, Any]) -> None:
-        self._unit().found.append(row)
+        unit = self._unit()
+        unit.found.append(row)
+        if len(unit.found) >= SPILL and unit is not self._loose:
+            self._spill(unit)
 
     def mark_done(self, frontier_id: int) -> None:
         self._unit().done.append(frontier_id)

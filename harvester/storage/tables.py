@@ -67,7 +67,13 @@ items = Table(
     Column("first_seen", Timestamp, nullable=False),
     Column("last_seen", Timestamp, nullable=False),  # run_id is the run that saw it last
     Column("changed_run_id", Integer, nullable=False, index=True),  # the run its data last changed in
+    # A keyless item's place in its run: the frontier row of the request it came from and its
+    # number among that request's items. A request whose items were partly written when the
+    # run stopped (a long feed) is done again on resume; its items already stored are skipped.
+    Column("source", Integer, nullable=True),
+    Column("seq", Integer, nullable=True),
     Index(None, "spider", "key", unique=True),
+    Index(None, "run_id", "source", "seq", unique=True),
 )
 
 # Earlier versions of keyed items: `data` as stored by run `run_id`, replaced at `changed_at`.
