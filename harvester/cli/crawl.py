@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
+from harvester import loop
 from harvester.cli.options import add_db_option, settings_from
 from harvester.crawler import crawl
 from harvester.exceptions import ConfigError
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     spider_cls = get_spider(settings, args.spider)
     worker = args.command == "worker"
-    result = asyncio.run(
+    result = loop.run(
         crawl(settings, spider_cls, spider_args(args.args), export=getattr(args, "output", None),
               handle_signals=True, resume=getattr(args, "resume", False), worker=worker)
     )

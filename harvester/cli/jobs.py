@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+from harvester import loop
 from harvester.cli.formats import write
 from harvester.cli.options import add_db_option, settings_from
 from harvester.config import Settings
@@ -82,7 +83,7 @@ async def send_report(run: Run) -> None:
 def run_job(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     job = get_job(settings, args.name)
-    result = asyncio.run(_run(settings, job, signals=True))
+    result = loop.run(_run(settings, job, signals=True))
     print(f"job {job.name}: run {result.id} {result.status}: {result.stats.summary()}")
     return EXIT.get(result.status, 1)
 
@@ -100,7 +101,7 @@ def serve_jobs(args: argparse.Namespace) -> int:
         await service.serve()
 
     try:
-        asyncio.run(main())
+        loop.run(main())
     finally:
         engine.dispose()
     return 0

@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from harvester.storage.tables import errors, frontier, pages, runs
 
 log = logging.getLogger("harvester.journal")
 RETRIES = 3
+BEAT_SECONDS = 1.0
 SPILL = 2000  # items (or found requests) of one request held before they are written
 ItemWriter = Callable[[Connection, list[dict[str, Any]]], None]
 
@@ -72,6 +74,7 @@ class Journal:
         self._ready: list[Unit] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._beat = 0.0
 
     # -- gathering ------------------------------------------------------------------------------
 
@@ -167,7 +170,9 @@ class Journal:
                 self._loose = Unit()
             if self.failure is not None:
                 raise self.failure
-            stats = self.stats()
+            stats = None
+            if time.monotonic() - self._beat >= BEAT_SECONDS:  # figures and heartbeat: once a second
+                stats, self._beat = self.stats(), time.monotonic()
             for attempt in range(RETRIES + 1):
                 try:
                     await asyncio.to_thread(self._write, units, stats)
@@ -183,7 +188,7 @@ class Journal:
                     raise self.failure from None
         self.on_write()
 
-    def _write(self, units: list[Unit], stats: dict[str, Any]) -> None:
+    def _write(self, units: list[Unit], stats: dict[str, Any] | None) -> None:
         found = [row for unit in units for row in unit.found]
         page_rows = [row for unit in units for row in unit.pages]
         error_rows = [row for unit in units for row in unit.errors]
@@ -204,9 +209,10 @@ class Journal:
                     .where(frontier.c.id.in_(done[start:start + 500]))
                     .values(state="done", worker=None, lease_until=None)
                 )
-            connection.execute(
-                update(runs).where(runs.c.id == self.run_id).values(stats=stats, heartbeat_at=now())
-            )
+            if stats is not None:
+                connection.execute(
+                    update(runs).where(runs.c.id == self.run_id).values(stats=stats, heartbeat_at=now())
+                )
 
     async def finish(self, status: str) -> None:
         """Write what is left, then close the run with its status."""
