@@ -337,3 +337,18 @@ def test_adaptive_delay_gives_a_slow_host_room(tmp_path, site: Site):
     run(tmp_path, [f"{site.url}/a{i}" for i in range(5)], adaptive_delay=True, per_host=2)
     gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:])]
     assert min(gaps[2:]) >= 0.08  # after the first responses: about latency / slots apart
+
+
+def test_robots_txt_follows_up_to_five_redirects(tmp_path, site, other_site, sql):
+    for i in range(3):  # three hops to the rules: they apply
+        site.page("/robots.txt" if i == 0 else f"/r{i}", "", status=301, headers={"Location": f"/r{i + 1}"})
+    site.page("/r3", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
+    site.page("/private", "<h1>private</h1>")
+    for i in range(7):  # seven hops: unavailable, so everything is allowed
+        other_site.page("/robots.txt" if i == 0 else f"/r{i}", "", status=301, headers={"Location": f"/r{i + 1}"})
+    other_site.page("/r7", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    other_site.page("/open", "<h1>open</h1>")
+    run(tmp_path, [site.url + "/private", other_site.url + "/open"], obey_robots=True)
+    assert site.hits["/private"] == 0
+    assert other_site.hits["/open"] == 1
+    assert other_site.hits["/r6"] == 0  # gave up after five redirects

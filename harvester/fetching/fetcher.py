@@ -18,6 +18,8 @@ from harvester.transports.file import FileTransport
 from harvester.transports.ftp import FtpTransport
 from harvester.transports.http import HttpTransport
 
+ROBOTS_REDIRECTS = 5
+
 
 class Fetcher:
     def __init__(
@@ -34,11 +36,13 @@ class Fetcher:
         self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay,
                                  settings.adaptive_delay, settings.max_crawl_delay)
         fetch: Fetch = Retry(self.throttle, settings.retries, settings.backoff, settings.retry_after_cap, self.throttle)
-        fetch = Redirect(fetch)
+        retried = fetch
+        fetch = Redirect(retried)
         if cache is not None:
             fetch = Revalidate(fetch, cache)
         if settings.obey_robots:
-            fetch = Robots(fetch, settings.user_agent, self.throttle, settings.max_crawl_delay)
+            fetch = Robots(fetch, settings.user_agent, self.throttle, settings.max_crawl_delay,
+                           fetch_robots=Redirect(retried, max_hops=ROBOTS_REDIRECTS))
         self._fetch = fetch
         self.cache = cache
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
-from harvester.exceptions import FetchError, RobotsDisallowed
+from harvester.exceptions import FetchError, RedirectError, RobotsDisallowed
 from harvester.fetching.base import Fetch
 from harvester.fetching.throttle import Throttle
 from harvester.request import Request
@@ -27,8 +27,10 @@ _DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /")
 
 
 class Robots:
-    def __init__(self, inner: Fetch, user_agent: str, throttle: Throttle, max_crawl_delay: float = 30.0) -> None:
+    def __init__(self, inner: Fetch, user_agent: str, throttle: Throttle, max_crawl_delay: float = 30.0,
+                 fetch_robots: Fetch | None = None) -> None:
         self.inner = inner
+        self.fetch_robots = fetch_robots or inner  # robots.txt itself: at most 5 redirects (RFC 9309)
         self.token = user_agent.split("/")[0].split()[0] if user_agent.strip() else "*"
         self.throttle = throttle
         self.max_crawl_delay = max_crawl_delay
@@ -62,7 +64,9 @@ class Robots:
     async def _fetch(self, root: str) -> Protego:
         url = urlunsplit((*urlsplit(root)[:2], "/robots.txt", "", ""))
         try:
-            response = await self.inner(Request(url))
+            response = await self.fetch_robots(Request(url))
+        except RedirectError:
+            return _ALLOW_ALL  # more than 5 redirects: unavailable, as a 4xx is (RFC 9309 2.3.1.2)
         except FetchError:
             return _DISALLOW_ALL
         if response.status >= 500:
