@@ -78,7 +78,7 @@ class FetchSettings:
     user_agent: str = "harvester (+https://example.invalid/bot)"
     obey_robots: bool = True
     revalidate: bool = True  # keep validators and a compressed copy of pages, re-fetch conditionally
-    pools: int = 0  # httpx connection pools; 0 picks one per 4 requests in flight, up to 16
+    pools: int = 0  # httpx connection pools; 0: one per request in flight, up to 64
     proxies: Mapping[str, str] = field(default_factory=dict)  # scheme -> proxy URL
     proxy_username: str = ""
     proxy_password_env: str = ""

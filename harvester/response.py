@@ -155,17 +155,23 @@ class Response:
         own = urlsplit(self.url).scheme
         schemes = {"http", "https", own}
         base = self.base_url
+        root = base[: base.find("/", base.find("//") + 2)] if base.count("/") >= 3 else base
         seen: dict[str, None] = {}
         for href in self.selector.root.xpath(_LINKS):
             href = str(href).strip()
-            if not href or href.startswith("#"):
+            if not href or href[0] == "#":
                 continue
-            try:
-                parts = urlsplit(urljoin(base, href))
-            except ValueError:
-                continue
-            if parts.scheme in schemes and (parts.netloc or parts.scheme == "file"):
-                seen.setdefault(urlunsplit(parts._replace(fragment="")))
+            if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
+                url = root + href  # root-relative, nothing to resolve: the common case, made cheap
+            else:
+                try:
+                    parts = urlsplit(urljoin(base, href))
+                except ValueError:
+                    continue
+                if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "file"):
+                    continue
+                url = urlunsplit(parts)
+            seen.setdefault(url.split("#", 1)[0])
         return list(seen)
 
     def follow(self, url: str | Selector, callback: Any = None, **kwargs: Any) -> Request:

@@ -46,7 +46,7 @@ class HttpTransport:
         self.cookies = CookieJar()
         self._auth = {host: _auth(settings, host) for host in settings.auth}
         self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
-        pools = fetch.pools or max(1, min(16, fetch.concurrency // 4))
+        pools = fetch.pools or max(1, min(64, fetch.concurrency))  # small pools: cheap to search
         per_pool = max(1, -(-fetch.concurrency // pools))
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
         verified = ssl.create_default_context(cafile=fetch.ca_file or None)  # one context, shared
