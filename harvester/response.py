@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import posixpath
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ _LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_
                     "iso8859_9", "iso8859_13", "iso8859_15", "iso8859_16", "mac_latin2", "mac_roman",
                     "mac_iceland", "mac_turkish", "ascii"})
 _LINKS = "//a/@href | //area/@href"
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~-][A-Za-z0-9_./~-]*$")  # a relative path, nothing else
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
 
@@ -156,6 +158,8 @@ class Response:
         schemes = {"http", "https", own}
         base = self.base_url
         root = base[: base.find("/", base.find("//") + 2)] if base.count("/") >= 3 else base
+        parts = urlsplit(base)
+        here = parts.path.rsplit("/", 1)[0] + "/" if parts.path.startswith("/") and not parts.query else ""
         seen: dict[str, None] = {}
         for href in self.selector.root.xpath(_LINKS):
             href = str(href).strip()
@@ -163,6 +167,8 @@ class Response:
                 continue
             if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
                 url = root + href  # root-relative, nothing to resolve: the common case, made cheap
+            elif _PLAIN_PATH.match(href) and here:
+                url = root + _join_path(here, href)  # a relative path such as ../2/7.html
             else:
                 try:
                     parts = urlsplit(urljoin(base, href))
@@ -189,6 +195,14 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<{self.status} {self.url}>"
+
+
+def _join_path(directory: str, relative: str) -> str:
+    """`relative` resolved against `directory` (ends with /), dot segments removed, as urljoin does."""
+    joined = posixpath.normpath(directory + relative)
+    if relative.endswith(("/", "/.", "/..")) or relative in (".", ".."):
+        joined = joined.rstrip("/") + "/"
+    return joined if not joined.startswith("//") else "/" + joined.lstrip("/")
 
 
 def _detect_encoding(content_type: str, body: bytes) -> str:

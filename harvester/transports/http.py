@@ -128,7 +128,7 @@ def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | b
         for scheme, url in settings.fetch.proxies.items()
     }
     direct = pool.transport(verify=verify, limits=limits)
-    return httpx.AsyncClient(transport=direct, mounts=mounts, trust_env=False)
+    return pool.client(transport=direct, mounts=mounts, trust_env=False)
 
 
 def _auth(settings: Settings, host: str) -> httpx.Auth:
