@@ -170,6 +170,27 @@ class Project:
             return connection.execute(query).fetchall()
 
 
+def follow_spider(name: str) -> str:
+    """Source of a spider `name` that starts at `-a base=URL`, follows every link and stores
+    an item `{"page": ...}` for each page under /p/."""
+    return f"""
+from harvester import Spider
+
+class Follow(Spider):
+    name = "{name}"
+    base = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.base + "/"]
+
+    def parse(self, response):
+        if "/p/" in response.url:
+            yield {{"page": response.url.rsplit("/", 1)[1]}}
+        yield from response.follow_all()
+"""
+
+
 FAST_CONFIG = """
 [project]
 spiders = ["spiders"]

@@ -9,27 +9,11 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, Handler
+from conftest import REPO, Handler, follow_spider
 
 PAGES = 60
 
-SPIDER = """
-from harvester import Spider
-
-class Slow(Spider):
-    name = "slow"
-    base = ""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.start_urls = [self.base + "/"]
-
-    def parse(self, response):
-        if "/p/" in response.url:
-            yield {"page": response.url.rsplit("/", 1)[1]}
-        for link in response.links():
-            yield response.follow(link)
-"""
+SPIDER = follow_spider("slow")
 
 
 def slow_site(site):

@@ -7,26 +7,11 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, Handler
+from conftest import REPO, Handler, follow_spider
 
 PAGES = 120
 
-SPIDER = """
-from harvester import Spider
-
-class Shared(Spider):
-    name = "shared"
-    base = ""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.start_urls = [self.base + "/"]
-
-    def parse(self, response):
-        if "/p/" in response.url:
-            yield {"page": response.url.rsplit("/", 1)[1]}
-        yield from response.follow_all()
-"""
+SPIDER = follow_spider("shared")
 
 
 def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
