@@ -316,3 +316,36 @@ def test_db_current_on_new_database_then_upgrade_to_newest(project: Project, tmp
     after = ok(project.run("db", "current", "--db", url)).strip()
     assert after.startswith(newest)
     assert "newest" in after and "newest is" not in after
+
+
+def test_a_database_that_fails_mid_run_fails_the_run_with_one_line(project: Project, site: Site) -> None:
+    site.page("/", "<h1>home</h1>")
+    project.write("breaker.py", """
+        from sqlalchemy import text
+
+        class Breaker:
+            def open(self, run):
+                with run.engine.begin() as connection:  # the items table is gone once the run starts
+                    connection.execute(text("drop table items"))
+
+            def process_item(self, item, run):
+                return item
+    """)
+    config = (project.root / "harvester.toml").read_text()
+    project.write("harvester.toml", config.replace('pipelines = ["pipelines.store"]',
+                                                   'pipelines = ["breaker", "pipelines.store"]'))
+    project.spider("home", f"""
+        from harvester import Spider
+
+        class Home(Spider):
+            name = "home"
+            start_urls = ["{site.url}/"]
+
+            def parse(self, response):
+                yield {{"title": response.css("h1::text").get()}}
+    """)
+    result = project.run("crawl", "home")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "run 1 failed: cannot write to the harvest database" in result.stderr
+    assert project.sql("select status from runs") == [("failed",)]
