@@ -19,6 +19,7 @@ from typing import Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
+from harvester.exceptions import DatabaseError
 from harvester.request import Request
 from harvester.serialize import request_from_json, request_to_json
 from harvester.storage.journal import Journal, now
@@ -89,7 +90,10 @@ class DbFrontier:
         async with self._refill:  # one refill at a time: the others wait for its batch
             if not self._claimed:
                 if self.journal.pending():
-                    await self.journal.flush()  # requests found so far must be in the table to be claimed
+                    try:
+                        await self.journal.flush()  # requests found so far must be in the table to be claimed
+                    except DatabaseError:
+                        return None  # the run is failing: it stops (the journal has told it)
                 async with self.journal.lock:
                     claimed = await asyncio.to_thread(self._claim)
                 self._claimed = claimed[::-1]

@@ -157,10 +157,8 @@ class Journal:
             self._wake.clear()
             try:
                 await self.flush()
-            except DatabaseError as exc:
-                log.error("%s", exc)
-                self.on_failure(exc)
-                return
+            except DatabaseError:
+                return  # the run stops (on_failure); nothing more can be written
 
     async def flush(self) -> None:
         async with self.lock:
@@ -179,14 +177,20 @@ class Journal:
                     break
                 except OperationalError as exc:  # locked, busy, connection lost: the batch is whole
                     if attempt == RETRIES:
-                        self.failure = _failure(exc)
-                        raise self.failure from None
+                        raise self._failed(exc) from None
                     log.warning("database write failed (%s); retrying", _reason(exc))
                     await asyncio.sleep(0.2 * 2**attempt)
                 except SQLAlchemyError as exc:  # nothing of the batch is written; a resume redoes it
-                    self.failure = _failure(exc)
-                    raise self.failure from None
+                    raise self._failed(exc) from None
         self.on_write()
+
+    def _failed(self, exc: SQLAlchemyError) -> DatabaseError:
+        """Remember the first write failure and tell the run, once."""
+        if self.failure is None:
+            self.failure = _failure(exc)
+            log.error("%s", self.failure)
+            self.on_failure(self.failure)
+        return self.failure
 
     def _write(self, units: list[Unit], stats: dict[str, Any] | None) -> None:
         found = [row for unit in units for row in unit.found]
