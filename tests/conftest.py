@@ -39,6 +39,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_HEAD = _serve
 
+    def send_not_modified(self, etag: str) -> None:
+        """A 304 for a conditional request whose validator still matches."""
+        self.send_response(304)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def send_text(self, status: int, body: str | bytes, content_type: str = "text/html; charset=utf-8",
                   headers: dict[str, str] | None = None) -> None:
         data = body.encode() if isinstance(body, str) else body

@@ -279,15 +279,21 @@ def test_per_host_delay_spaces_requests(tmp_path, site: Site):
     assert min(gaps) >= 0.25
 
 
+class StreamedFeed(Spider):
+    """Asks for `url` with a streamed body; subclasses read it in `parse`."""
+
+    name = "feed"
+    url = ""
+
+    def start_requests(self):
+        yield Request(self.url, stream=True)
+
+
 def test_a_streamed_body_is_read_as_it_arrives_and_may_exceed_max_size(tmp_path, site, sql):
-    sent = [0]
-    site.routes["/feed"] = _stream(8 * 1024 * 1024, sent, chunked=True)
+    site.routes["/feed"] = _stream(8 * 1024 * 1024, [0], chunked=True)
 
-    class Feed(Spider):
-        name = "feed"
-
-        def start_requests(self):
-            yield Request(site.url + "/feed", stream=True)
+    class Feed(StreamedFeed):
+        url = site.url + "/feed"
 
         async def parse(self, response):
             largest, total = 0, 0
@@ -307,11 +313,8 @@ def test_feed_max_size_bounds_a_streamed_body(tmp_path, site, sql):
     sent = [0]
     site.routes["/feed"] = _stream(64 * 1024 * 1024, sent, chunked=True)
 
-    class Feed(Spider):
-        name = "feed"
-
-        def start_requests(self):
-            yield Request(site.url + "/feed", stream=True)
+    class Feed(StreamedFeed):
+        url = site.url + "/feed"
 
         async def parse(self, response):
             async for _ in response.aiter_bytes():

@@ -295,10 +295,7 @@ def test_a_second_run_revalidates_and_304s_are_transparent(tmp_path, site, sql):
         def route(handler: Handler) -> None:
             etag = f'"p{i}-v{version[i]}"'
             if handler.headers.get("If-None-Match") == etag:
-                handler.send_response(304)
-                handler.send_header("ETag", etag)
-                handler.send_header("Content-Length", "0")
-                handler.end_headers()
+                handler.send_not_modified(etag)
                 return
             links = f'<a href="/p/{i + 1}">next</a>' if i < 29 else ""
             handler.send_text(200, f"<h1>page {i} v{version[i]}</h1>{links}", headers={"ETag": etag})

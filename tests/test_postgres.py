@@ -49,10 +49,7 @@ def serve_twenty_pages(site: Site) -> None:
         def route(handler: Handler) -> None:
             etag = f'"p{i}"'
             if handler.headers.get("If-None-Match") == etag:
-                handler.send_response(304)
-                handler.send_header("ETag", etag)
-                handler.send_header("Content-Length", "0")
-                handler.end_headers()
+                handler.send_not_modified(etag)
                 return
             links = f'<a href="/{(i + 1) % 20}">next</a><a href="/{(i * 7) % 20}">x</a>'
             handler.send_text(200, f"<h1>Page {i}</h1>{links}", headers={"ETag": etag})
