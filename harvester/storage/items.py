@@ -13,10 +13,10 @@ loses the race to insert finds the winner's row and updates it. On SQLite
 the transaction takes the database's write lock before it reads, so nobody
 writes between its read and its writes.
 
-Appending is the hot path (a crawl may store millions of rows): on SQLite the
-rows go to the driver's executemany as tuples, each value converted once,
-the way SQLAlchemy's own SQLite types would store it, which is about twice as
-fast as the generic path every other database takes.
+Appending is the hot path (a crawl may store millions of rows): on SQLite a
+batch is one JSON array unpacked by one INSERT ... SELECT FROM json_each,
+each value stored the way SQLAlchemy's own SQLite types would store it, at
+half the cost of an executemany and without taking the GIL row by row.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from sqlalchemy.engine import Connection
 from harvester.storage.tables import item_history, items, runs
 
 CHUNK = 500  # keys per IN (...) list
-_COLUMNS = ("run_id", "spider", "url", "data", "created_at", "key", "first_seen", "last_seen", "changed_run_id",
-            "source", "seq")
 _PLACE = ["run_id", "source", "seq"]  # a keyless item's place in its run: stored once
 Key = tuple[str, str]  # (spider, key)
 
@@ -156,14 +154,12 @@ def _append(connection: Connection, rows: list[dict[str, Any]]) -> None:
             if connection.dialect.name == "postgresql" else insert(items)
         connection.execute(statement, [_full(row) for row in rows])
         return
-    params = []
+    batch = []
     for row in rows:
-        moment = _sqlite_time(row["created_at"])
         keyed = row.get("key") is not None
-        params.append((row["run_id"], row["spider"], row["url"], json.dumps(row["data"]), moment,
-                       row.get("key"), moment, moment, row["run_id"],
-                       None if keyed else row.get("source"), None if keyed else row.get("seq")))
-    connection.exec_driver_sql(_sqlite_insert(), params)
+        batch.append((row["run_id"], row["spider"], row["url"], row["data"], _sqlite_time(row["created_at"]),
+                      row.get("key"), None if keyed else row.get("source"), None if keyed else row.get("seq")))
+    connection.exec_driver_sql(_SQLITE_APPEND, (_BATCH.encode(batch),))
 
 
 def _sqlite_time(moment: Any) -> str:
@@ -171,15 +167,14 @@ def _sqlite_time(moment: Any) -> str:
     return moment.isoformat(" ", "microseconds")[:26]
 
 
-_SQLITE_INSERT: list[str] = []
-
-
-def _sqlite_insert() -> str:
-    if not _SQLITE_INSERT:
-        from sqlalchemy.dialects import sqlite
-
-        statement = sqlite.insert(items).on_conflict_do_nothing(index_elements=_PLACE)
-        compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(_COLUMNS))
-        assert compiled.positiontup == list(_COLUMNS), compiled.positiontup
-        _SQLITE_INSERT.append(str(compiled))
-    return _SQLITE_INSERT[0]
+# The whole batch is one JSON array bound to one statement: SQLite unpacks it
+# (json_each) without the GIL, where an executemany takes the GIL back for
+# every row and stalls the event loop's thread each time.
+_BATCH = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_SQLITE_APPEND = """
+INSERT INTO items (run_id, spider, url, data, created_at, "key", first_seen, last_seen, changed_run_id, source, seq)
+SELECT value->>0, value->>1, value->>2, value->3, value->>4, value->>5, value->>4, value->>4, value->>0,
+       value->>6, value->>7
+FROM json_each(?) WHERE true
+ON CONFLICT (run_id, source, seq) DO NOTHING
+"""
