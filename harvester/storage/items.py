@@ -14,14 +14,12 @@ the transaction takes the database's write lock before it reads, so nobody
 writes between its read and its writes.
 
 Appending is the hot path (a crawl may store millions of rows): on SQLite a
-batch is one JSON array unpacked by one INSERT ... SELECT FROM json_each,
-each value stored the way SQLAlchemy's own SQLite types would store it, at
-half the cost of an executemany and without taking the GIL row by row.
+batch is one statement (`harvester.storage.bulk`), at half the cost of an
+executemany and without taking the GIL back row by row.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from harvester.storage.bulk import insert_rows
 from harvester.storage.tables import item_history, items, runs
 
 CHUNK = 500  # keys per IN (...) list
@@ -149,32 +148,10 @@ def _full(row: dict[str, Any]) -> dict[str, Any]:
 
 def _append(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert rows; a keyless row whose place in the run is stored already is skipped (a resume)."""
-    if connection.dialect.name != "sqlite":
-        statement = postgresql.insert(items).on_conflict_do_nothing(index_elements=_PLACE) \
-            if connection.dialect.name == "postgresql" else insert(items)
-        connection.execute(statement, [_full(row) for row in rows])
-        return
-    batch = []
-    for row in rows:
-        keyed = row.get("key") is not None
-        batch.append((row["run_id"], row["spider"], row["url"], row["data"], _sqlite_time(row["created_at"]),
-                      row.get("key"), None if keyed else row.get("source"), None if keyed else row.get("seq")))
-    connection.exec_driver_sql(_SQLITE_APPEND, (_BATCH.encode(batch),))
-
-
-def _sqlite_time(moment: Any) -> str:
-    """A datetime as SQLAlchemy's SQLite DateTime stores it: wall time to the microsecond, no zone."""
-    return moment.isoformat(" ", "microseconds")[:26]
-
-
-# The whole batch is one JSON array bound to one statement: SQLite unpacks it
-# (json_each) without the GIL, where an executemany takes the GIL back for
-# every row and stalls the event loop's thread each time.
-_BATCH = json.JSONEncoder(separators=(",", ":"), check_circular=False)
-_SQLITE_APPEND = """
-INSERT INTO items (run_id, spider, url, data, created_at, "key", first_seen, last_seen, changed_run_id, source, seq)
-SELECT value->>0, value->>1, value->>2, value->3, value->>4, value->>5, value->>4, value->>4, value->>0,
-       value->>6, value->>7
-FROM json_each(?) WHERE true
-ON CONFLICT (run_id, source, seq) DO NOTHING
-"""
+    full = [_full(row) for row in rows]
+    if connection.dialect.name == "sqlite":
+        insert_rows(connection, items, full, ignore=_PLACE)
+    elif connection.dialect.name == "postgresql":
+        connection.execute(postgresql.insert(items).on_conflict_do_nothing(index_elements=_PLACE), full)
+    else:
+        connection.execute(insert(items), full)

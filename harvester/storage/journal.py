@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.storage.bulk import insert_rows
 from harvester.storage.items import write_items
 from harvester.storage.tables import errors, frontier, pages, runs
 
@@ -199,12 +200,17 @@ class Journal:
         item_rows = [row for unit in units for row in unit.items]
         done = [row_id for unit in units for row_id in unit.done]
         with self.engine.begin() as connection:
-            if found:
-                connection.execute(_insert_ignoring_duplicates(connection), found)
-            if page_rows:
-                connection.execute(insert(pages), page_rows)
-            if error_rows:
-                connection.execute(insert(errors), error_rows)
+            if connection.dialect.name == "sqlite":  # one statement per table and batch
+                insert_rows(connection, frontier, found, ignore=("run_id", "fingerprint"))
+                insert_rows(connection, pages, page_rows)
+                insert_rows(connection, errors, error_rows)
+            else:
+                if found:
+                    connection.execute(_insert_ignoring_duplicates(connection), found)
+                if page_rows:
+                    connection.execute(insert(pages), page_rows)
+                if error_rows:
+                    connection.execute(insert(errors), error_rows)
             if item_rows:
                 self.item_writer(connection, item_rows)
             for start in range(0, len(done), 500):
@@ -260,6 +266,4 @@ def _insert_ignoring_duplicates(connection: Connection) -> Any:
     dialect = connection.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(frontier).on_conflict_do_nothing(index_elements=["run_id", "fingerprint"])
-    if dialect == "sqlite":
-        return sqlite.insert(frontier).on_conflict_do_nothing(index_elements=["run_id", "fingerprint"])
     return insert(frontier).prefix_with("IGNORE")
