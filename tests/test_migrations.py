@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from conftest import REPO
 from sqlalchemy import inspect, text
 
 from harvester.exceptions import DatabaseError
@@ -30,7 +36,29 @@ def test_upgrade_check_and_downgrade(engine):
 def test_a_new_database_is_created_at_the_newest_revision(engine):
     migrate.ensure_current(engine)
     with engine.connect() as connection:
-        assert migrate.current(connection) == migrate.head(engine)
+        assert migrate.current(connection) == migrate.head()
+
+
+def test_head_and_current_agree_with_alembic(engine):
+    scripts = ScriptDirectory.from_config(migrate.alembic_config(engine))
+    assert migrate.head() == scripts.get_current_head()
+    for revision in [None, *(script.revision for script in reversed(list(scripts.walk_revisions())))]:
+        if revision is not None:
+            migrate.upgrade(engine, revision)
+        with engine.connect() as connection:
+            assert migrate.current(connection) == MigrationContext.configure(connection).get_current_revision()
+            assert migrate.current(connection) == revision
+
+
+def test_checking_a_database_at_the_newest_revision_does_not_import_alembic(engine):
+    migrate.upgrade(engine)
+    check = (
+        "import sys; from harvester.storage import migrate; from harvester.storage.database import open_engine; "
+        f"migrate.ensure_current(open_engine({str(engine.url)!r})); "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('alembic', 'mako')))"
+    )
+    out = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_a_database_at_another_revision_is_refused_with_a_hint(engine):

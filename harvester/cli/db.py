@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             migrate.upgrade(engine)
         with engine.connect() as connection:
             revision = migrate.current(connection)
-        newest = migrate.head(engine)
+        newest = migrate.head()
         state = "newest" if revision == newest else f"newest is {newest}"
         print(f"{revision or 'empty (no revision)'} ({state})")
     finally:
