@@ -9,3 +9,16 @@ def test_public_names_are_exported_and_sorted():
                  "LinkExtractor", "XMLFeedSpider", "CSVFeedSpider", "JSONFeedSpider", "SitemapSpider", "ParseError"):
         assert name in harvester.__all__
         assert getattr(harvester, name) is not None
+
+
+def test_importing_the_crawler_leaves_out_the_http_command_line_client_and_alembic():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    check = ("import sys, harvester.cli.main; "
+             "print(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'click', 'mako', 'rich'}), "
+             "'httpx._main' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "False"]
