@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -48,6 +47,8 @@ class Job:
 
     def next_after(self, moment: dt.datetime) -> dt.datetime:
         """The first time the schedule fires after `moment` (an aware datetime)."""
+        from croniter import croniter  # imported when used: `harvester crawl` loads this module too
+
         zone = self.zone
         local = moment.astimezone(zone) if zone else moment.astimezone()
         return croniter(self.spec.schedule, local).get_next(dt.datetime)
@@ -57,6 +58,8 @@ class Job:
 
 
 def jobs_of(settings: Settings) -> dict[str, Job]:
+    from croniter import croniter
+
     jobs = {name: Job(name, spec) for name, spec in settings.jobs.items()}
     for job in jobs.values():
         if not job.spec.schedule or not croniter.is_valid(job.spec.schedule):

@@ -11,14 +11,14 @@ def test_public_names_are_exported_and_sorted():
         assert getattr(harvester, name) is not None
 
 
-def test_importing_the_crawler_leaves_out_the_http_command_line_client_and_alembic():
+def test_importing_the_command_line_leaves_out_what_a_crawl_does_not_use():
     import subprocess
     import sys
 
     from conftest import REPO
 
     check = ("import sys, harvester.cli.main; "
-             "print(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'click', 'mako', 'rich'}), "
+             "print(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'click', 'croniter', 'mako', 'rich'}), "
              "'httpx._main' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["[]", "False"]
