@@ -124,7 +124,8 @@ class DbFrontier:
 
         The UPDATE comes first, so two workers can never claim one row: on
         SQLite it holds the database's write lock, on PostgreSQL the row locks
-        are skipped by the other claimers and `state` is checked again.
+        are skipped by the other claimers and `state` is checked again. It
+        returns the rows it claimed, found through the claim-order index.
         """
         token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
         chosen = (
@@ -136,16 +137,21 @@ class DbFrontier:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 chosen = chosen.with_for_update(skip_locked=True)
-            connection.execute(
+            claim = (
                 update(frontier)
                 .where(frontier.c.id.in_(chosen.scalar_subquery()), frontier.c.state == "queued")
                 .values(state="claimed", worker=token, lease_until=now() + self.lease)
             )
-            rows = connection.execute(
-                select(frontier.c.id, frontier.c.request)
-                .where(frontier.c.run_id == self.run_id, frontier.c.worker == token)
-                .order_by(frontier.c.priority.desc(), frontier.c.id)
-            ).all()
+            if connection.dialect.update_returning:
+                claimed = connection.execute(claim.returning(frontier.c.id, frontier.c.priority, frontier.c.request))
+                rows = sorted(claimed, key=lambda row: (-row.priority, row.id))
+            else:
+                connection.execute(claim)
+                rows = connection.execute(
+                    select(frontier.c.id, frontier.c.request)
+                    .where(frontier.c.run_id == self.run_id, frontier.c.worker == token)
+                    .order_by(frontier.c.priority.desc(), frontier.c.id)
+                ).all()
         return [(row.id, request_from_json(row.request)) for row in rows]
 
     async def others_busy(self) -> bool:

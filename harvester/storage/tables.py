@@ -55,7 +55,7 @@ items = Table(
     "items",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),  # indexed below
     Column("spider", String(200), nullable=False),  # indexed by (spider, key) below
     Column("url", Text, nullable=True),
     Column("data", Json, nullable=False),
@@ -147,8 +147,9 @@ frontier = Table(
     Column("worker", String(64), nullable=True),
     Column("lease_until", Timestamp, nullable=True),
     UniqueConstraint("run_id", "fingerprint"),
-    Index(None, "run_id", "state", "priority", "id"),
 )
+# Claims take the highest priority first, then the order found: this order, so no sort.
+Index("ix_frontier_claim_order", frontier.c.run_id, frontier.c.state, frontier.c.priority.desc(), frontier.c.id)
 
 frontier_hosts = Table(
     "frontier_hosts",
