@@ -71,7 +71,7 @@ async def crawl(
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
-    journal = Journal(database, run_id, stats.as_json)
+    journal = Journal(database, run_id, stats.as_json, gather=max(1, settings.fetch.concurrency // 4))
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     frontier = DbFrontier(database, journal, run_id, lease=settings.crawl.lease)
     if earlier is not None:

@@ -7,14 +7,16 @@ moment loses only requests in flight, and resuming it fetches those again
 without storing anything twice.
 
 Units are written by group commit: a background task writes whatever units
-are complete whenever the last write is over, off the event loop; at a low
-rate each unit is written within milliseconds, at a high rate many share one
-transaction. Each write also renews the run's heartbeat and figures.
+are complete, off the event loop. At a low rate each unit is written within
+milliseconds; at a high rate the writer waits up to 50 ms for `gather` units
+(a quarter of the requests in flight), so many share one transaction while a
+kill loses few finished requests besides those in flight. Each write also renews the run's heartbeat and figures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import datetime as dt
 import logging
@@ -36,6 +38,7 @@ from harvester.storage.tables import errors, frontier, pages, runs
 log = logging.getLogger("harvester.journal")
 RETRIES = 3
 BEAT_SECONDS = 1.0
+GATHER_SECONDS = 0.05  # longest wait for a batch to gather: each commit costs a few ms of CPU
 SPILL = 2000  # items (or found requests) of one request held before they are written
 ItemWriter = Callable[[Connection, list[dict[str, Any]]], None]
 
@@ -62,10 +65,13 @@ _current: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("unit", d
 
 
 class Journal:
-    def __init__(self, engine: Engine, run_id: int, stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, engine: Engine, run_id: int, stats: Callable[[], dict[str, Any]], gather: int = 1
+    ) -> None:
         self.engine = engine
         self.run_id = run_id
         self.stats = stats
+        self.gather = gather  # finished requests worth a transaction of their own
         self.item_writer: ItemWriter = write_items  # the store pipeline may set its own
         self.lock = asyncio.Lock()  # one writer at a time: the database has one
         self.on_write: Callable[[], None] = lambda: None
@@ -74,6 +80,7 @@ class Journal:
         self._loose = Unit()  # writes outside any request (start requests, run-level errors)
         self._ready: list[Unit] = []
         self._wake = asyncio.Event()
+        self._gathered = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._beat = 0.0
 
@@ -90,6 +97,8 @@ class Journal:
         _current.set(None)
         self._ready.append(unit)
         self._wake.set()
+        if len(self._ready) >= self.gather:
+            self._gathered.set()
 
     def abandon_unit(self) -> None:
         """The request was cancelled: nothing of it is written, so a resume does it again."""
@@ -155,7 +164,12 @@ class Journal:
     async def _write_continuously(self) -> None:
         while True:
             await self._wake.wait()
+            if len(self._ready) < self.gather:  # a busy run: let a batch gather, in fewer transactions
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(GATHER_SECONDS):
+                        await self._gathered.wait()
             self._wake.clear()
+            self._gathered.clear()
             try:
                 await self.flush()
             except DatabaseError:
