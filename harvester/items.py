@@ -16,7 +16,7 @@ from harvester.request import Request
 
 
 def is_item(value: object) -> bool:
-    return isinstance(value, Mapping) or (
+    return type(value) is dict or isinstance(value, Mapping) or (
         dataclasses.is_dataclass(value) and not isinstance(value, type) and not isinstance(value, Request)
     )
 
@@ -28,7 +28,7 @@ def as_dict(item: Any, scrub_nul: bool = False) -> dict[str, Any]:
     NaN and infinities become null: PostgreSQL stores neither in JSON, and the
     store keeps the same data on every database.
     """
-    data = dataclasses.asdict(item) if dataclasses.is_dataclass(item) else dict(item)
+    data = dict(item) if type(item) is dict or not dataclasses.is_dataclass(item) else dataclasses.asdict(item)
     if _flat(data, scrub_nul):  # the common case, ten times cheaper than the round trip below
         return data
     try:
@@ -87,7 +87,7 @@ def key_fields(item: Any, spider: Any = None) -> tuple[str, ...]:
     a comma-separated list). No key: an empty tuple.
     """
     declared = None
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+    if type(item) is not dict and dataclasses.is_dataclass(item) and not isinstance(item, type):
         own = {f.name for f in dataclasses.fields(item)}
         if "key" not in own:
             declared = getattr(type(item), "key", None)

@@ -40,10 +40,11 @@ class Scheduler:
     def add_found(self, request: Request, parent: Request | None) -> bool:
         """Queue a request a callback yielded while handling `parent`'s response."""
         request.depth = (parent.depth + 1) if parent is not None else 0
-        scheme = urlsplit(request.url).scheme.lower()
-        from_file = parent is not None and urlsplit(parent.url).scheme.lower() == "file"
-        if scheme == "file" and not (from_file and self._under_file_root(request.url)):
-            return self._filter("unsafe_scheme")
+        scheme = request.url.partition(":")[0].lower()  # one of Request's schemes: it checked
+        if scheme == "file":
+            from_file = parent is not None and parent.url.partition(":")[0].lower() == "file"
+            if not (from_file and self._under_file_root(request.url)):
+                return self._filter("unsafe_scheme")
         if scheme in ("http", "https") and not domain_allowed(request.url, self.allowed_domains):
             return self._filter("offsite")
         if self.depth_limit and request.depth > self.depth_limit:

@@ -55,9 +55,21 @@ def fingerprint(url: str, method: str = "GET", body: bytes = b"") -> str:
 
 def host_of(url: str) -> str:
     """`host` or `host:port` of a URL, as used for per-host politeness and auth."""
-    scheme, _, rest = url.partition("://")
-    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return _host(scheme.lower(), netloc)
+    return _host(url.partition(":")[0].lower(), _netloc(url))
+
+
+def hostname_of(url: str) -> str:
+    """The lower-case host name of a URL, without port or brackets."""
+    return _hostname(_netloc(url))
+
+
+def _netloc(url: str) -> str:
+    return url.partition("://")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+
+
+@lru_cache(maxsize=4096)
+def _hostname(netloc: str) -> str:
+    return (urlsplit(f"//{netloc}").hostname or "").lower()
 
 
 @lru_cache(maxsize=4096)
@@ -88,7 +100,7 @@ def domain_allowed(url: str, allowed_domains: list[str] | tuple[str, ...]) -> bo
     """True when the URL's host is one of `allowed_domains` or a subdomain of one."""
     if not allowed_domains:
         return True
-    host = (urlsplit(url).hostname or "").lower()
+    host = hostname_of(url)
     for domain in allowed_domains:
         domain = domain.lower().split(":")[0]
         if host == domain or host.endswith("." + domain):
