@@ -34,10 +34,16 @@ def insert_rows(
         return
     columns = tuple(dict.fromkeys(name for row in rows for name in row))
     batch = [[row.get(name) for name in columns] for row in rows]
-    for position in _datetimes(table, columns):
+    times = _datetimes(table, columns)
+    if times:
         for values in batch:
-            if values[position] is not None:
-                values[position] = sqlite_time(values[position])
+            last = text = None
+            for position in times:
+                moment = values[position]
+                if moment is not None:
+                    if moment is not last:  # a row's times are often one moment: formatted once
+                        last, text = moment, sqlite_time(moment)
+                    values[position] = text
     connection.exec_driver_sql(_statement(table, columns, tuple(ignore)), (_ENCODER.encode(batch),))
 
 
