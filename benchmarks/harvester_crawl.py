@@ -89,6 +89,10 @@ def main() -> int:
     command = "crawl" if args.processes == 1 else "worker"
     extra = [item for setting in args.settings for item in ("-s", setting)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # The database is created once, as a deployment would (`harvester db upgrade`), so
+    # the crawling processes never load Alembic: their RSS is the crawl's own.
+    subprocess.run([sys.executable, "-m", "harvester", "db", "upgrade"], cwd=root, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     began = time.perf_counter()
     processes = []
     for index in range(args.processes):
