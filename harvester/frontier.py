@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections import OrderedDict
+from collections import deque
 from typing import Protocol
 
 from sqlalchemy import func, select, update
@@ -65,7 +65,8 @@ class DbFrontier:
         self.worker = uuid.uuid4().hex
         self._claimed: list[tuple[int, Request]] = []
         self._ids: dict[int, int] = {}  # id(request) -> frontier row id, while it is in flight
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent: set[str] = set()
+        self._order: deque[str] = deque()
         self._refill = asyncio.Lock()
 
     def push(self, request: Request) -> bool:
@@ -73,12 +74,12 @@ class DbFrontier:
         if request.dont_filter:
             key = f"{key}:{uuid.uuid4().hex[:12]}"
         elif key in self._recent:
-            self._recent.move_to_end(key)
             return False
         else:
-            self._recent[key] = None
-            if len(self._recent) > RECENT:
-                self._recent.popitem(last=False)
+            self._recent.add(key)
+            self._order.append(key)
+            if len(self._order) > RECENT:  # the oldest is forgotten: the table's unique index still dedupes
+                self._recent.discard(self._order.popleft())
         self.journal.found({
             "run_id": self.run_id, "fingerprint": key, "url": request.url, "host": host_of(request.url),
             "priority": request.priority, "depth": request.depth, "request": request_to_json(request),

@@ -8,6 +8,7 @@ the fingerprint of a request hashes that string with its method and body.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -15,9 +16,21 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 
 
-@lru_cache(maxsize=65536)  # a site links to the same pages from many pages
+# An http(s) URL already in canonical form: lower-case host, a path of characters
+# that need no quoting, no query, fragment, user or trailing dot. Most links are.
+_CANONICAL = re.compile(r"(https?)://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::([1-9][0-9]{0,4}))?/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+
+
 def canonicalize(url: str) -> str:
     """The canonical form of `url`: fragment dropped, query sorted, default port removed."""
+    plain = _CANONICAL.fullmatch(url)
+    if plain is not None and (plain[2] is None or DEFAULT_PORTS[plain[1]] != int(plain[2]) <= 65535):
+        return url
+    return _canonicalize(url)
+
+
+@lru_cache(maxsize=4096)
+def _canonicalize(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
