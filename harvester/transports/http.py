@@ -49,10 +49,13 @@ class HttpTransport:
         pools = fetch.pools or max(1, min(64, fetch.concurrency))  # small pools: cheap to search
         per_pool = max(1, -(-fetch.concurrency // pools))
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        verified = ssl.create_default_context(cafile=fetch.ca_file or None)  # one context, shared
-        if fetch.ca_file:
-            verified.load_default_certs()
-        self._clients = [_client(settings, limits, verified) for _ in range(pools)]
+        # One context, shared; it verifies chains and host names. The trusted CAs (a MB or two
+        # of memory) are loaded with the first https:// URL, so a plain-http crawl never holds them.
+        self._ca_file = fetch.ca_file
+        self._verified: ssl.SSLContext | None = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._clients = [_client(settings, limits, self._verified) for _ in range(pools)]
+        if any(proxy.lower().startswith("https:") for proxy in fetch.proxies.values()):
+            self._trust()  # the proxy itself is reached over TLS
         self._next: Iterator[httpx.AsyncClient] = itertools.cycle(self._clients)
         self._insecure = _client(settings, limits, False) if self._insecure_hosts else None
 
@@ -62,7 +65,17 @@ class HttpTransport:
             return self._insecure
         return next(self._next)
 
+    def _trust(self) -> None:
+        """Load the trusted CAs into the shared context, before its first handshake."""
+        if self._verified is not None:
+            if self._ca_file:
+                self._verified.load_verify_locations(cafile=self._ca_file)
+            self._verified.load_default_certs()
+            self._verified = None
+
     async def fetch(self, request: Request) -> Response:
+        if self._verified is not None and request.url[:6].lower() == "https:":
+            self._trust()
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
         outgoing = httpx.Request(
             request.method, request.url, headers=headers, content=request.body,  # type: ignore[arg-type]
