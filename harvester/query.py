@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
@@ -142,6 +141,8 @@ def change_of_item() -> ColumnElement[str]:
 def field_equals(dialect: str, field: str, value: str) -> ColumnElement[bool]:
     """SQL true where the item's data has `field` equal to `value`, as the module docstring says."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB  # loaded only for PostgreSQL
+
         element = items.c.data[field]
         candidates = [element == cast(literal(json.dumps(value), String), JSONB)]
         if _NUMBER.match(value) or value in ("true", "false"):

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from harvester.storage.bulk import insert_rows
@@ -125,7 +124,7 @@ def _read(connection: Connection, keys: Iterable[Key], lock: bool = True) -> dic
 def _insert_or_skip(connection: Connection, rows: list[dict[str, Any]]) -> dict[Key, _Stored]:
     """PostgreSQL: insert first versions of new keys, skipping any another writer stored; those inserted."""
     statement = (
-        postgresql.insert(items)
+        _postgresql().insert(items)
         .on_conflict_do_nothing(index_elements=["spider", "key"])
         .returning(items.c.id, items.c.spider, items.c.key)
     )
@@ -152,6 +151,12 @@ def _append(connection: Connection, rows: list[dict[str, Any]]) -> None:
     if connection.dialect.name == "sqlite":
         insert_rows(connection, items, full, ignore=_PLACE)
     elif connection.dialect.name == "postgresql":
-        connection.execute(postgresql.insert(items).on_conflict_do_nothing(index_elements=_PLACE), full)
+        connection.execute(_postgresql().insert(items).on_conflict_do_nothing(index_elements=_PLACE), full)
     else:
         connection.execute(insert(items), full)
+
+
+def _postgresql() -> Any:
+    from sqlalchemy.dialects import postgresql  # loaded only for PostgreSQL
+
+    return postgresql

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -279,5 +278,7 @@ def _insert_ignoring_duplicates(connection: Connection) -> Any:
     """INSERT that skips a fingerprint the run already has (the dedupe of record)."""
     dialect = connection.dialect.name
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded only for PostgreSQL
+
         return postgresql.insert(frontier).on_conflict_do_nothing(index_elements=["run_id", "fingerprint"])
     return insert(frontier).prefix_with("IGNORE")
