@@ -73,7 +73,8 @@ async def crawl(
         log.info("resuming run %d of %s", run_id, spider.name)
     journal = Journal(database, run_id, stats.as_json, gather=max(1, settings.fetch.concurrency // 4))
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
-    frontier = DbFrontier(database, journal, run_id, lease=settings.crawl.lease)
+    claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
+    frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
