@@ -37,6 +37,7 @@ _LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_
                     "iso8859_9", "iso8859_13", "iso8859_15", "iso8859_16", "mac_latin2", "mac_roman",
                     "mac_iceland", "mac_turkish", "ascii"})
 _LINKS = "//a/@href | //area/@href"
+_BASE_TAG = re.compile(rb"<base[\s/>]", re.IGNORECASE)
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~-][A-Za-z0-9_./~-]*$")  # a relative path, nothing else
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
@@ -134,7 +135,9 @@ class Response:
     @property
     def base_url(self) -> str:
         if self._base_url is None:
-            base = self.selector.root.xpath("//base/@href") if self.is_html else []
+            wide = codecs.lookup(self.encoding).name.startswith(("utf-16", "utf-32"))  # "<base" not in ASCII bytes
+            has_base = self.is_html and (wide or _BASE_TAG.search(self.body) is not None)  # a scan, not a tree search
+            base = self.selector.root.xpath("//base/@href") if has_base else []
             self._base_url = urljoin(self.url, str(base[0]).strip()) if base else self.url
         return self._base_url
 

@@ -141,6 +141,13 @@ def test_links_honour_base_href() -> None:
     ]
 
 
+@pytest.mark.parametrize("charset", ["utf-8", "utf-16"])
+def test_links_honour_an_upper_case_base_tag_in_any_encoding(charset: str) -> None:
+    body = '<html><head><BASE HREF="http://cdn.example.com/b/"></head><body><a href="x.html">x</a></body></html>'
+    response = html_response(body.encode(charset), content_type=f"text/html; charset={charset}")
+    assert response.links() == ["http://cdn.example.com/b/x.html"]
+
+
 def test_links_of_a_non_html_response_are_empty() -> None:
     response = html_response(b'{"href": "/x"}', content_type="application/json")
     assert response.links() == []
