@@ -254,6 +254,31 @@ def test_a_feed_served_slowly_in_small_pieces_parses_the_same(tmp_path, site: Si
     assert [item["sku"] for item in items(sql, tmp_path)] == ["1", "2", "3"]
 
 
+def test_a_feed_that_stalls_mid_body_times_out_and_keeps_the_records_before(tmp_path, site: Site, sql):
+    head, stop = BOOKS[: BOOKS.index(b"<book sku=\"3\"")], threading.Event()
+
+    def stall(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Content-Length", str(len(BOOKS)))
+        handler.end_headers()
+        handler.wfile.write(head)
+        handler.wfile.flush()
+        stop.wait(10)  # then gives up: the test has finished by now
+
+    site.routes["/stall"] = stall
+    Books.start_urls = [site.url + "/stall"]
+    settings = build({"fetch": {"obey_robots": False, "retries": 0, "timeout": 0.5}}, root=tmp_path)
+    started = time.monotonic()
+    try:
+        asyncio.run(asyncio.wait_for(crawl(settings, Books), 8))  # a hang fails here, not forever
+    finally:
+        stop.set()
+    assert time.monotonic() - started < 5
+    assert [item["sku"] for item in items(sql, tmp_path)] == ["1", "2"]
+    assert sql(tmp_path, "select kind from errors") == [("timeout",)]
+
+
 def test_a_callback_that_fails_early_releases_the_transfer(tmp_path, ftp, tree, sql):  # noqa: F811
     (tree / "first.xml").write_bytes(b"<c>" + b"<book sku='1'/>" * 50_000 + b"</c>")
     port = ftp(anonymous=True)

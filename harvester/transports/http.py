@@ -42,7 +42,9 @@ class HttpTransport:
         self.max_size = int(fetch.max_size)
         self.feed_max_size = int(fetch.feed_max_size)
         self.user_agent = fetch.user_agent
-        self.timeout = httpx.Timeout(fetch.timeout).as_dict()
+        # A buffered body is read within the fetcher's total deadline: no clock per read or write.
+        # A streamed body outlives it, so each of its reads has `timeout` seconds.
+        self.timeouts = {False: httpx.Timeout(None).as_dict(), True: httpx.Timeout(fetch.timeout).as_dict()}
         self.cookies = CookieJar()
         self._auth = {host: _auth(settings, host) for host in settings.auth}
         self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
@@ -79,7 +81,7 @@ class HttpTransport:
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
         outgoing = httpx.Request(
             request.method, request.url, headers=headers, content=request.body,  # type: ignore[arg-type]
-            extensions={"timeout": self.timeout},
+            extensions={"timeout": self.timeouts[request.stream]},
         )
         auth = None
         if request.credentials:

@@ -95,8 +95,11 @@ class Stream(httpcore.AsyncNetworkStream):
                 return b""
             protocol.reading = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
+                if timeout is None:
                     await protocol.reading
+                else:
+                    async with asyncio.timeout(timeout):
+                        await protocol.reading
             except TimeoutError:
                 raise httpcore.ReadTimeout(f"no data within {timeout} s") from None
             finally:
