@@ -40,6 +40,7 @@ def run(label: str, command: list[str]) -> dict:
         result["peak_rss_mb_total"] = round(
             int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024, 1)
     result["label"] = label
+    print(json.dumps(result), flush=True)  # the counts to check: pages, 404s, items, robots, fetched twice
     return result
 
 
