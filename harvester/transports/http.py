@@ -55,13 +55,14 @@ class HttpTransport:
         # of memory) are loaded with the first https:// URL, so a plain-http crawl never holds them.
         self._ca_file = fetch.ca_file
         self._verified: ssl.SSLContext | None = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._proxied = frozenset(scheme.lower() for scheme in fetch.proxies)
         self._clients = [_client(settings, limits, self._verified) for _ in range(pools)]
         if any(proxy.lower().startswith("https:") for proxy in fetch.proxies.values()):
             self._trust()  # the proxy itself is reached over TLS
-        self._next: Iterator[httpx.AsyncClient] = itertools.cycle(self._clients)
+        self._next: Iterator[pool.Client] = itertools.cycle(self._clients)
         self._insecure = _client(settings, limits, False) if self._insecure_hosts else None
 
-    def _client_for(self, url: str) -> httpx.AsyncClient:
+    def _client_for(self, url: str) -> pool.Client:
         if self._insecure is not None and (host_of(url) in self._insecure_hosts or
                                            httpx.URL(url).host in self._insecure_hosts):
             return self._insecure
@@ -87,8 +88,15 @@ class HttpTransport:
         if request.credentials:
             self.cookies.add_header(outgoing)
             auth = self._auth.get(host_of(request.url))
+        client = self._client_for(request.url)
         with _translated(request):
-            raw = await self._client_for(request.url).send(outgoing, stream=True, auth=auth, follow_redirects=False)
+            if auth is None and request.url.partition(":")[0].lower() not in self._proxied:
+                # Nothing for the client to add (no auth flow, no proxy, no jar of its own, no
+                # redirects): its transport directly, through httpx's public transport API.
+                raw = await client.direct.handle_async_request(outgoing)
+                raw.request = outgoing
+            else:
+                raw = await client.send(outgoing, stream=True, auth=auth, follow_redirects=False)
             self.cookies.extract(raw)
             response = Response(url=str(raw.url), status=raw.status_code, headers=raw.headers, request=request)
             if request.stream and 200 <= raw.status_code < 300:
@@ -137,13 +145,12 @@ class HttpTransport:
             await client.aclose()
 
 
-def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | bool) -> pool.Client:
     mounts = {
         f"{scheme}://": httpx.AsyncHTTPTransport(proxy=_proxy(settings, url), verify=verify, limits=limits)
         for scheme, url in settings.fetch.proxies.items()
     }
-    direct = pool.transport(verify=verify, limits=limits)
-    return pool.client(transport=direct, mounts=mounts, trust_env=False)
+    return pool.Client(pool.transport(verify=verify, limits=limits), mounts=mounts, trust_env=False)
 
 
 def _auth(settings: Settings, host: str) -> httpx.Auth:

@@ -36,9 +36,11 @@ class _NoCookies(httpx.Cookies):
         pass
 
 
-def client(**options: typing.Any) -> httpx.AsyncClient:
-    """`httpx.AsyncClient(**options)` without a cookie jar of its own."""
-    made = httpx.AsyncClient(**options)
-    if hasattr(made, "_cookies"):
-        made._cookies = _NoCookies()
-    return made
+class Client(httpx.AsyncClient):
+    """An `httpx.AsyncClient` without a cookie jar of its own, its direct transport at hand."""
+
+    def __init__(self, direct: httpx.AsyncHTTPTransport, **options: typing.Any) -> None:
+        super().__init__(transport=direct, **options)
+        self.direct = direct
+        if hasattr(self, "_cookies"):
+            self._cookies = _NoCookies()
