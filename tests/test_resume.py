@@ -65,7 +65,9 @@ def test_a_stopped_run_resumes_without_refetching_or_storing_twice(project, site
     hits = page_hits(site)
     assert len(hits) == PAGES
     repeated = sum(n - 1 for n in hits.values())
-    assert repeated <= (2 if stop == "kill" else 0)  # only requests in flight at a kill repeat
+    # Only requests in flight at a kill repeat: the two being fetched, and finished ones whose
+    # commit had not ended (each slot hands its result to the writer and takes the next request).
+    assert repeated <= (4 if stop == "kill" else 0)
     assert site.hits["/"] == 1
     stored = project.sql("select json_extract(data, '$.page'), count(*) from items group by 1")
     assert len(stored) == PAGES and {n for _, n in stored} == {1}
