@@ -160,7 +160,8 @@ class Engine:
     async def _route(self, result: Any, parent: Request | None, url: str | None) -> None:
         """Send what a callback produced on: requests to the scheduler, items to the pipelines."""
         try:
-            async for output in outputs(result):
+            stream = result if hasattr(result, "__aiter__") else outputs(result)  # a feed's records: one layer less
+            async for output in stream:
                 if isinstance(output, Request):
                     self._add(output, parent, url)
                 elif is_item(output):

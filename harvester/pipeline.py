@@ -55,7 +55,9 @@ class Pipelines:
         url = run.item_url()
         for pipeline in self.pipelines:
             try:
-                result = await _maybe_await(pipeline.process_item(item, run))
+                result = pipeline.process_item(item, run)
+                if inspect.isawaitable(result):  # (no coroutine of our own per item: a hot path)
+                    result = await result
             except DropItem as exc:
                 run.stats.dropped += 1
                 run.stats.filtered[f"dropped: {exc}"[:80]] += 1

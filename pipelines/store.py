@@ -22,7 +22,6 @@ from sqlalchemy.engine import Connection
 from harvester.items import as_dict, key_fields, key_of
 from harvester.run import Run
 from harvester.storage.items import write_items
-from harvester.storage.journal import now
 
 
 class StorePipeline:
@@ -32,9 +31,9 @@ class StorePipeline:
     def process_item(self, item: Any, run: Run) -> None:
         data = as_dict(item, scrub_nul=True)
         fields = key_fields(item, run.spider)
-        run.journal.item(
+        run.journal.item(  # stamped with its batch's time when written (created_at)
             {"run_id": run.id, "spider": run.spider_name, "url": run.item_url(), "data": data,
-             "created_at": now(), "key": key_of(data, fields) if fields else None}
+             "key": key_of(data, fields) if fields else None}
         )
 
     def write(self, connection: Connection, rows: list[dict[str, Any]]) -> None:

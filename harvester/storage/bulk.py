@@ -36,12 +36,12 @@ def insert_rows(
     batch = [[row.get(name) for name in columns] for row in rows]
     times = _datetimes(table, columns)
     if times:
+        last = text = None
         for values in batch:
-            last = text = None
             for position in times:
                 moment = values[position]
                 if moment is not None:
-                    if moment is not last:  # a row's times are often one moment: formatted once
+                    if moment is not last:  # a batch's times are often one moment: formatted once
                         last, text = moment, sqlite_time(moment)
                     values[position] = text
     connection.exec_driver_sql(_statement(table, columns, tuple(ignore)), (_ENCODER.encode(batch),))

@@ -20,6 +20,7 @@ executemany and without taking the GIL back row by row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,14 @@ class _Stored:
 
 
 def write_items(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Store a batch of item rows (run_id, spider, url, data, created_at, key) in `connection`'s transaction."""
+    """Store a batch of item rows (run_id, spider, url, data, key) in `connection`'s transaction.
+
+    A row without `created_at` is stamped with the batch's time.
+    """
+    moment = dt.datetime.now(dt.UTC)
+    for row in rows:
+        if "created_at" not in row:
+            row["created_at"] = moment
     keyless = [row for row in rows if row.get("key") is None]
     if keyless:
         _append(connection, keyless)
