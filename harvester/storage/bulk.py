@@ -3,10 +3,11 @@
 `INSERT ... SELECT ... FROM json_each(?)` hands SQLite the whole batch at
 once. An executemany binds and steps row by row and takes the GIL back after
 every row, which stalls the event loop's thread each time; here the driver
-releases it once for the batch, and the Python side is one C-encoded
-`json` call. Values are stored the way SQLAlchemy's own SQLite types store
-them (datetimes as text to the microsecond, JSON columns as JSON text), so
-either path reads back the same. Needs SQLite 3.38 (the `->` operators).
+releases it once for the batch, and the Python side is one `orjson` call (a
+tenth of `json`'s time, which the event loop's thread would spend waiting).
+Values are stored the way SQLAlchemy's own SQLite types store them
+(datetimes as text to the microsecond, JSON columns as JSON text), so either
+path reads back the same. Needs SQLite 3.38 (the `->` operators).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, Table
 from sqlalchemy.engine import Connection
 
@@ -44,7 +46,14 @@ def insert_rows(
                     if moment is not last:  # a batch's times are often one moment: formatted once
                         last, text = moment, sqlite_time(moment)
                     values[position] = text
-    connection.exec_driver_sql(_statement(table, columns, tuple(ignore)), (_ENCODER.encode(batch),))
+    connection.exec_driver_sql(_statement(table, columns, tuple(ignore)), (_encode(batch),))
+
+
+def _encode(batch: list[list[Any]]) -> str:
+    try:
+        return orjson.dumps(batch).decode()
+    except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits, say: json takes any
+        return _ENCODER.encode(batch)
 
 
 def sqlite_time(moment: dt.datetime) -> str:
