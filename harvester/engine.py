@@ -170,6 +170,8 @@ class Engine:
                     self.run.record_error(
                         "spider", f"callback yielded a {type(output).__name__}, not a Request or item", url
                     )
+                if self.run.journal.behind:  # a feed faster than the database waits for it: memory stays flat
+                    await self.run.journal.caught_up()
         except FetchError as exc:  # a streamed body that failed while the callback read it
             self.run.record_error(exc.kind, str(exc), url)
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept

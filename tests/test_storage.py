@@ -312,3 +312,29 @@ def test_upgrading_to_keyed_items_keeps_earlier_items_as_keyless(db_url: str) ->
     with engine.connect() as connection:
         assert connection.execute(text("select count(*) from items")).scalar() == 1
     engine.dispose()
+
+
+def test_a_feed_faster_than_the_database_waits_for_the_writer(tmp_path) -> None:
+    from harvester.storage.journal import BACKLOG, SPILL, Journal
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    upgrade(engine)
+    run_id, _ = open_run(engine, "feed")
+
+    async def produce() -> list[bool]:
+        journal = Journal(engine, run_id, lambda: {})  # no writer task: nothing drains by itself
+        journal.open_unit(source=None)
+        states = []
+        for n in range(BACKLOG + 2 * SPILL):
+            journal.item({"run_id": run_id, "spider": "feed", "url": None, "data": {"n": n}, "key": None})
+            if n % SPILL == SPILL - 1:
+                states.append(journal.behind)
+        await journal.flush()
+        states.append(journal.behind)
+        return states
+
+    states = asyncio.run(produce())
+    assert states[0] is False and states[-2] is True and states[-1] is False  # producers waited, then went on
+    with engine.connect() as connection:
+        assert len(connection.execute(select(items.c.id)).all()) == BACKLOG + 2 * SPILL  # every spill written
+    engine.dispose()

@@ -39,6 +39,7 @@ RETRIES = 3
 BEAT_SECONDS = 1.0
 GATHER_SECONDS = 0.05  # longest wait for a batch to gather: each commit costs a few ms of CPU
 SPILL = 2000  # items (or found requests) of one request held before they are written
+BACKLOG = 6_000  # items and found requests waiting for the writer before their producers wait
 ItemWriter = Callable[[Connection, list[dict[str, Any]]], None]
 
 
@@ -78,6 +79,9 @@ class Journal:
         self.failure: DatabaseError | None = None
         self._loose = Unit()  # writes outside any request (start requests, run-level errors)
         self._ready: list[Unit] = []
+        self._backlog = 0  # items and found requests in `_ready`
+        self._caught_up = asyncio.Event()  # set while the backlog is below BACKLOG
+        self._caught_up.set()
         self._wake = asyncio.Event()
         self._gathered = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -94,8 +98,7 @@ class Journal:
     def close_unit(self, unit: Unit) -> None:
         """The request is finished: its unit may now be written."""
         _current.set(None)
-        self._ready.append(unit)
-        self._wake.set()
+        self._queue(unit)
         if len(self._ready) >= self.gather:
             self._gathered.set()
 
@@ -138,9 +141,28 @@ class Journal:
         done again after a stop; their place in the run (`source`, `seq`)
         makes the second write a no-op.
         """
-        self._ready.append(Unit(items=unit.items, found=unit.found))
+        self._queue(Unit(items=unit.items, found=unit.found))
         unit.items, unit.found = [], []
+
+    def _queue(self, unit: Unit) -> None:
+        self._ready.append(unit)
+        self._backlog += len(unit.items) + len(unit.found)
+        if self._backlog > BACKLOG:
+            self._caught_up.clear()
         self._wake.set()
+
+    @property
+    def behind(self) -> bool:
+        """Whether producers should wait (`caught_up`): a fast feed must not outrun the database."""
+        return not self._caught_up.is_set()
+
+    async def caught_up(self) -> None:
+        await self._caught_up.wait()
+
+    def _written(self, units: list[Unit]) -> None:
+        self._backlog -= sum(len(unit.items) + len(unit.found) for unit in units)
+        if self._backlog <= BACKLOG // 2 or self.failure is not None:
+            self._caught_up.set()
 
     def found(self, row: dict[str, Any]) -> None:
         unit = self._unit()
@@ -176,27 +198,32 @@ class Journal:
 
     async def flush(self) -> None:
         async with self.lock:
-            units, self._ready = self._ready, []
-            if self._loose != Unit():
-                units.append(self._loose)
-                self._loose = Unit()
-            if self.failure is not None:
-                raise self.failure
-            stats = None
-            if time.monotonic() - self._beat >= BEAT_SECONDS:  # figures and heartbeat: once a second
-                stats, self._beat = self.stats(), time.monotonic()
-            for attempt in range(RETRIES + 1):
-                try:
-                    await asyncio.to_thread(self._write, units, stats)
-                    break
-                except OperationalError as exc:  # locked, busy, connection lost: the batch is whole
-                    if attempt == RETRIES:
-                        raise self._failed(exc) from None
-                    log.warning("database write failed (%s); retrying", _reason(exc))
-                    await asyncio.sleep(0.2 * 2**attempt)
-                except SQLAlchemyError as exc:  # nothing of the batch is written; a resume redoes it
-                    raise self._failed(exc) from None
+            queued, self._ready = self._ready, []
+            units = [*queued, self._loose] if self._loose != Unit() else queued
+            self._loose = Unit()
+            try:
+                if self.failure is not None:
+                    raise self.failure
+                stats = None
+                if time.monotonic() - self._beat >= BEAT_SECONDS:  # figures and heartbeat: once a second
+                    stats, self._beat = self.stats(), time.monotonic()
+                await self._write_retrying(units, stats)
+            finally:
+                self._written(queued)  # written, or lost to a failing run: no producer waits for them
         self.on_write()
+
+    async def _write_retrying(self, units: list[Unit], stats: dict[str, Any] | None) -> None:
+        for attempt in range(RETRIES + 1):
+            try:
+                await asyncio.to_thread(self._write, units, stats)
+                return
+            except OperationalError as exc:  # locked, busy, connection lost: the batch is whole
+                if attempt == RETRIES:
+                    raise self._failed(exc) from None
+                log.warning("database write failed (%s); retrying", _reason(exc))
+                await asyncio.sleep(0.2 * 2**attempt)
+            except SQLAlchemyError as exc:  # nothing of the batch is written; a resume redoes it
+                raise self._failed(exc) from None
 
     def _failed(self, exc: SQLAlchemyError) -> DatabaseError:
         """Remember the first write failure and tell the run, once."""
