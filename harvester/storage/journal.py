@@ -10,7 +10,10 @@ Units are written by group commit: a background task writes whatever units
 are complete, off the event loop. At a low rate each unit is written within
 milliseconds; at a high rate the writer waits up to 50 ms for `gather` units
 (a quarter of the requests in flight), so many share one transaction while a
-kill loses few finished requests besides those in flight. Each write also renews the run's heartbeat and figures.
+kill loses few finished requests besides those in flight. Each write also
+renews the run's heartbeat and figures. A feed that produces items faster
+than the database takes them is held back (`behind`, `caught_up`), so memory
+stays bounded.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ class Journal:
     async def _write_continuously(self) -> None:
         while True:
             await self._wake.wait()
-            if len(self._ready) < self.gather:  # a busy run: let a batch gather, in fewer transactions
+            if len(self._ready) < self.gather:  # wait a little for a batch: fewer, larger transactions
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(GATHER_SECONDS):
                         await self._gathered.wait()
