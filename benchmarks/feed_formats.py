@@ -14,22 +14,19 @@ Target: under 150 MB, every record stored. Exit status 1 when a record is missin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from lxml import etree
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from xml_feed import SERVER, generate  # noqa: E402 - the same feed and server as the XML benchmark
+from xml_feed import SERVER, generate, store_feed  # noqa: E402 - the XML benchmark's feed, server, crawl
 
 FIELDS = ("id", "title", "price", "sku", "category", "description", "url", "tags")
 
@@ -102,11 +99,7 @@ def measure(kind: str, source: Path) -> dict[str, object]:
 def child(kind: str, url: str, db: str) -> int:
     """One crawl of the feed into `db`; prints its figures as one JSON line."""
     sys.path.insert(0, str(HERE.parent))
-    import sqlite3
-
     from harvester import CSVFeedSpider, JSONFeedSpider
-    from harvester.config import build
-    from harvester.crawler import crawl
 
     class JSONFeed(JSONFeedSpider):
         name = "benchjson"
@@ -123,22 +116,8 @@ def child(kind: str, url: str, db: str) -> int:
         def parse_row(self, response, row):
             return {"id": row["id"], "title": row["title"], "price": row["price"], "sku": row["sku"]}
 
-    settings = build({
-        "project": {"pipelines": ["pipelines.store"]},
-        "storage": {"url": f"sqlite:///{db}"},
-        "fetch": {"obey_robots": False, "revalidate": False, "timeout": 60},
-    }, root=Path(db).parent)
-    started = time.perf_counter()
-    run = asyncio.run(crawl(settings, JSONFeed if kind == "json" else CSVFeed))
-    seconds = time.perf_counter() - started
-    with sqlite3.connect(db) as connection:
-        stored = connection.execute("select count(*) from items where run_id = ?", (run.id,)).fetchone()[0]
-        errors = connection.execute("select kind, message from errors").fetchall()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"side": f"harvester {kind} feed -> SQLite", "status": run.status, "records": stored,
-                      "seconds": round(seconds, 2), "records_per_s": round(stored / seconds),
-                      "peak_rss_mb": round(peak, 1), "errors": errors[:3]}))
-    return 0
+    spider = JSONFeed if kind == "json" else CSVFeed
+    return store_feed(spider, Path(db), f"harvester {kind} feed -> SQLite")
 
 
 if __name__ == "__main__":

@@ -111,11 +111,7 @@ def measure_scrapy(feed: Path) -> dict[str, object]:
 def child(url: str, db: Path) -> int:
     """One crawl of the feed into `db`; prints its figures as one JSON line."""
     sys.path.insert(0, str(HERE.parent))
-    import sqlite3
-
     from harvester import XMLFeedSpider
-    from harvester.config import build
-    from harvester.crawler import crawl
 
     class Feed(XMLFeedSpider):
         name = "benchfeed"
@@ -126,19 +122,29 @@ def child(url: str, db: Path) -> int:
             return {"id": node.xpath("@id").get(), "title": node.xpath("title/text()").get(),
                     "price": node.xpath("price/text()").get(), "sku": node.xpath("sku/text()").get()}
 
+    return store_feed(Feed, Path(db), "harvester XMLFeedSpider -> SQLite")
+
+
+def store_feed(spider: type, db: Path, side: str) -> int:
+    """Crawl `spider` into the SQLite file `db` with pipelines.store; print its figures as one JSON line."""
+    import sqlite3
+
+    from harvester.config import build
+    from harvester.crawler import crawl
+
     settings = build({
         "project": {"pipelines": ["pipelines.store"]},
         "storage": {"url": f"sqlite:///{db}"},
         "fetch": {"obey_robots": False, "revalidate": False, "timeout": 60},
     }, root=db.parent)
     started = time.perf_counter()
-    run = asyncio.run(crawl(settings, Feed))
+    run = asyncio.run(crawl(settings, spider))
     seconds = time.perf_counter() - started
     with sqlite3.connect(db) as connection:
         records = connection.execute("select count(*) from items where run_id = ?", (run.id,)).fetchone()[0]
         errors = connection.execute("select kind, message from errors").fetchall()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"side": "harvester XMLFeedSpider -> SQLite", "status": run.status, "records": records,
+    print(json.dumps({"side": side, "status": run.status, "records": records,
                       "seconds": round(seconds, 2), "records_per_s": round(records / seconds),
                       "peak_rss_mb": round(peak, 1), "errors": errors[:3]}))
     return 0
