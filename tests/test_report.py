@@ -17,9 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import Site
+from products import PRODUCTS, Products, serve_products
 from sqlalchemy import create_engine, text
 
-from harvester import Spider
 from harvester.config import build
 from harvester.crawler import crawl
 from harvester.mail import send
@@ -93,37 +93,6 @@ def smtp(ca) -> Iterator[Callable[..., tuple[LoopbackController, Recorder]]]:
         controller.stop()
 
 
-PRODUCTS = {"A1": 10.0, "B2": 20.0, "C3": 30.0}
-
-
-def serve_products(site: Site, products: dict[str, float]) -> None:
-    def catalogue(handler):
-        handler.send_text(200, "".join(f'<a href="/p/{sku}">{sku}</a>' for sku in [*products, "X9"]))
-
-    def product(handler):
-        sku = handler.path.rsplit("/", 1)[1]
-        if sku not in products:
-            return handler.send_text(404, "gone")
-        handler.send_text(200, f'<h1>{sku}</h1><p class="price">{products[sku]}</p>')
-
-    site.routes["/"] = catalogue
-    for sku in ("A1", "B2", "C3", "D4", "X9"):
-        site.routes[f"/p/{sku}"] = product
-
-
-class Products(Spider):
-    name = "products"
-    allowed_domains = ["127.0.0.1"]
-    item_key = ("sku",)
-
-    def parse(self, response):
-        sku = response.css("h1::text").get()
-        if sku:
-            yield {"sku": sku, "price": float(response.css("p.price::text").get())}
-        for link in response.links():
-            yield response.follow(link)
-
-
 def run_products(site: Site, tmp_path: Path, email_settings: dict[str, Any], pipelines: tuple[str, ...] = (
         "pipelines.store", "pipelines.email_report")):
     Products.start_urls = [site.url + "/"]
@@ -156,7 +125,7 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 def test_the_report_has_the_figures_errors_and_changed_items_with_a_csv(site: Site, tmp_path: Path, smtp) -> None:
     controller, recorder = smtp()
     products = dict(PRODUCTS)
-    serve_products(site, products)
+    serve_products(site, products, broken=("X9",))
     settings = {"host": "127.0.0.1", "port": controller.port, "attach_csv": True}
     run_products(site, tmp_path, settings)
     recorder.received.clear()
@@ -186,7 +155,7 @@ def test_the_report_has_the_figures_errors_and_changed_items_with_a_csv(site: Si
 
 def test_the_report_over_starttls_with_login(site: Site, tmp_path: Path, smtp, ca) -> None:
     controller, recorder = smtp("starttls", login=True)
-    serve_products(site, dict(PRODUCTS))
+    serve_products(site, dict(PRODUCTS), broken=("X9",))
     run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port, "security": "starttls",
                                         "ca_file": str(ca.path), "username": "bot", "password_env": "SMTP_PASSWORD"})
     assert run.status == "finished" and report_errors(tmp_path) == []
@@ -198,7 +167,7 @@ def test_the_report_over_starttls_with_login(site: Site, tmp_path: Path, smtp, c
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_the_report_over_implicit_tls_with_login(site: Site, tmp_path: Path, smtp, ca) -> None:
     controller, recorder = smtp("tls", login=True)
-    serve_products(site, dict(PRODUCTS))
+    serve_products(site, dict(PRODUCTS), broken=("X9",))
     run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port, "security": "tls",
                                         "ca_file": str(ca.path), "username": "bot", "password_env": "SMTP_PASSWORD"})
     assert run.status == "finished" and report_errors(tmp_path) == []
@@ -230,7 +199,7 @@ def test_a_report_that_cannot_be_sent_is_recorded_and_the_run_still_finishes(
         controller, _ = smtp("starttls", login=True)
         settings.update(port=controller.port, security="starttls", ca_file=str(ca.path), username="bot",
                         password_env="OTHER_PASSWORD")
-    serve_products(site, dict(PRODUCTS))
+    serve_products(site, dict(PRODUCTS), broken=("X9",))
     run = run_products(site, tmp_path, settings)
 
     assert run.status == "finished"
@@ -250,7 +219,7 @@ def test_a_report_that_cannot_be_sent_is_recorded_and_the_run_still_finishes(
 def test_send_report_after_the_run_is_closed_records_its_failure(site: Site, tmp_path: Path, smtp) -> None:
     """What a job with `report = true` does when the pipeline is not listed."""
     controller, recorder = smtp()
-    serve_products(site, dict(PRODUCTS))
+    serve_products(site, dict(PRODUCTS), broken=("X9",))
     run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port}, ("pipelines.store",))
     assert recorder.received == []
     assert asyncio.run(send_report(run)) is True

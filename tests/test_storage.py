@@ -10,6 +10,7 @@ import json
 from typing import ClassVar
 
 from conftest import Project, Site
+from products import PRODUCTS, Products, serve_products
 from sqlalchemy import create_engine, make_url, select
 
 from harvester import Spider
@@ -22,39 +23,7 @@ from harvester.storage.migrate import upgrade
 from harvester.storage.runs import open_run
 from harvester.storage.tables import items
 
-PRODUCTS = {"A1": 10.0, "B2": 20.0, "C3": 30.0}
-
 pytest_plugins = ["pg"]  # the PostgreSQL cluster and db_url fixtures
-
-
-def serve_products(site: Site, products: dict[str, float]) -> None:
-    """A catalogue page linking one page per product; `products` may change between runs."""
-    def catalogue(handler):
-        links = "".join(f'<a href="/p/{sku}">{sku}</a>' for sku in products)
-        handler.send_text(200, f"<html>{links}</html>")
-
-    def product(handler):
-        sku = handler.path.rsplit("/", 1)[1]
-        if sku not in products:
-            return handler.send_text(404, "gone")
-        handler.send_text(200, f'<h1>{sku}</h1><p class="price">{products[sku]}</p>')
-
-    site.routes["/"] = catalogue
-    for sku in ("A1", "B2", "C3", "D4"):
-        site.routes[f"/p/{sku}"] = product
-
-
-class Products(Spider):
-    name = "products"
-    allowed_domains = ["127.0.0.1"]
-    item_key = ("sku",)
-
-    def parse(self, response):
-        sku = response.css("h1::text").get()
-        if sku:
-            yield {"sku": sku, "price": float(response.css("p.price::text").get()), "name": f"Product {sku}"}
-        for link in response.links():
-            yield response.follow(link)
 
 
 def crawl_products(site: Site, url: str, spider=Products, **storage):
