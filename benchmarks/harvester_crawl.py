@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Harvester on the benchmark site: the same work as ../shared/bench/scrapy_crawl.py.
+"""Harvester on the benchmark site: the same work as benchmarks/rig/scrapy_crawl.py.
 
 Crawls http://127.0.0.1:8088/index.html (same host, robots.txt obeyed, dedupe,
 persistent frontier), extracts the microdata record of every page into an item

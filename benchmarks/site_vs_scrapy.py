@@ -3,7 +3,7 @@
 
     python benchmarks/site_vs_scrapy.py            # needs: apt-get install nginx; a Scrapy venv (below)
 
-Generates the site with ../shared/bench/gen_site.py (once, into /tmp/benchsite),
+Generates the site with benchmarks/rig/gen_site.py (once, into /tmp/benchsite),
 serves it with the rig's nginx on 127.0.0.1:8088, then runs, one after the other:
 Scrapy at 64 in flight with CONCURRENT_ITEMS=16 (its best here), Harvester in
 one process, and Harvester in two worker processes sharing the frontier. It
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent.parent / "shared" / "bench"
+BENCH = HERE / "rig"  # copied from the shared benchmark rig, unchanged
 
 
 def run(label: str, command: list[str]) -> dict:

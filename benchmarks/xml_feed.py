@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: a ~1 GB XML feed streamed over HTTP on loopback through XMLFeedSpider into SQLite.
 
-Generates the feed with ../shared/bench/gen_feed.py (once; reused after),
+Generates the feed with benchmarks/rig/gen_feed.py (once; reused after),
 serves it from a separate process (stdlib ThreadingHTTPServer on 127.0.0.1),
 and runs in child processes, one after the other:
 
@@ -9,7 +9,7 @@ and runs in child processes, one after the other:
   title, price and sku of each record) with `pipelines.store` into a fresh
   SQLite database; every record must be stored;
 - scrapy: `scrapy.utils.iterators.xmliter_lxml` over the same file read from
-  disk, extracting the same fields (../shared/bench/xml_stream.py), in the
+  disk, extracting the same fields (benchmarks/rig/xml_stream.py), in the
   venv at /tmp/scrapyvenv (`python3 -m venv /tmp/scrapyvenv &&
   /tmp/scrapyvenv/bin/pip install scrapy`).
 
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent.parent / "shared" / "bench"
+BENCH = HERE / "rig"  # copied from the shared benchmark rig, unchanged
 SCRAPY_PYTHON = "/tmp/scrapyvenv/bin/python"
 
 SERVER = """
