@@ -148,6 +148,34 @@ def test_a_host_only_cookie_stays_on_its_host_and_a_domain_cookie_reaches_subdom
     }
 
 
+def test_a_secure_cookie_is_set_and_sent_over_https_only(tmp_path, site, tls_site, ca):
+    """Both servers are 127.0.0.1: cookies are not kept apart by port, but Secure ones by scheme."""
+    seen: dict[str, bytes | None] = {}
+
+    def setter(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Set-Cookie", f"{site_of(handler)}_secure=1; Secure")
+        handler.send_header("Set-Cookie", f"{site_of(handler)}_plain=2")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def site_of(handler: Handler) -> str:
+        return "tls" if handler.server.site is tls_site else "http"
+
+    def check(handler: Handler) -> None:
+        seen[site_of(handler)] = sent_cookie(handler)
+        handler.send_text(200, "ok")
+
+    for server in (site, tls_site):
+        server.routes["/set"], server.routes["/check"] = setter, check
+    urls = [site.url + "/set", tls_site.url + "/set", site.url + "/check", tls_site.url + "/check"]
+    run(tmp_path, chain("secure", urls), ca_file=str(ca.path))
+    assert seen == {
+        "http": b"http_plain=2; tls_plain=2",
+        "tls": b"http_plain=2; tls_secure=1; tls_plain=2",
+    }
+
+
 # -- issue 12: IP hosts, caps -----------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ host that set it. A `Domain` cookie goes to that domain and its subdomains,
 unless the domain is a public suffix (`co.uk`, `github.io`: the list ships
 with the `publicsuffixlist` package), and an IP address domain-matches only
 itself (§5.1.3). Cookies are not kept apart by port or scheme (§8.5), except
-that a `Secure` one goes only over https.
+that a `Secure` one goes only over https, and, as browsers do (RFC 6265bis),
+is set only by an https response.
 
 Bounds (§6.1 sets minimums; these are what browsers hold): 180 cookies per
 domain and 3000 in all, the least recently used evicted first; a `Cookie`
@@ -56,9 +57,7 @@ class CookieStore:
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._now = now
         self._domains: dict[str, OrderedDict[Key, Cookie]] = {}  # each in order of last use
-        self._used: OrderedDict[tuple[str, str, str], None] = (
-            OrderedDict()
-        )  # every cookie, by last use
+        self._used: OrderedDict[tuple[str, str, str], None] = OrderedDict()  # all, by last use
         self._created = 0
         self._next_expiry = math.inf
 
@@ -71,9 +70,12 @@ class CookieStore:
         Returns the cookie stored, or None when the header stored nothing (ignored, or a deletion).
         """
         parsed = parse_set_cookie(header)
-        return self.store(parsed, host, path) if parsed is not None else None
+        if parsed is None or parsed.secure and scheme != "https":
+            return None  # as browsers (RFC 6265bis §5.7): only a secure origin sets a Secure cookie
+        return self.store(parsed, host, path)
 
     def store(self, parsed: SetCookie, host: str, path: str) -> Cookie | None:
+        """§5.3: store a parsed cookie received from `host` for a request to `path`."""
         now = self._now()
         if parsed.max_age is not None:
             expires = now + parsed.max_age if parsed.max_age > 0 else -math.inf
