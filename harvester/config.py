@@ -325,6 +325,8 @@ def _validate(settings: Settings) -> None:
         (settings.email.timeout > 0, "[email] timeout must be positive"),
     ]
     for host, address in fetch.resolve.items():
+        checks.append((bool(host) and not any(c in host for c in ":/@ "),
+                       f"[fetch] resolve: {host!r} is not a host name (no scheme, port or path)"))
         checks.append((_is_ip(address), f"[fetch] resolve: {host} = {address!r} is not an IP address"))
     for host, auth in settings.auth.items():
         checks.append((auth.scheme in ("basic", "digest"), f"[auth.{host}] scheme must be basic or digest"))
