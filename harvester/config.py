@@ -10,6 +10,7 @@ environment is passed in as an argument.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -84,6 +85,7 @@ class FetchSettings:
     proxy_password_env: str = ""
     ca_file: str = ""  # an extra CA bundle to trust
     insecure_hosts: tuple[str, ...] = ()  # hosts whose TLS certificates are not verified
+    resolve: Mapping[str, str] = field(default_factory=dict)  # host -> IP address to connect to (curl --resolve)
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,10 @@ def _validate(settings: Settings) -> None:
          "[email] username needs security = starttls or tls: no login over a plain connection"),
         (settings.email.timeout > 0, "[email] timeout must be positive"),
     ]
+    for host, address in fetch.resolve.items():
+        checks.append((bool(host) and not any(c in host for c in ":/@ "),
+                       f"[fetch] resolve: {host!r} is not a host name (no scheme, port or path)"))
+        checks.append((_is_ip(address), f"[fetch] resolve: {host} = {address!r} is not an IP address"))
     for host, auth in settings.auth.items():
         checks.append((auth.scheme in ("basic", "digest"), f"[auth.{host}] scheme must be basic or digest"))
     for name, job in settings.jobs.items():
@@ -329,3 +335,12 @@ def _validate(settings: Settings) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def _is_ip(value: object) -> bool:
+    """True for an IP address written as a string (`127.0.0.1`, `::1`)."""
+    try:
+        ipaddress.ip_address(value if isinstance(value, str) else "")
+    except ValueError:
+        return False
+    return True

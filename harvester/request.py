@@ -32,7 +32,7 @@ class Request:
     cb_kwargs: dict[str, Any] = field(default_factory=dict)
     errback: Callback = None
     depth: int = 0  # set by the framework: links followed from the start requests
-    credentials: bool = True  # the jar's cookies and configured auth; off once a redirect leaves the origin
+    credentials: bool = True  # configured auth; off once a redirect leaves the origin (cookies: the jar decides)
     stream: bool = False  # a 2xx body is not buffered: the callback reads `response.aiter_bytes()`
 
     def __post_init__(self) -> None:

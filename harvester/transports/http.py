@@ -5,9 +5,10 @@ transport spreads requests over several small clients. Bodies are read raw and
 decoded here with an output cap (`harvester.decoding`), so neither a large
 body nor a compression bomb is ever held past `max_size`.
 
-Cookies live in one jar per run (`harvester.cookies`); credentials from
-`[auth."host"]` are attached only to requests for exactly that host. Both are
-decided per request here, so a redirect to another origin never carries them.
+Cookies live in one jar per run (`harvester.cookies`), which sends each to the
+hosts RFC 6265 says it is meant for, redirects included; credentials from
+`[auth."host"]` are attached only to requests for exactly that host, so a
+redirect to another origin never carries them.
 """
 
 from __future__ import annotations
@@ -84,10 +85,8 @@ class HttpTransport:
             request.method, request.url, headers=headers, content=request.body,  # type: ignore[arg-type]
             extensions={"timeout": self.timeouts[request.stream]},
         )
-        auth = None
-        if request.credentials:
-            self.cookies.add_header(outgoing)
-            auth = self._auth.get(host_of(request.url))
+        self.cookies.add_header(outgoing)  # the jar's own rules (RFC 6265) decide, on every hop
+        auth = self._auth.get(host_of(request.url)) if request.credentials else None
         client = self._client_for(request.url)
         with _translated(request):
             if auth is None and request.url.partition(":")[0].lower() not in self._proxied:
@@ -150,7 +149,8 @@ def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | b
         f"{scheme}://": httpx.AsyncHTTPTransport(proxy=_proxy(settings, url), verify=verify, limits=limits)
         for scheme, url in settings.fetch.proxies.items()
     }
-    return pool.Client(pool.transport(verify=verify, limits=limits), mounts=mounts, trust_env=False)
+    direct = pool.transport(verify=verify, limits=limits, resolve=settings.fetch.resolve)
+    return pool.Client(direct, mounts=mounts, trust_env=False)
 
 
 def _auth(settings: Settings, host: str) -> httpx.Auth:

@@ -4,7 +4,9 @@ httpcore reaches the network through its network backend; the pools here use
 `harvester.transports.sockets` instead of anyio's (about a tenth of a crawl's
 CPU went to anyio's wrapping of each read and write, and to a poll() call
 before each reuse of a keep-alive connection). Everything else is httpx and
-httpcore as they are.
+httpcore as they are. The backend also applies `[fetch] resolve` (a host
+name's address chosen by the operator, as curl's `--resolve`) to direct
+connections; through a proxy, the proxy resolves names.
 
 Cookies are the transport's own business (one jar per run, `harvester.cookies`),
 so each client's private jar, which httpx fills from every response, is
@@ -14,18 +16,22 @@ switched off: that was another few percent of a crawl's CPU.
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 
 import httpx
 
 from harvester.transports.sockets import Backend
 
 
-def transport(**options: typing.Any) -> httpx.AsyncHTTPTransport:
-    """`httpx.AsyncHTTPTransport(**options)`, its pool on asyncio sockets (direct connections)."""
+def transport(resolve: Mapping[str, str] | None = None, **options: typing.Any) -> httpx.AsyncHTTPTransport:
+    """`httpx.AsyncHTTPTransport(**options)`, its pool on asyncio sockets (direct connections).
+
+    `resolve` maps host names to the IP addresses to connect to (`[fetch] resolve`).
+    """
     http = httpx.AsyncHTTPTransport(**options)
     pool = getattr(http, "_pool", None)
     if options.get("proxy") is None and hasattr(pool, "_network_backend"):
-        pool._network_backend = Backend()  # type: ignore[union-attr]
+        pool._network_backend = Backend(resolve)  # type: ignore[union-attr]
     return http
 
 

@@ -153,6 +153,16 @@ class Stream(httpcore.AsyncNetworkStream):
 
 
 class Backend(httpcore.AsyncNetworkBackend):
+    """Connections for httpcore; `resolve` maps host names to the addresses to reach them at.
+
+    As curl's `--resolve`: only the address connected to changes. The host name
+    stays in the URL, the Host header, TLS SNI and the certificate check, which
+    httpcore derives from the request, not from this connection.
+    """
+
+    def __init__(self, resolve: typing.Mapping[str, str] | None = None) -> None:
+        self.resolve = {host.lower(): address for host, address in (resolve or {}).items()}
+
     async def connect_tcp(
         self,
         host: str,
@@ -162,10 +172,11 @@ class Backend(httpcore.AsyncNetworkBackend):
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        address = self.resolve.get(host.lower(), host) if self.resolve else host
         try:
             async with asyncio.timeout(timeout):
                 transport, protocol = await loop.create_connection(
-                    _Protocol, host, port, local_addr=(local_address, 0) if local_address else None
+                    _Protocol, address, port, local_addr=(local_address, 0) if local_address else None
                 )
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
