@@ -1,4 +1,5 @@
-"""The project: finding its spiders in the modules `[project].spiders` names."""
+"""The project: its harvester.toml (here or in a folder above), and its spiders, found in
+the modules `[project].spiders` names."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from types import ModuleType
 from harvester.config import Settings
 from harvester.exceptions import SpiderLoadError, SpiderNotFound
 from harvester.spider import Spider
+
+CONFIG_NAME = "harvester.toml"
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The harvester.toml of the project holding `start` (default: the current directory):
+    in it or in the nearest folder above that has one, as Scrapy finds scrapy.cfg."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def use_project_path(settings: Settings) -> None:
@@ -74,3 +88,26 @@ def _where(exc: BaseException) -> str:
     if frame is None:
         return ""
     return f" ({Path(frame.tb_frame.f_code.co_filename).name}, line {frame.tb_lineno})"
+
+
+def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
+    """The one spider a Python file defines (`harvester runspider FILE`), and the name of the
+    module it is imported as: the file's stem, with its folder first on the import path."""
+    path = path.resolve()
+    if not path.is_file():
+        raise SpiderLoadError(f"no such file: {path}")
+    module = path.stem
+    if path.suffix != ".py" or not module.isidentifier():
+        raise SpiderLoadError(f"{path.name}: expected a Python file whose name is an identifier, such as quotes.py")
+    origin = getattr(sys.modules.get(module), "__file__", None)
+    if module in sys.stdlib_module_names or (origin and Path(origin).resolve() != path):
+        raise SpiderLoadError(f"{path.name} has the name of the module {module!r}; rename the file")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    found = [obj for obj in vars(_import(module)).values()
+             if inspect.isclass(obj) and issubclass(obj, Spider) and obj.__module__ == module
+             and getattr(obj, "name", "")]
+    if len(found) != 1:
+        names = ", ".join(cls.name for cls in found) or "none"
+        raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")
+    return module, found[0]
