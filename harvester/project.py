@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from harvester.config import Settings
-from harvester.exceptions import SpiderLoadError, SpiderNotFound
+from harvester.exceptions import ConfigError, SpiderLoadError, SpiderNotFound
 from harvester.spider import Spider
 
 CONFIG_NAME = "harvester.toml"
@@ -33,6 +33,16 @@ def use_project_path(settings: Settings) -> None:
     root = str(settings.root)
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def require_config(command: str) -> Path:
+    """The project's harvester.toml, or a one-line error saying `harvester COMMAND` needs one."""
+    found = find_config()
+    if found is None:
+        raise ConfigError(
+            f"no {CONFIG_NAME} in {Path.cwd()} or any folder above: `harvester {command}` needs a project "
+            "(run it in one, pass --config PATH, or make one with `harvester startproject NAME`)")
+    return found
 
 
 def find_spiders(settings: Settings) -> dict[str, type[Spider]]:

@@ -88,6 +88,7 @@ def test_top_level_help_lists_the_new_commands(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [
     ("list",), ("crawl", "books"), ("genspider", "x", "x.example"), ("check",),
     ("parse", "http://127.0.0.1:9/", "--spider", "x"), ("jobs", "list"), ("query",), ("db", "current"),
+    ("fetch", "--spider", "x", "http://127.0.0.1:9/"),
 ])
 def test_a_project_command_outside_a_project_says_so_in_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     result = run_in(tmp_path, *args)
@@ -220,6 +221,19 @@ def test_fetch_follows_redirects_with_cookies_and_obeys_robots(tmp_path: Path, s
     assert result.returncode == 1
     assert "robots" in line and "/private" in line
     assert site.hits["/private"] == 0
+
+
+def test_fetch_sends_the_configured_credentials_to_their_origin(project: Project, site: Site) -> None:
+    import base64
+
+    token = "Basic " + base64.b64encode(b"alice:wonder").decode()
+    site.routes["/area"] = lambda h: (
+        h.send_text(200, "hello alice") if h.headers.get("Authorization") == token
+        else h.send_text(401, "who?", headers={"WWW-Authenticate": 'Basic realm="area"'}))
+    config = project.root / "harvester.toml"
+    for key in (f"127.0.0.1:{site.port}", f"http://127.0.0.1:{site.port}"):  # host:port, and the origin form
+        config.write_text(config.read_text() + f'\n[auth."{key}"]\nusername = "alice"\npassword_env = "AREA_PW"\n')
+    assert ok(project.run("fetch", f"{site.url}/area", env={"AREA_PW": "wonder"})) == "hello alice"
 
 
 def test_fetch_uses_the_project_settings_and_a_spiders(project: Project, site: Site) -> None:

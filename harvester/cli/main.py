@@ -12,7 +12,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from harvester.cli import (
     check,
@@ -30,8 +29,8 @@ from harvester.cli import (
     startproject,
     version,
 )
-from harvester.exceptions import ConfigError, HarvesterError
-from harvester.project import CONFIG_NAME, find_config
+from harvester.exceptions import HarvesterError
+from harvester.project import CONFIG_NAME, require_config
 
 COMMANDS = (crawl, listing, genspider, check, parse, query, db, jobs,
             startproject, runspider, fetch, shell, version)
@@ -73,10 +72,7 @@ def require_project(args: argparse.Namespace) -> None:
         return
     if args.command in DB_COMMANDS and getattr(args, "db", None):
         return
-    if find_config() is None:
-        raise ConfigError(
-            f"no {CONFIG_NAME} in {Path.cwd()} or any folder above: `harvester {args.command}` needs a "
-            "project (run it in one, pass --config PATH, or make one with `harvester startproject NAME`)")
+    require_config(args.command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from harvester.config import Settings
 from harvester.exceptions import ConfigError, HttpError
 from harvester.fetching import Fetcher
 from harvester.items import as_dict, is_item
-from harvester.project import get_spider
+from harvester.project import get_spider, require_config
 from harvester.request import Request
 from harvester.response import Response
 from harvester.spider import Spider
@@ -45,6 +45,8 @@ class DefaultSpider(Spider):
 def spider_from(args: argparse.Namespace, settings: Settings) -> Spider:
     """The spider `--spider` names (with `-a` attributes), or the default one."""
     name = getattr(args, "spider", None)
+    if name and not getattr(args, "config", None):
+        require_config(f"{args.command} --spider")
     cls = get_spider(settings, name) if name else DefaultSpider
     spider = cls(**spider_args(getattr(args, "args", None) or []))
     spider.settings = settings
