@@ -4,6 +4,7 @@ the modules `[project].spiders` names."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import sys
@@ -102,22 +103,35 @@ def _where(exc: BaseException) -> str:
 
 def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
     """The one spider a Python file defines (`harvester runspider FILE`), and the name of the
-    module it is imported as: the file's stem, with its folder first on the import path."""
+    module it is imported as: the file's stem, with its folder first on the import path while
+    it is imported (so it can import its neighbours)."""
     path = path.resolve()
     if not path.is_file():
         raise SpiderLoadError(f"no such file: {path}")
     module = path.stem
     if path.suffix != ".py" or not module.isidentifier():
         raise SpiderLoadError(f"{path.name}: expected a Python file whose name is an identifier, such as quotes.py")
-    origin = getattr(sys.modules.get(module), "__file__", None)
-    if module in sys.stdlib_module_names or (origin and Path(origin).resolve() != path):
+    if module in sys.stdlib_module_names or _elsewhere(module, path):
         raise SpiderLoadError(f"{path.name} has the name of the module {module!r}; rename the file")
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
-    found = [obj for obj in vars(_import(module)).values()
+    sys.path.insert(0, str(path.parent))  # for the import only, as Scrapy does: its neighbours may
+    try:                                   # have the names of modules imported later
+        loaded = _import(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    found = [obj for obj in vars(loaded).values()
              if inspect.isclass(obj) and issubclass(obj, Spider) and obj.__module__ == module
              and getattr(obj, "name", "")]
     if len(found) != 1:
         names = ", ".join(cls.name for cls in found) or "none"
         raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")
     return module, found[0]
+
+
+def _elsewhere(module: str, path: Path) -> bool:
+    """True when `module` imports (or was imported) from a file other than `path`."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    origin = spec.origin if spec is not None else None
+    return bool(origin) and origin != "built-in" and Path(origin).resolve() != path  # type: ignore[arg-type]

@@ -180,11 +180,14 @@ def test_runspider_from_another_folder_keeps_the_database_where_it_runs(tmp_path
     serve_books(site)
     spiders = tmp_path / "mine"
     spiders.mkdir()
-    (spiders / "shelf.py").write_text(textwrap.dedent(BOOKS.format(url=site.url)))
+    source = "from shelves import DEFAULT_SHELF\n" + BOOKS.format(url=site.url).replace('"all"', "DEFAULT_SHELF")
+    (spiders / "shelf.py").write_text(source)
+    (spiders / "shelves.py").write_text('DEFAULT_SHELF = "mine"\n')  # a neighbour it imports
+    (spiders / "pipelines.py").write_text("raise ImportError('a neighbour, not the pipelines')\n")
     work = tmp_path / "work"
     work.mkdir()
     ok(run_in(work, "runspider", str(spiders / "shelf.py")))
-    assert Project(work).sql("select count(*) from items") == [(2,)]
+    assert Project(work).sql("select distinct json_extract(data, '$.shelf') from items") == [("mine",)]
     assert not (spiders / "harvest.db").exists()
 
 
