@@ -266,6 +266,22 @@ def test_parse_prints_the_requests_and_items_one_callback_yields(project: Projec
     assert site.hits["/book/1"] == 0  # nothing followed
 
 
+def test_parse_to_a_depth_follows_each_request_once(project: Project, site: Site) -> None:
+    serve_books(site)
+    site.page("/", '<a class="book" href="/book/1">1</a> <a class="book" href="/book/2">2</a>'
+                   '<a class="book" href="/book/1#again">1</a>')
+    project.spider("books", BOOKS.format(url=site.url))
+    out = ok(project.run("parse", f"{site.url}/", "--spider", "books", "--depth", "3")).splitlines()
+    assert out[:6] == ["# depth 1", "# items (0)", "# requests (3)", f"GET {site.url}/book/1 parse_book",
+                       f"GET {site.url}/book/2 parse_book", f"GET {site.url}/book/1#again parse_book"]
+    level2 = out[6:out.index("# depth 3")]
+    assert level2[:2] == ["# depth 2", "# items (2)"]
+    assert sorted(json.loads(line)["title"] for line in level2[2:4]) == ["Dune", "Emma"]
+    assert level2[4:] == ["# requests (0)"]
+    assert out[out.index("# depth 3"):] == ["# depth 3", "# items (0)", "# requests (0)"]
+    assert site.hits["/book/1"] == 1
+
+
 def test_parse_with_an_unknown_callback_or_a_failing_page_says_so(project: Project, site: Site) -> None:
     serve_books(site)
     project.spider("books", BOOKS.format(url=site.url))

@@ -13,6 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 
+class CommandsFormatter(argparse.RawDescriptionHelpFormatter):
+    """The top-level help: descriptions as written, each command's summary on its own line
+    (argparse sizes the column without the commands' extra indent, so `startproject` wrapped)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30)
+        self._action_max_length = len("    startproject")
+
+
 def epilog(examples: Sequence[str]) -> str:
     """An "examples:" block, one command line per line."""
     return "examples:\n" + "\n".join(f"  {line}" for line in examples)

@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
         description="Crawl sites and harvest records into a SQL database.\n"
                     f"Project commands run in a folder holding {CONFIG_NAME} (or below one), or with --config.",
         epilog=help.epilog(EXAMPLES) + "\n\n`harvester COMMAND --help` describes a command.",
-        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=30),
+        formatter_class=help.CommandsFormatter,
     )
     top.add_argument("--version", action=version.VersionAction)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
