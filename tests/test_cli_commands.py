@@ -353,6 +353,20 @@ def test_check_names_each_broken_contract_and_exits_non_zero(project: Project, s
     assert only.returncode == 1 and len(only.stdout.splitlines()) == 2
 
 
+def test_a_spider_that_fails_to_start_fails_its_contracts_and_parse_in_one_line(project: Project, site: Site) -> None:
+    serve_books(site)
+    project.spider("books", BOOKS.format(url=site.url).replace(
+        '    shelf = "all"\n', '    shelf = "all"\n\n    def __init__(self, **kw):\n'
+                              '        super().__init__(**kw)\n        self.limit = int(self.shelf)\n'))
+    result = project.run("check")
+    assert result.returncode == 1
+    assert ("FAIL  books.parse  @returns requests 2 2: spider 'books' failed to start: ValueError: invalid literal"
+            in result.stdout)
+    assert "Traceback" not in result.stderr
+    assert "failed to start" in one_line_error(project.run("parse", f"{site.url}/", "--spider", "books"))
+    assert ok(project.run("parse", f"{site.url}/", "--spider", "books", "-a", "shelf=3")).startswith("# items")
+
+
 def test_check_list_names_the_contracts_without_fetching(project: Project, site: Site) -> None:
     project.spider("books", BOOKS.format(url=site.url))
     lines = ok(project.run("check", "--list")).splitlines()

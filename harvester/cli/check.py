@@ -16,10 +16,10 @@ from harvester import loop
 from harvester.cli.crawl import spider_args
 from harvester.cli.help import command
 from harvester.cli.options import add_spider_options, settings_from
-from harvester.cli.session import Session
+from harvester.cli.session import Session, make_spider
 from harvester.config import Settings
 from harvester.contracts import Case, cases
-from harvester.exceptions import FetchError
+from harvester.exceptions import FetchError, SpiderLoadError
 from harvester.project import find_spiders, get_spider
 from harvester.spider import Spider
 
@@ -69,13 +69,16 @@ async def _check_all(settings: Settings, spiders: dict[str, type[Spider]], plans
     for name, found in plans.items():
         if not found:
             continue
-        spider = spiders[name](**attributes)
-        spider.settings = settings
-        session = Session(settings, spider)
         try:
-            outcomes = await asyncio.gather(*(_check(session, case) for case in found))
-        finally:
-            await session.aclose()
+            spider = make_spider(spiders[name], attributes, settings)
+        except SpiderLoadError as exc:
+            outcomes = [[(f"{label}: {exc}", False) for label in _labels(case)] for case in found]
+        else:
+            session = Session(settings, spider)
+            try:
+                outcomes = await asyncio.gather(*(_check(session, case) for case in found))
+            finally:
+                await session.aclose()
         for case, outcome in zip(found, outcomes):
             for line, ok in outcome:
                 print(f"{'ok  ' if ok else 'FAIL'}  {name}.{case.callback}  {line}")
@@ -99,3 +102,8 @@ async def _check(session: Session, case: Case) -> list[tuple[str, bool]]:
         verdicts = [(contract, contract.check(outputs.items, outputs.requests)) for contract in case.checks]
         return [(str(c) + (f": {why}" if why else ""), why is None) for c, why in verdicts]
     return [(f"{contract}: {failure}", False) for contract in case.checks]
+
+
+def _labels(case: Case) -> list[str]:
+    """How each of a callback's results is named: its contracts, or its @url when it has none."""
+    return [str(contract) for contract in case.checks] or [f"@url {case.url}"]

@@ -22,7 +22,7 @@ from harvester.callbacks import outputs
 from harvester.cli.crawl import spider_args
 from harvester.cli.options import settings_from
 from harvester.config import Settings
-from harvester.exceptions import ConfigError, HttpError
+from harvester.exceptions import ConfigError, HttpError, SpiderLoadError
 from harvester.fetching import Fetcher
 from harvester.items import as_dict, is_item
 from harvester.project import get_spider, require_config
@@ -48,7 +48,15 @@ def spider_from(args: argparse.Namespace, settings: Settings) -> Spider:
     if name and not getattr(args, "config", None):
         require_config(f"{args.command} --spider")
     cls = get_spider(settings, name) if name else DefaultSpider
-    spider = cls(**spider_args(getattr(args, "args", None) or []))
+    return make_spider(cls, spider_args(getattr(args, "args", None) or []), settings)
+
+
+def make_spider(cls: type[Spider], attributes: dict[str, str], settings: Settings) -> Spider:
+    """An instance of `cls` with `-a` attributes, as a crawl makes it; one line if it fails."""
+    try:
+        spider = cls(**attributes)
+    except Exception as exc:  # noqa: BLE001 - the spider's own __init__: one clear line
+        raise SpiderLoadError(f"spider {cls.name!r} failed to start: {type(exc).__name__}: {exc}") from None
     spider.settings = settings
     return spider
 
