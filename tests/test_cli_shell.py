@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, Project, Site
+from test_cli import ok, run_in
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[=>()][0-9A-Za-z]?|\r")
 
@@ -171,3 +172,11 @@ def test_a_spider_of_the_project_fetches_with_the_project_settings(
     term.expect(r"\[\{'title': 'shopbot/2'\}\]")
     term.type("exit()")
     assert term.close() == 0
+
+
+def test_code_given_with_c_is_evaluated_on_the_page_and_printed(tmp_path: Path, shop: Site) -> None:
+    result = run_in(tmp_path, "shell", f"{shop.url}/", "-c", "response.css('p.price::text').get(), response.status")
+    assert ok(result) == "('12.50', 200)\n"
+    assert "200 OK" in result.stderr
+    failed = run_in(tmp_path, "shell", "http://127.0.0.1:1/", "-c", "response.status")
+    assert failed.returncode == 1 and "fetch failed" in failed.stderr and failed.stdout == ""

@@ -34,10 +34,13 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         examples=("harvester shell https://books.example/",
                   "harvester shell --spider books https://books.example/catalogue/",
                   "harvester shell page.html          # a local file",
+                  """harvester shell https://books.example/ -c 'response.css("h1::text").getall()'""",
                   "harvester shell --console python   # Python's own console, no page yet"),
     )
     parser.add_argument("url", nargs="?", help="the page to fetch first (a bare host gets http://)")
     parser.add_argument("--spider", metavar="S", help="fetch as this spider of the project does")
+    parser.add_argument("-c", dest="code", metavar="CODE",
+                        help="evaluate CODE with the page ready, print its value and exit (no console)")
     parser.add_argument("--console", choices=CONSOLES, default="auto",
                         help="which console: IPython when installed (auto), ipython or python")
     add_spider_options(parser)
@@ -58,14 +61,19 @@ class Shell:
 
     def fetch(self, url_or_request: str | Request) -> None:
         """Fetch a URL or Request; `response` and `request` become the new ones."""
+        self.load(url_or_request)
+
+    def load(self, url_or_request: str | Request) -> bool:
+        """`fetch()`, saying how it went on stderr; False when it failed."""
         try:
             response = self.session.fetch(url_or_request)
         except (FetchError, ConfigError) as exc:
             kind = getattr(exc, "kind", "error")
-            print(f"[s] fetch failed: {kind}: {exc}; response is unchanged")
-            return
+            print(f"[s] fetch failed: {kind}: {exc}; response is unchanged", file=sys.stderr)
+            return False
         self.namespace["response"], self.namespace["request"] = response, response.request
-        print(f"[s] {status_line(response)} {response.url} ({len(response.body)} bytes)")
+        print(f"[s] {status_line(response)} {response.url} ({len(response.body)} bytes)", file=sys.stderr)
+        return True
 
     def shelp(self) -> None:
         """What the console holds."""
@@ -84,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
     session = BlockingSession(args)
     try:
         shell = Shell(session)
-        if args.url:
-            shell.fetch(args.url)
+        if args.url and not shell.load(args.url) and args.code is not None:
+            return 1
+        if args.code is not None:
+            print(eval(args.code, shell.namespace))  # noqa: S307 - the user's own expression, as Scrapy's -c
+            return 0
         shell.shelp()
         interact(shell.namespace, args.console)
     finally:
