@@ -1,8 +1,10 @@
-"""The project: finding its spiders in the modules `[project].spiders` names."""
+"""The project: its harvester.toml (here or in a folder above), and its spiders, found in
+the modules `[project].spiders` names."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import sys
@@ -10,8 +12,21 @@ from pathlib import Path
 from types import ModuleType
 
 from harvester.config import Settings
-from harvester.exceptions import SpiderLoadError, SpiderNotFound
+from harvester.exceptions import ConfigError, SpiderLoadError, SpiderNotFound
 from harvester.spider import Spider
+
+CONFIG_NAME = "harvester.toml"
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The harvester.toml of the project holding `start` (default: the current directory):
+    in it or in the nearest folder above that has one, as Scrapy finds scrapy.cfg."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def use_project_path(settings: Settings) -> None:
@@ -19,6 +34,16 @@ def use_project_path(settings: Settings) -> None:
     root = str(settings.root)
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def require_config(command: str) -> Path:
+    """The project's harvester.toml, or a one-line error saying `harvester COMMAND` needs one."""
+    found = find_config()
+    if found is None:
+        raise ConfigError(
+            f"no {CONFIG_NAME} in {Path.cwd()} or any folder above: `harvester {command}` needs a project "
+            "(run it in one, pass --config PATH, or make one with `harvester startproject NAME`)")
+    return found
 
 
 def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
@@ -74,3 +99,39 @@ def _where(exc: BaseException) -> str:
     if frame is None:
         return ""
     return f" ({Path(frame.tb_frame.f_code.co_filename).name}, line {frame.tb_lineno})"
+
+
+def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
+    """The one spider a Python file defines (`harvester runspider FILE`), and the name of the
+    module it is imported as: the file's stem, with its folder first on the import path while
+    it is imported (so it can import its neighbours)."""
+    path = path.resolve()
+    if not path.is_file():
+        raise SpiderLoadError(f"no such file: {path}")
+    module = path.stem
+    if path.suffix != ".py" or not module.isidentifier():
+        raise SpiderLoadError(f"{path.name}: expected a Python file whose name is an identifier, such as quotes.py")
+    if module in sys.stdlib_module_names or _elsewhere(module, path):
+        raise SpiderLoadError(f"{path.name} has the name of the module {module!r}; rename the file")
+    sys.path.insert(0, str(path.parent))  # for the import only, as Scrapy does: its neighbours may
+    try:                                   # have the names of modules imported later
+        loaded = _import(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    found = [obj for obj in vars(loaded).values()
+             if inspect.isclass(obj) and issubclass(obj, Spider) and obj.__module__ == module
+             and getattr(obj, "name", "")]
+    if len(found) != 1:
+        names = ", ".join(cls.name for cls in found) or "none"
+        raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")
+    return module, found[0]
+
+
+def _elsewhere(module: str, path: Path) -> bool:
+    """True when `module` imports (or was imported) from a file other than `path`."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    origin = spec.origin if spec is not None else None
+    return bool(origin) and origin != "built-in" and Path(origin).resolve() != path  # type: ignore[arg-type]

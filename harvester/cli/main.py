@@ -1,8 +1,9 @@
 """`harvester` (and `python -m harvester`): parses the command line and runs one command.
 
 Errors a user can make (bad config, unknown spider, unreachable database, a
-spider that fails to import, bad SQL) print exactly one line to stderr and
-exit with status 2; they never print a traceback.
+spider that fails to import, bad SQL, a command that needs a project run
+outside one) print exactly one line to stderr and exit with status 2; they
+never print a traceback.
 """
 
 from __future__ import annotations
@@ -12,26 +13,66 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from harvester.cli import crawl, db, genspider, jobs, listing, query
+from harvester.cli import (
+    check,
+    crawl,
+    db,
+    fetch,
+    genspider,
+    help,
+    jobs,
+    listing,
+    parse,
+    query,
+    runspider,
+    shell,
+    startproject,
+    version,
+)
 from harvester.exceptions import HarvesterError
+from harvester.project import CONFIG_NAME, require_config
 
-COMMANDS = (crawl, listing, genspider, query, db, jobs)
+COMMANDS = (crawl, listing, genspider, check, parse, query, db, jobs,
+            startproject, runspider, fetch, shell, version)
+DB_COMMANDS = ("query", "db")  # need only a database: `--db URL` stands in for the project
+
+EXAMPLES = (
+    "harvester startproject shop && cd shop",
+    "harvester crawl example -o items.jsonl",
+    "harvester shell https://example.org/",
+    "harvester runspider quotes.py -o quotes.json",
+    'harvester query "select count(*) from items"',
+)
 
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help="the project's harvester.toml (default: ./harvester.toml)")
+                        help=f"the project's {CONFIG_NAME} (default: the one here or in a folder above)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="debug logging")
     top = argparse.ArgumentParser(
         prog="harvester", parents=[common],
-        description="Crawl sites and harvest records into a SQL database.",
+        description="Crawl sites and harvest records into a SQL database.\n"
+                    f"Project commands run in a folder holding {CONFIG_NAME} (or below one), or with --config.",
+        epilog=help.epilog(EXAMPLES) + "\n\n`harvester COMMAND --help` describes a command.",
+        formatter_class=help.CommandsFormatter,
     )
+    top.add_argument("--version", action=version.VersionAction)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.add_parser(commands, common)
+    help.describe(top)
     return top
+
+
+def require_project(args: argparse.Namespace) -> None:
+    """Stop, in one line, a command that needs a project when there is none here or above."""
+    if getattr(args, "anywhere", False) or getattr(args, "config", None):
+        return
+    if args.command in DB_COMMANDS and getattr(args, "db", None):
+        return
+    require_config(args.command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        require_project(args)
         return int(args.handler(args) or 0)
     except HarvesterError as exc:
         print(f"harvester: error: {exc}", file=sys.stderr)

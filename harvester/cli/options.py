@@ -1,24 +1,41 @@
-"""Command-line pieces several commands share: settings from --config, -s and --db."""
+"""Command-line pieces several commands share: settings from --config, -s and --db, and
+the options that set a spider's attributes and a run's settings."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from harvester import config
 from harvester.config import Settings
+from harvester.project import find_config
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace, extra: Sequence[str] = ()) -> Settings:
+    """The settings a command runs with: `--config`, else the harvester.toml of the project
+    holding the current directory (here or above), else the defaults; then `-s`, `--db` and
+    `extra` overrides (`section.key=value`)."""
     overrides = list(getattr(args, "set", None) or [])
     db_url = getattr(args, "db", None)
     if db_url:
-        overrides.append(f"storage.url={_toml_string(db_url)}")
-    return config.load(getattr(args, "config", None), overrides)
+        overrides.append(f"storage.url={toml_string(db_url)}")
+    overrides.extend(extra)
+    return config.load(getattr(args, "config", None) or find_config(), overrides)
 
 
-def _toml_string(value: str) -> str:
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string, for a `section.key=value` override."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", help="database URL, instead of [storage].url")
+
+
+def add_spider_options(parser: argparse.ArgumentParser) -> None:
+    """`-a NAME=VALUE` (a spider attribute) and `-s SECTION.KEY=VALUE` (a setting), repeatable."""
+    parser.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a spider attribute (repeatable)")
+    parser.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a harvester.toml setting (repeatable)")
+
