@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harvester.exceptions import InvalidURL
 from harvester.urls import canonicalize, domain_allowed, fingerprint, host_of
 
 
@@ -101,7 +102,13 @@ def test_host_of_gives_host_and_only_a_non_default_port() -> None:
     "http://a.com:0080/x", "http://a.com:99999/x", "http://a.com:65535/x", "http://a.com/x?b=1&a=2",
     "http://u@a.com/x", "http://a.com/é", "http://a.com/~x/(y)", "http://a.com/x#top", " http://a.com/x",
 ])
-def test_canonicalize_takes_its_shortcut_only_for_urls_already_canonical(url: str) -> None:
-    from harvester.urls import _canonicalize
+def test_parse_takes_its_shortcut_only_for_urls_already_parsed(url: str) -> None:
+    from harvester.urls import parse, parse_slow
 
-    assert canonicalize(url) == _canonicalize(url)
+    def outcome(function):
+        try:
+            return function(url)
+        except InvalidURL as exc:
+            return type(exc)
+
+    assert outcome(parse) == outcome(parse_slow)
