@@ -1,0 +1,141 @@
+"""The WHATWG URL Standard's own test cases, through `links()`, `follow()` and `Request`.
+
+`tests/data/urltestdata.json` is web-platform-tests' `urltestdata.json`,
+copied unchanged (its source in `tests/data/urltestdata.md`). Each case gives
+an input, a base and the URL a browser makes of them (or `failure`). Every
+case with an http(s) base is run as a link on a page at that base, through
+`response.follow()`, and its expected serialization through `Request`; every
+case without a base through `Request(input)`. What Harvester deliberately
+does otherwise is listed in `DELIBERATE` with the reason, and checked too.
+The fast paths of `harvester.urls` are held to the parser on every case.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harvester import Request, Response
+from harvester import urls
+from harvester.exceptions import HarvesterError, InvalidURL
+
+DATA = Path(__file__).parent / "data" / "urltestdata.json"
+CASES = [case for case in json.loads(DATA.read_text(encoding="utf-8")) if isinstance(case, dict)]
+WEB = [case for case in CASES if (case.get("base") or "").startswith(("http:", "https:"))]
+ABSOLUTE = [case for case in CASES if case.get("base") is None]
+FETCHED = ("http:", "https:", "ftp:", "file:")  # the schemes Harvester has transports for
+C0_OR_SPACE = "".join(map(chr, range(0x21)))
+
+# What Harvester does on purpose where a browser's URL would differ, and why.
+DELIBERATE = {
+    "not fetched": "Request() and follow() refuse a URL of a scheme Harvester has no transport for "
+                   "(javascript:, mailto:, data:, ...) with InvalidURL; links() leaves it out",
+    "the page itself": "links() leaves out an empty or fragment-only href: it names the page being read",
+    "links are http(s)": "links() gives http(s) links only (plus the page's own scheme on ftp:// and file:// "
+                         "listings): a file:// or ftp:// link found on a web page is never fetched",
+}
+
+
+def _case_id(index: int, case: dict) -> str:
+    return f"{index}:{case['input']!r}"[:70]
+
+
+def _expected(case: dict) -> str | None:
+    return None if case.get("failure") else case["href"]
+
+
+def _page(base: str, href: str) -> Response:
+    """A page served at `base` holding one link: `<a href="...">`, the href written out as HTML."""
+    attribute = html.escape(href, quote=True).encode("utf-8", "xmlcharrefreplace")  # lone surrogates: &#...;
+    body = b"<!DOCTYPE html><html><head><title>t</title></head><body><a href=\"" + attribute + b"\">x</a></body></html>"
+    return Response(base, 200, httpx.Headers({"Content-Type": "text/html; charset=utf-8"}), body)
+
+
+@pytest.mark.parametrize("case", WEB, ids=[_case_id(i, c) for i, c in enumerate(WEB)])
+def test_a_link_resolves_as_a_browser_resolves_it(case: dict) -> None:
+    expected, href = _expected(case), case["input"]
+    found = list(_page(case["base"], href).links())
+    bare = href.strip(C0_OR_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
+    assert "\x00" not in href  # an HTML attribute cannot carry U+0000 (it reads U+FFFD, as in browsers)
+    if not bare or bare.startswith("#"):  # DELIBERATE["the page itself"]
+        assert found == []
+    elif expected is None:
+        assert found == []  # skipped, not a crash
+    elif not expected.startswith(("http:", "https:")):  # DELIBERATE["links are http(s)"], ["not fetched"]
+        assert found == []
+    else:
+        assert found == [expected.split("#", 1)[0]]
+
+
+@pytest.mark.parametrize("case", WEB, ids=[_case_id(i, c) for i, c in enumerate(WEB)])
+def test_follow_requests_what_a_browser_requests(case: dict) -> None:
+    expected = _expected(case)
+    page = _page(case["base"], "")
+    if expected is None or not expected.startswith(FETCHED):  # DELIBERATE["not fetched"] for the latter
+        with pytest.raises(InvalidURL):
+            page.follow(case["input"])
+    else:
+        assert page.follow(case["input"]).url == expected
+
+
+@pytest.mark.parametrize("case", WEB, ids=[_case_id(i, c) for i, c in enumerate(WEB)])
+def test_a_request_keeps_a_browser_serialized_url_as_it_is(case: dict) -> None:
+    expected = _expected(case)
+    if expected is None or not expected.startswith(FETCHED):
+        pytest.skip("no URL to request: " + ("a failure case" if expected is None else DELIBERATE["not fetched"]))
+    assert Request(expected).url == expected
+
+
+@pytest.mark.parametrize("case", ABSOLUTE, ids=[_case_id(i, c) for i, c in enumerate(ABSOLUTE)])
+def test_a_request_url_is_parsed_as_a_browser_parses_it(case: dict) -> None:
+    expected = _expected(case)
+    if expected is None or not expected.startswith(FETCHED):  # DELIBERATE["not fetched"] for the latter
+        with pytest.raises(InvalidURL) as raised:
+            Request(case["input"])
+        assert isinstance(raised.value, ValueError) and isinstance(raised.value, HarvesterError)
+    else:
+        assert Request(case["input"]).url == expected
+
+
+def _outcome(function, *args: str) -> str | type:
+    try:
+        return function(*args)
+    except InvalidURL as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(i, c) for i, c in enumerate(CASES)])
+def test_the_fast_paths_give_the_parsers_result(case: dict) -> None:
+    assert _outcome(urls.parse, case["input"]) == _outcome(urls.parse_slow, case["input"])
+    base = case.get("base") or ""
+    if base.startswith(("http:", "https:")):
+        joined = _outcome(urls.Resolver(base), case["input"])
+        assert joined == _outcome(urls.join_slow, urls.parse(base), case["input"])
+
+
+def test_the_fast_paths_give_the_parsers_result_on_generated_links() -> None:
+    """Links made of the characters and pieces the fast paths look at, against several bases."""
+    pieces = [*"abXY09-._~!$&'()*+,;=:@%/?#\\ \t\n|^`{}[]<>\"\u00a0é", "..", ".", "%2e", "%2E", "%41", "//",
+              "xn--", "/../", "/./"]
+    bases = ["http://h/", "http://h/a/b/c", "https://example.com:8080/p/1/i.html?x=1#f", "http://h/a//b/",
+             "http://127.0.0.1:8088/p/1/"]
+    hosts = ["h", "a.b", "127.0.0.1", "1.2.3", "a.1", "ab--c", "0x1.a", "-a-.b", "a..b", "xn--a", "A.com", "a.b.",
+             "999.1.1.1", "h:80", "h:0080", "h:65536", "h:8080", "h:", "h:443"]
+    generator = random.Random(20261201)
+    resolvers = {base: urls.Resolver(base) for base in bases}
+    for _ in range(20_000):
+        link = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 12)))
+        base = generator.choice(bases)
+        assert _outcome(resolvers[base], link) == _outcome(urls.join_slow, urls.parse(base), link), (base, link)
+        url = f"{generator.choice(['http', 'https'])}://{generator.choice(hosts)}/{link}"
+        assert _outcome(urls.parse, url) == _outcome(urls.parse_slow, url), url
+
+
+def test_the_data_is_the_whole_suite() -> None:
+    assert len(CASES) == 869
+    assert len(WEB) == 199
