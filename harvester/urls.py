@@ -147,8 +147,8 @@ def join_slow(base: str, reference: str) -> str:
 
 def _checked(href: str) -> str:
     """`href`, once its punycode labels are known valid IDNA (ada-url does not decode them)."""
-    if "xn--" in href:
-        authority = href.partition("//")[2].split("/", 1)[0]
+    authority = href.partition("//")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "xn--" in authority:
         for label in authority.rpartition("@")[2].rsplit(":", 1)[0].split("."):
             if label.startswith("xn--") and not _valid_punycode(label):
                 raise ValueError(f"invalid IDNA label {label!r}")
