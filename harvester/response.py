@@ -197,7 +197,10 @@ class Response:
         """A request for `url` (relative to this page, or an `<a>` selector); `InvalidURL` when it does not parse."""
         if isinstance(url, Selector):
             url = url.attrib.get("href") or url.get() or ""
-        return Request(self.urljoin(str(url)), callback=callback, **kwargs)
+        url = str(url)
+        if not url.startswith(("http://", "https://")):  # an absolute URL parses alike with or without a base
+            url = self.urljoin(url)
+        return Request(url, callback=callback, **kwargs)
 
     def follow_all(self, urls: Any = None, callback: Any = None, **kwargs: Any) -> Iterator[Request]:
         """A request for each of `urls` (the page's `links()` when none are given), made as they are taken."""

@@ -76,14 +76,25 @@ class ByteBoundedCache:
 _parsed = ByteBoundedCache(budget=4 << 20, largest=4096)
 
 
+class _Last:
+    """The string `parse()` or a `Resolver` gave last: a link taken, then requested, then
+    fingerprinted is the same object each time, and is known parsed by identity alone."""
+
+    href: str = ""
+
+
 def parse(url: str) -> str:
     """The WHATWG serialization of the absolute URL `url`; `InvalidURL` when it does not parse."""
+    if url is _Last.href:
+        return url
     if _already_parsed(url):
+        _Last.href = url
         return url
     href = _parsed.get(url)
     if href is None:
         href = parse_slow(url)
         _parsed.put(url, href)
+    _Last.href = href
     return href
 
 
@@ -115,11 +126,11 @@ class Resolver:
             self._directory = self._path[1:].split("/")[:-1]
 
     def __call__(self, reference: str) -> str:
-        if self._fast:
-            found = self._fast_join(reference)
-            if found is not None:
-                return found
-        return join_slow(self.base, reference)
+        found = self._fast_join(reference) if self._fast else None
+        if found is None:
+            found = join_slow(self.base, reference)
+        _Last.href = found
+        return found
 
     def _fast_join(self, reference: str) -> str | None:
         if _already_parsed(reference):
@@ -168,10 +179,11 @@ def _already_parsed(url: str) -> bool:
     match = _ABSOLUTE.fullmatch(url)
     if match is None:
         return False
-    scheme, port, path = match.group(1, 2, 3)
-    if port is not None and (int(port) > 65535 or int(port) == DEFAULT_PORTS[scheme]):
+    port = match.group(2)
+    if port is not None and (int(port) > 65535 or int(port) == DEFAULT_PORTS[match.group(1)]):
         return False
-    return _DOT_SEGMENT.search(path) is None
+    path = match.group(3)
+    return ("/." not in path and "%2" not in path) or _DOT_SEGMENT.search(path) is None
 
 
 def _remove_dot_segments(segments: list[str]) -> str:

@@ -139,3 +139,9 @@ def test_the_fast_paths_give_the_parsers_result_on_generated_links() -> None:
 def test_the_data_is_the_whole_suite() -> None:
     assert len(CASES) == 869
     assert len(WEB) == 199
+
+
+def test_a_serialized_url_parses_to_itself() -> None:
+    """What lets `parse()` pass its own output through untouched (a link, its request, its fingerprint)."""
+    hrefs = [case["href"] for case in CASES if not case.get("failure")]
+    assert [href for href in hrefs if urls.parse_slow(href) != href] == []
