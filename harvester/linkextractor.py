@@ -7,7 +7,9 @@ tree, so broken markup still yields its links. Links are absolute, resolved
 as the WHATWG URL Standard says (the page's `<base href>` honoured; an href
 that does not parse is skipped), without fragments, once each, in page order;
 only http(s) links are taken, plus those of the page's own scheme (the
-entries of an ftp:// or file:// directory listing).
+entries of an ftp:// or file:// directory listing). A page nested deeper
+than the tree parser goes (256 levels) raises `ParseError`, recorded as a
+`parse` error, rather than losing the links after the nesting unseen.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from harvester.exceptions import InvalidURL
+from harvester.exceptions import InvalidURL, ParseError
 from harvester.urls import Resolver
 from harvester.urls import canonicalize as canonical_url
 
@@ -103,6 +105,9 @@ class LinkExtractor:
                         continue
                     found.add(link.url)
                 links.append(link)
+        stopped = response.selector.stopped
+        if stopped is not None:  # the links after that point are unknown: a parse error, not a silent loss
+            raise ParseError(f"HTML parsing stopped at {stopped}; links after it not read", response.request)
         return links
 
     def matches(self, url: str) -> bool:

@@ -1,4 +1,5 @@
-"""Links and URLs in bounded memory: a page of a million links, one nested a million deep, long URLs.
+"""Links and URLs in bounded memory: a page of a million links, one nested a million deep, long URLs;
+and a page nested deeper than the tree parser goes is a recorded `parse` error for rule-driven spiders.
 
 Each is measured as the peak RSS of a child process (`os.wait4` gives that
 process's own figure), never of the test process.
@@ -6,13 +7,19 @@ process's own figure), never of the test process.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 
 from conftest import REPO, Project, Site
+
+from harvester import CrawlSpider, LinkExtractor, Rule
+from harvester.config import build
+from harvester.crawler import crawl
 
 LINKS = 1_000_000
 
@@ -116,3 +123,29 @@ LONG_URLS = textwrap.dedent("""
 def test_4200_long_non_canonical_urls_are_fingerprinted_in_bounded_memory(tmp_path) -> None:
     peak = peak_mb([sys.executable, "-c", LONG_URLS], str(tmp_path))
     assert peak < 150, f"peak RSS {peak:.0f} MB"  # main: 1.2 GB (a URL cache of 4,096 entries of any size)
+
+
+class DeepRules(CrawlSpider):
+    name = "deep-rules"
+    rules = (Rule(LinkExtractor(), callback="parse_page", follow=True),)
+
+    def parse_page(self, response):
+        yield {"url": response.url}
+
+
+def test_a_page_nested_deeper_than_the_tree_parser_goes_is_a_parse_error_for_rules(tmp_path, site: Site) -> None:
+    site.page("/", "<html><body><a href='/deep'>deep</a></body></html>")
+    site.page("/deep", "<html><body><a href='/before'>b</a>" + "<div>" * 1000 + "</div>" * 1000 +
+              "<a href='/after'>a</a></body></html>")
+    site.page("/before", "<p>before</p>")
+    site.page("/after", "<p>after</p>")
+    DeepRules.start_urls = [site.url + "/"]
+    settings = build({"storage": {"url": "sqlite:///harvest.db"},
+                      "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}}, root=tmp_path)
+    run = asyncio.run(crawl(settings, DeepRules))
+
+    assert run.status == "finished"
+    with sqlite3.connect(tmp_path / "harvest.db") as db:
+        errors = db.execute("select url, kind, message from errors").fetchall()
+    assert [(url, kind) for url, kind, _ in errors] == [(site.url + "/deep", "parse")]
+    assert "depth" in errors[0][2]

@@ -20,8 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harvester import Request, Response
-from harvester import urls
+from harvester import Request, Response, urls
 from harvester.exceptions import HarvesterError, InvalidURL
 
 DATA = Path(__file__).parent / "data" / "urltestdata.json"
