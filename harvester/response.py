@@ -162,7 +162,7 @@ class Response:
     def resolver(self) -> urls.Resolver:
         """Resolves this page's links against its base URL."""
         if self._resolver is None:
-            self._resolver = urls.Resolver(self.base_url)
+            self._resolver = urls.Resolver(self.base_url, self.encoding)
         return self._resolver
 
     def links(self) -> Iterator[str]:

@@ -19,6 +19,7 @@ otherwise (`?q=caf%E9`, `?q=caf%E8`) stay apart.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ import ada_url
 from harvester.exceptions import InvalidURL
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+_SPECIAL = ("http:", "https:", "ftp:", "file:")  # special schemes whose query takes a page's charset
 
 # Characters the WHATWG serializer leaves as they are, per component of an http(s) URL.
 _PATH = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]"
@@ -112,10 +114,16 @@ def join(base: str, reference: str) -> str:
 
 
 class Resolver:
-    """Resolves the links of one page against its base URL, as a browser does."""
+    """Resolves the links of one page against its base URL, as a browser does.
 
-    def __init__(self, base: str) -> None:
+    On a page in a legacy charset (windows-1252, Shift_JIS, ...) the non-ASCII
+    characters of a link's query are sent in that charset, as browsers do
+    (the URL Standard's encoding override): `?q=café` is `?q=caf%E9`.
+    """
+
+    def __init__(self, base: str, encoding: str = "utf-8") -> None:
         self.base = parse(base)
+        self.encoding = _legacy(encoding)
         self._fast = _ABSOLUTE.match(self.base) is not None
         if self._fast:  # an http(s) base: its origin, path and query, for the fast path
             path_start = self.base.index("/", self.base.index("//") + 2)
@@ -129,6 +137,8 @@ class Resolver:
         found = self._fast_join(reference) if self._fast else None
         if found is None:
             found = join_slow(self.base, reference)
+            if self.encoding is not None and not reference.isascii() and found.startswith(_SPECIAL):
+                found = join_slow(self.base, _encode_query(_scalar_values(reference), self.encoding))
         _Last.href = found
         return found
 
@@ -146,6 +156,32 @@ class Resolver:
         else:
             segments = [*self._directory, *path.split("/")]
         return self._origin + _remove_dot_segments(segments) + (query or "") + (fragment or "")
+
+
+def _legacy(encoding: str) -> str | None:
+    """The codec a page's link queries are encoded in, when it is not UTF-8 (UTF-16/32 pages use UTF-8)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    return None if name.startswith(("utf-8", "utf-16", "utf-32")) else name
+
+
+def _encode_query(reference: str, encoding: str) -> str:
+    """`reference` with the non-ASCII characters of its query percent-encoded in `encoding`."""
+    head, mark, rest = reference.partition("?")
+    if not mark or "#" in head:  # no query (a "?" in the fragment is not one)
+        return reference
+    query, hash_mark, fragment = rest.partition("#")
+    return head + mark + "".join(c if c.isascii() else _encode_character(c, encoding) for c in query) + \
+        hash_mark + fragment
+
+
+def _encode_character(character: str, encoding: str) -> str:
+    try:
+        return "".join(f"%{byte:02X}" for byte in character.encode(encoding))
+    except UnicodeEncodeError:  # not in the charset: an HTML numeric reference, as the URL Standard says
+        return f"%26%23{ord(character)}%3B"
 
 
 def join_slow(base: str, reference: str) -> str:

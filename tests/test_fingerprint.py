@@ -87,11 +87,13 @@ class Everything(Spider):
 
 
 def build_site(site: Site) -> None:
-    links = ["/latin?q=caf%E9", "/latin?q=caf%E8", "/~user/", "/%7Euser/", "/%7euser/", "/a/../same", "/same",
+    links = ["/latin", "/latin?q=caf%E8", "/~user/", "/%7Euser/", "/%7euser/", "/a/../same", "/same",
              "/ctl\n.html", "/ctl\t2.html", " /lead\u00a0", "http://[bad", "http://bad host/", "/sp\u00a0ace"]
     anchors = "".join(f'<a href="{href}">x</a>' for href in links)
     site.page("/", f"<html><body>{anchors}<a href='/y'>y</a></body></html>")
     site.page("/?q=1", "<html><body><a href='/x'>x</a></body></html>")
+    site.page("/latin", "<a href='/latin?q=café'>café</a>".encode("windows-1252"),  # the browser sends caf%E9
+              content_type="text/html; charset=windows-1252")
     for path in ["/latin?q=caf%E9", "/latin?q=caf%E8", "/~user/", "/%7Euser/", "/%7euser/", "/same", "/ctl.html",
                  "/ctl2.html", "/lead%C2%A0", "/sp%C2%A0ace", "/x", "/y"]:
         site.page(path, "<html><body>leaf</body></html>")
@@ -114,4 +116,5 @@ def test_a_crawl_fetches_each_resource_once_as_a_browser_names_it(tmp_path: Path
     assert hits["/x"] == 1  # root-relative on http://h?q=1
     assert hits["/y"] == 1  # and on http://h#!/app
     assert not [path for path in hits if path.startswith(("/%5B", "/bad", "/http"))]
-    assert sum(hits.values()) == 12  # "/", "/?q=1" and the ten pages above
+    assert hits["/latin"] == 1
+    assert sum(hits.values()) == 13  # "/", "/?q=1", "/latin" and the ten pages above

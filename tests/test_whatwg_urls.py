@@ -144,3 +144,17 @@ def test_a_serialized_url_parses_to_itself() -> None:
     """What lets `parse()` pass its own output through untouched (a link, its request, its fingerprint)."""
     hrefs = [case["href"] for case in CASES if not case.get("failure")]
     assert [href for href in hrefs if urls.parse_slow(href) != href] == []
+
+
+@pytest.mark.parametrize(("charset", "links"), [
+    ("windows-1252", ["http://h/p/?q=caf%E9", "http://h/caf%C3%A9?q=caf%E9", "http://h/s?q=%26%2326085%3B"]),
+    ("shift_jis", ["http://h/p/?q=caf%26%23233%3B", "http://h/caf%C3%A9?q=caf%26%23233%3B", "http://h/s?q=%93%FA"]),
+    ("utf-8", ["http://h/p/?q=caf%C3%A9", "http://h/caf%C3%A9?q=caf%C3%A9", "http://h/s?q=%E6%97%A5"]),
+])
+def test_a_links_query_is_sent_in_the_pages_charset_as_browsers_do(charset: str, links: list[str]) -> None:
+    """The URL Standard's encoding override: the query takes the page's charset, the path is always UTF-8."""
+    hrefs = ["?q=café", "/café?q=café#é", "/s?q=日"]
+    body = "".join(f'<a href="{href}">x</a>' for href in hrefs).encode(charset, "xmlcharrefreplace")
+    page = Response("http://h/p/", 200, httpx.Headers({"Content-Type": f"text/html; charset={charset}"}), body)
+    assert list(page.links()) == links
+    assert [page.follow(href).url for href in hrefs] == [links[0], links[1] + "#%C3%A9", links[2]]
