@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from harvester.exceptions import InvalidURL, ParseError
-from harvester.urls import Resolver
+from harvester.urls import Resolver, ascii_domain
 from harvester.urls import canonicalize as canonical_url
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ class LinkExtractor:
     ) -> None:
         self.allow = _patterns(allow)
         self.deny = _patterns(deny)
-        self.allow_domains = {d.lower().split(":")[0] for d in _strings(allow_domains)}
-        self.deny_domains = {d.lower().split(":")[0] for d in _strings(deny_domains)}
+        self.allow_domains = {ascii_domain(d) for d in _strings(allow_domains)}
+        self.deny_domains = {ascii_domain(d) for d in _strings(deny_domains)}
         self.restrict_xpaths = _strings(restrict_xpaths)
         self.restrict_css = _strings(restrict_css)
         self.tags = _strings(tags)

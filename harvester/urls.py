@@ -315,6 +315,8 @@ def hostname_of(url: str) -> str:
     host = _hostnames.get(netloc)
     if host is None:
         host = (urlsplit(f"//{netloc}").hostname or "").lower()
+        if not host.isascii():  # a URL not parsed yet
+            host = ascii_domain(host)
         _hostnames.put(netloc, host)
     return host
 
@@ -352,7 +354,15 @@ def domain_allowed(url: str, allowed_domains: list[str] | tuple[str, ...]) -> bo
         return True
     host = hostname_of(url)
     for domain in allowed_domains:
-        domain = domain.lower().split(":")[0]
+        domain = ascii_domain(domain)
         if host == domain or host.endswith("." + domain):
             return True
     return False
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain as URLs hold it: lower case, no port, IDNA ASCII (`bücher.de` is `xn--bcher-kva.de`)."""
+    domain = domain.lower().split(":")[0]
+    if not domain.isascii():
+        domain = ada_url.idna_to_ascii(domain).decode("ascii") or domain
+    return domain

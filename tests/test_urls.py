@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harvester import Request
 from harvester.exceptions import InvalidURL
 from harvester.urls import canonicalize, domain_allowed, fingerprint, host_of
 
@@ -82,6 +83,13 @@ def test_domain_allowed_rejects_lookalike_and_other_domains() -> None:
     assert not domain_allowed("http://example.com.evil.org/", allowed)
     assert not domain_allowed("http://example.org/", allowed)
     assert not domain_allowed("http://com/", allowed)
+
+
+def test_domain_allowed_matches_an_international_domain_in_either_form() -> None:
+    assert domain_allowed("http://bücher.example/a", ["bücher.example"])
+    assert domain_allowed(Request("http://shop.bücher.example/a").url, ["BÜCHER.example"])
+    assert domain_allowed("http://xn--bcher-kva.example/a", ["bücher.example"])
+    assert not domain_allowed("http://xn--bcher-kva.example/a", ["bucher.example"])
 
 
 def test_domain_allowed_with_no_domains_allows_everything() -> None:
