@@ -120,3 +120,16 @@ def test_parse_takes_its_shortcut_only_for_urls_already_parsed(url: str) -> None
             return type(exc)
 
     assert outcome(parse) == outcome(parse_slow)
+
+
+def test_the_url_cache_is_bounded_by_characters_not_entries() -> None:
+    from harvester.urls import ByteBoundedCache
+
+    cache = ByteBoundedCache(budget=10_000, largest=1_000)
+    for i in range(1_000):
+        cache.put(f"k{i:03d}" + "x" * 200, "v" * 100)
+    assert cache.size <= 10_000
+    assert cache.get("k999" + "x" * 200) == "v" * 100  # the newest are kept
+    assert cache.get("k000" + "x" * 200) is None  # the oldest evicted
+    cache.put("huge", "y" * 5_000)
+    assert cache.get("huge") is None  # larger than any entry may be: never kept
