@@ -20,6 +20,7 @@ import httpx
 from harvester import urls
 from harvester.exceptions import InvalidURL, ParseError
 from harvester.hrefs import first_href, iter_hrefs
+from harvester.linkextractor import Link
 from harvester.request import Request
 from harvester.selector import Selector, SelectorList
 
@@ -194,9 +195,11 @@ class Response:
             exc.request = self.request
             raise
 
-    def follow(self, url: str | Selector, callback: Any = None, **kwargs: Any) -> Request:
-        """A request for `url` (relative to this page, or an `<a>` selector); `InvalidURL` when it does not parse."""
-        if isinstance(url, Selector):
+    def follow(self, url: str | Link | Selector, callback: Any = None, **kwargs: Any) -> Request:
+        """A request for `url` (relative to this page, a `Link`, or an `<a>` selector); `InvalidURL` when it does not parse."""
+        if isinstance(url, Link):
+            url = url.url
+        elif isinstance(url, Selector):
             url = url.attrib.get("href") or url.get() or ""
         url = str(url)
         if not url.startswith(("http://", "https://")):  # an absolute URL parses alike with or without a base

@@ -158,3 +158,12 @@ def test_a_links_query_is_sent_in_the_pages_charset_as_browsers_do(charset: str,
     page = Response("http://h/p/", 200, httpx.Headers({"Content-Type": f"text/html; charset={charset}"}), body)
     assert list(page.links()) == links
     assert [page.follow(href).url for href in hrefs] == [links[0], links[1] + "#%C3%A9", links[2]]
+
+
+def test_follow_takes_a_link_from_a_link_extractor() -> None:
+    from harvester import LinkExtractor
+
+    page = _page("http://h/a/", "b c\t#top")
+    [link] = LinkExtractor().extract_links(page)
+    assert (link.url, link.fragment) == ("http://h/a/b%20c", "top")
+    assert page.follow(link).url == "http://h/a/b%20c"
