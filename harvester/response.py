@@ -202,7 +202,7 @@ class Response:
         elif isinstance(url, Selector):
             url = url.attrib.get("href") or url.get() or ""
         url = str(url)
-        if not url.startswith(("http://", "https://")):  # an absolute URL parses alike with or without a base
+        if not (url.startswith(("http://", "https://")) and url.isascii()):  # else alike with or without a base
             url = self.urljoin(url)
         return Request(url, callback=callback, **kwargs)
 

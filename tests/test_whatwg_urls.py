@@ -167,3 +167,9 @@ def test_follow_takes_a_link_from_a_link_extractor() -> None:
     [link] = LinkExtractor().extract_links(page)
     assert (link.url, link.fragment) == ("http://h/a/b%20c", "top")
     assert page.follow(link).url == "http://h/a/b%20c"
+
+
+def test_follow_of_an_absolute_url_on_a_legacy_charset_page_sends_its_query_in_that_charset() -> None:
+    page = Response("http://h/", 200, httpx.Headers({"Content-Type": "text/html; charset=windows-1252"}), b"<p>")
+    assert page.follow("http://h/s?q=café").url == "http://h/s?q=caf%E9"
+    assert page.follow("http://h/s?q=caf%E9").url == "http://h/s?q=caf%E9"
