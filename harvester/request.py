@@ -80,7 +80,7 @@ class FormRequest(Request):
         headers = dict(headers or {})
         body = None
         if method.upper() == "GET":
-            parts = urlsplit(url)
+            parts = urlsplit(parse(url))
             query = "&".join(q for q in (parts.query, encoded) if q)
             url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
         else:
