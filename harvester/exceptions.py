@@ -7,6 +7,7 @@
     ├── DatabaseError          unreachable database, or one at an older revision
     ├── QueryError             bad SQL or filter given to `harvester query`
     ├── DropItem               raised by a pipeline to drop an item
+    ├── InvalidURL             a URL the WHATWG URL parser rejects, or of a scheme not fetched (also a ValueError)
     └── FetchError             a request ended without a usable response
         ├── NetworkError       connection refused, reset, DNS ...
         ├── FetchTimeout       the fetch deadline passed
@@ -57,6 +58,16 @@ class QueryError(HarvesterError):
 
 class DropItem(HarvesterError):
     """Raise from `process_item` to drop the item; the message is the reason."""
+
+
+class InvalidURL(HarvesterError, ValueError):
+    """A URL that does not parse (WHATWG URL Standard), or whose scheme Harvester does not fetch."""
+
+    kind = "url"
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class FetchError(HarvesterError):

@@ -3,10 +3,13 @@
 `LinkExtractor(allow=..., deny=..., allow_domains=..., deny_domains=...,
 restrict_xpaths=..., restrict_css=...)` reads the `href` of `<a>` and
 `<area>` elements (or the tags and attributes given) from the page's lxml
-tree, so broken markup still yields its links. Links are absolute (the
-page's `<base href>` honoured), without fragments, once each, in page order;
+tree, so broken markup still yields its links. Links are absolute, resolved
+as the WHATWG URL Standard says (the page's `<base href>` honoured; an href
+that does not parse is skipped), without fragments, once each, in page order;
 only http(s) links are taken, plus those of the page's own scheme (the
-entries of an ftp:// or file:// directory listing).
+entries of an ftp:// or file:// directory listing). A page nested deeper
+than the tree parser goes (256 levels) raises `ParseError`, recorded as a
+`parse` error, rather than losing the links after the nesting unseen.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from harvester.exceptions import InvalidURL, ParseError
+from harvester.urls import Resolver, ascii_domain
 from harvester.urls import canonicalize as canonical_url
 
 if TYPE_CHECKING:
@@ -33,6 +38,7 @@ IGNORED_EXTENSIONS = frozenset(
     "css pdf exe bin rss dmg iso apk jar sh rb js hta bat cpl msi msp py".split()
 )
 
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
 Patterns = str | re.Pattern[str] | Iterable[str | re.Pattern[str]]
 
 
@@ -64,8 +70,8 @@ class LinkExtractor:
     ) -> None:
         self.allow = _patterns(allow)
         self.deny = _patterns(deny)
-        self.allow_domains = {d.lower().split(":")[0] for d in _strings(allow_domains)}
-        self.deny_domains = {d.lower().split(":")[0] for d in _strings(deny_domains)}
+        self.allow_domains = {ascii_domain(d) for d in _strings(allow_domains)}
+        self.deny_domains = {ascii_domain(d) for d in _strings(deny_domains)}
         self.restrict_xpaths = _strings(restrict_xpaths)
         self.restrict_css = _strings(restrict_css)
         self.tags = _strings(tags)
@@ -82,23 +88,26 @@ class LinkExtractor:
         """The links of `response` these rules accept (none for a page that is not HTML)."""
         if not response.is_html or not response.body:
             return []
-        base = response.base_url
-        schemes = {"http", "https", urlsplit(response.url).scheme}
-        found: dict[str, Link] = {}
+        resolve = response.resolver
+        schemes = ("http://", "https://", response.url.partition(":")[0].lower() + ":")
+        found: set[str] = set()
         links: list[Link] = []
         for element in self._elements(response):
             for attr in self.attrs:
                 value = element.get(attr)
                 if value is None:
                     continue
-                link = self._link(element, value, base, schemes)
+                link = self._link(element, value, resolve, schemes)
                 if link is None or not self._accepts(link):
                     continue
                 if self.unique:
                     if link.url in found:
                         continue
-                    found[link.url] = link
+                    found.add(link.url)
                 links.append(link)
+        stopped = response.selector.stopped
+        if stopped is not None:  # the links after that point are unknown: a parse error, not a silent loss
+            raise ParseError(f"HTML parsing stopped at {stopped}; links after it not read", response.request)
         return links
 
     def matches(self, url: str) -> bool:
@@ -121,25 +130,24 @@ class LinkExtractor:
                         seen.add(id(element))
                         yield element
 
-    def _link(self, element: Any, value: str, base: str, schemes: set[str]) -> Link | None:
+    def _link(self, element: Any, value: str, resolve: Resolver, schemes: tuple[str, ...]) -> Link | None:
         if self.strip:
-            value = value.strip()
+            value = value.strip(_C0_OR_SPACE)  # as the URL parser does: NBSP and other spaces stay
         if self.process_value is not None:
             value = self.process_value(value)  # type: ignore[assignment]
         if not value or value.startswith("#"):
             return None
         try:
-            parts = urlsplit(urljoin(base, value))
-        except ValueError:
+            url, _, fragment = resolve(value).partition("#")
+        except InvalidURL:
+            return None  # as a browser: a link that does not parse leads nowhere
+        if not url.startswith(schemes):
             return None
-        if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "file"):
-            return None
-        url = urlunsplit(parts._replace(fragment=""))
         if self.canonicalize:
             url = canonical_url(url)
         text = " ".join("".join(element.itertext()).split())
         rel = (element.get("rel") or "").lower().split()
-        return Link(url, text, parts.fragment, "nofollow" in rel)
+        return Link(url, text, fragment, "nofollow" in rel)
 
     def _accepts(self, link: Link) -> bool:
         url = link.url

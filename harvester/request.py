@@ -11,12 +11,14 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from harvester.urls import fingerprint
+from harvester.exceptions import InvalidURL
+from harvester.urls import fingerprint, parse
 
 if TYPE_CHECKING:
     from harvester.response import Response
 
 Callback = Callable[..., Any] | str | None
+_SCHEMES = ("http:", "https:", "ftp:", "file:")  # URLs are parsed first: the scheme is lower-case
 
 
 @dataclass(eq=False)
@@ -43,9 +45,11 @@ class Request:
             self.meta = {}
         if self.cb_kwargs is None:
             self.cb_kwargs = {}
-        scheme = self.url.partition(":")[0].lower()
-        if scheme not in ("http", "https", "ftp", "file"):
-            raise ValueError(f"unsupported URL scheme in {self.url!r}")
+        if not isinstance(self.url, str):
+            raise InvalidURL(f"a URL is a str, not {type(self.url).__name__}: {self.url!r}")
+        self.url = parse(self.url)  # as a browser would request it; InvalidURL when it does not parse
+        if not self.url.startswith(_SCHEMES):
+            raise InvalidURL(f"unsupported URL scheme in {self.url!r}", self.url)
 
     @property
     def fingerprint(self) -> str:
@@ -76,7 +80,7 @@ class FormRequest(Request):
         headers = dict(headers or {})
         body = None
         if method.upper() == "GET":
-            parts = urlsplit(url)
+            parts = urlsplit(parse(url))
             query = "&".join(q for q in (parts.query, encoded) if q)
             url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
         else:

@@ -8,16 +8,19 @@ callback that never asks for BeautifulSoup never pays for it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
-import posixpath
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from harvester import urls
+from harvester.exceptions import InvalidURL, ParseError
+from harvester.hrefs import first_href, iter_hrefs
+from harvester.linkextractor import Link
 from harvester.request import Request
 from harvester.selector import Selector, SelectorList
 
@@ -36,9 +39,8 @@ _SAMPLE = 64 * 1024  # bytes looked at to tell a charset no header or meta names
 _LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_4",
                     "iso8859_9", "iso8859_13", "iso8859_15", "iso8859_16", "mac_latin2", "mac_roman",
                     "mac_iceland", "mac_turkish", "ascii"})
-_LINKS = "//a/@href | //area/@href"
 _BASE_TAG = re.compile(rb"<base[\s/>]", re.IGNORECASE)
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~-][A-Za-z0-9_./~-]*$")  # a relative path, nothing else
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what the URL parser strips from both ends
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
 
@@ -60,6 +62,7 @@ class Response:
     _selector: Selector | None = field(default=None, repr=False)
     _soup: BeautifulSoup | None = field(default=None, repr=False)
     _base_url: str | None = field(default=None, repr=False)
+    _resolver: urls.Resolver | None = field(default=None, repr=False)
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives (decoded, capped): the stream of a streamed response, else `body`."""
@@ -134,11 +137,17 @@ class Response:
 
     @property
     def base_url(self) -> str:
+        """The URL the page's links are relative to: its first `<base href>` if valid, else its URL."""
         if self._base_url is None:
+            own = self.url
+            with contextlib.suppress(InvalidURL):
+                own = urls.parse(own)
+            self._base_url = own
             wide = codecs.lookup(self.encoding).name.startswith(("utf-16", "utf-32"))  # "<base" not in ASCII bytes
-            has_base = self.is_html and (wide or _BASE_TAG.search(self.body) is not None)  # a scan, not a tree search
-            base = self.selector.root.xpath("//base/@href") if has_base else []
-            self._base_url = urljoin(self.url, str(base[0]).strip()) if base else self.url
+            if self.is_html and (wide or _BASE_TAG.search(self.body) is not None):  # a scan, not a parse
+                href = first_href(self.body, self.encoding, "base")
+                with contextlib.suppress(InvalidURL, ValueError):
+                    self._base_url = urls.join(own, href) if href is not None else own
         return self._base_url
 
     @property
@@ -147,65 +156,63 @@ class Response:
         return not kind or "html" in kind or not any(marker in kind for marker in _NON_HTML)
 
     def urljoin(self, url: str) -> str:
-        return urljoin(self.base_url, url)
+        """`url` resolved against the page's base URL (WHATWG); `InvalidURL` when it does not parse."""
+        return self.resolver(url)
 
-    def links(self) -> list[str]:
-        """The page's links: absolute, without fragments, once each, in page order.
+    @property
+    def resolver(self) -> urls.Resolver:
+        """Resolves this page's links against its base URL."""
+        if self._resolver is None:
+            self._resolver = urls.Resolver(self.base_url, self.encoding)
+        return self._resolver
+
+    def links(self) -> Iterator[str]:
+        """The page's links, as they are found: absolute, without fragments, once each, in page order.
 
         Only http(s) links, plus links of the response's own scheme (the
-        entries of an ftp:// or file:// directory listing).
+        entries of an ftp:// or file:// directory listing). An href that does
+        not parse is skipped, as a browser does; a page the HTML parser cannot
+        read to its end raises `ParseError` after the links before the fault.
         """
         if not self.is_html or not self.body:
-            return []
-        own = urlsplit(self.url).scheme
-        schemes = {"http", "https", own}
-        base = self.base_url
-        root = base[: base.find("/", base.find("//") + 2)] if base.count("/") >= 3 else base
-        parts = urlsplit(base)
-        here = parts.path.rsplit("/", 1)[0] + "/" if parts.path.startswith("/") and not parts.query else ""
-        seen: dict[str, None] = {}
-        for href in self.selector.root.xpath(_LINKS):
-            href = str(href).strip()
-            if not href or href[0] == "#":
-                continue
-            if href[0] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
-                url = root + href  # root-relative, nothing to resolve: the common case, made cheap
-            elif _PLAIN_PATH.match(href) and here:
-                url = root + _join_path(here, href)  # a relative path such as ../2/7.html
-            else:
+            return
+        resolve = self.resolver
+        schemes = ("http://", "https://", self.url.partition(":")[0].lower() + ":")
+        seen: set[str] = set()
+        try:
+            for href in iter_hrefs(self.body, self.encoding):
+                bare = href.strip(_C0_OR_SPACE)
+                if not bare or bare[0] == "#":  # the page itself
+                    continue
                 try:
-                    parts = urlsplit(urljoin(base, href))
-                except ValueError:
+                    url = resolve(href).split("#", 1)[0]
+                except InvalidURL:
                     continue
-                if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "file"):
-                    continue
-                url = urlunsplit(parts)
-            seen.setdefault(url.split("#", 1)[0])
-        return list(seen)
+                if url not in seen and url.startswith(schemes):
+                    seen.add(url)
+                    yield url
+        except ParseError as exc:
+            exc.request = self.request
+            raise
 
-    def follow(self, url: str | Selector, callback: Any = None, **kwargs: Any) -> Request:
-        """A request for `url` (relative to this page, or an `<a>` selector)."""
-        if isinstance(url, Selector):
+    def follow(self, url: str | Link | Selector, callback: Any = None, **kwargs: Any) -> Request:
+        """A request for `url` (relative to this page, a `Link`, or an `<a>` selector); `InvalidURL` when it does not parse."""
+        if isinstance(url, Link):
+            url = url.url
+        elif isinstance(url, Selector):
             url = url.attrib.get("href") or url.get() or ""
         url = str(url)
-        if not url.startswith(("http://", "https://")):  # links() gives absolute URLs: no join needed
+        if not (url.startswith(("http://", "https://")) and url.isascii()):  # else alike with or without a base
             url = self.urljoin(url)
         return Request(url, callback=callback, **kwargs)
 
-    def follow_all(self, urls: Any = None, callback: Any = None, **kwargs: Any) -> list[Request]:
+    def follow_all(self, urls: Any = None, callback: Any = None, **kwargs: Any) -> Iterator[Request]:
+        """A request for each of `urls` (the page's `links()` when none are given), made as they are taken."""
         targets = self.links() if urls is None else urls
-        return [self.follow(u, callback=callback, **kwargs) for u in targets]
+        return (self.follow(u, callback=callback, **kwargs) for u in targets)
 
     def __repr__(self) -> str:
         return f"<{self.status} {self.url}>"
-
-
-def _join_path(directory: str, relative: str) -> str:
-    """`relative` resolved against `directory` (ends with /), dot segments removed, as urljoin does."""
-    joined = posixpath.normpath(directory + relative)
-    if relative.endswith(("/", "/.", "/..")) or relative in (".", ".."):
-        joined = joined.rstrip("/") + "/"
-    return joined if not joined.startswith("//") else "/" + joined.lstrip("/")
 
 
 def _detect_encoding(content_type: str, body: bytes) -> str:

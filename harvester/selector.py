@@ -129,9 +129,18 @@ def _parse(body: bytes, parser: etree._BaseParser | None, base_url: str | None) 
         return None
 
 
+def _stopped(parser: etree._BaseParser | None) -> str | None:
+    """What ended the last parse early (libxml2's depth limit: 256 levels), read from its error log."""
+    for error in parser.error_log if parser is not None else ():
+        if error.level_name == "FATAL":
+            return f"line {error.line}: {error.message}"
+    return None
+
+
 def _wrap(value: Any, kind: SelectorType, ns: tuple[tuple[str, str], ...] = _NO_NS) -> Selector:
     sel = object.__new__(Selector)
     sel.ns = ns
+    sel.stopped = None
     if isinstance(value, _Element):
         sel.root, sel.type = value, kind
     else:  # text node, attribute value, string(), number or boolean
@@ -142,10 +151,11 @@ def _wrap(value: Any, kind: SelectorType, ns: tuple[tuple[str, str], ...] = _NO_
 class Selector:
     """An lxml element (``type`` "html"/"xml") or a plain string result (``type`` "text")."""
 
-    __slots__ = ("ns", "root", "type")
+    __slots__ = ("ns", "root", "stopped", "type")
     root: Any  # etree._Element for html/xml, str for text
     type: SelectorType
     ns: tuple[tuple[str, str], ...]  # registered (prefix, uri) pairs, passed on to results
+    stopped: str | None  # why the parser stopped before the document's end (nesting too deep), if it did
 
     def __init__(
         self,
@@ -156,6 +166,7 @@ class Selector:
         namespaces: Mapping[str, str] | None = None,
     ) -> None:
         self.ns = tuple(sorted(namespaces.items())) if namespaces else _NO_NS
+        self.stopped = None
         if (root is None) == (text is None):
             raise ValueError("Selector needs exactly one of root= (lxml element) or text=")
         if text is not None:
@@ -183,9 +194,12 @@ class Selector:
                 text = body.decode("utf-8", errors="replace")
             body, parser = text.lstrip("\ufeff").encode("utf-8"), _html_parser("utf-8")
         root = _parse(body, parser, base_url)
+        stopped = _stopped(parser) if root is not None else None
         if root is None:  # empty or whitespace-only body: an empty document
             root = etree.fromstring(b"<html/>", parser, base_url=base_url)
-        return cls(root=root, type="html")
+        selector = cls(root=root, type="html")
+        selector.stopped = stopped
+        return selector
 
     @classmethod
     def from_xml(cls, body: bytes, base_url: str | None = None) -> Selector:

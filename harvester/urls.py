@@ -1,57 +1,282 @@
-"""URL canonicalization and request fingerprints: the frontier's dedupe identity.
+"""URLs as browsers read them, and the frontier's dedupe identity.
 
-Two URLs that name the same page (a `#fragment`, reordered query arguments,
-an explicit default port, an upper-case host) canonicalize to one string, and
-the fingerprint of a request hashes that string with its method and body.
+Every URL Harvester requests is parsed, joined and serialized as the WHATWG
+URL Standard says (the `ada-url` parser): tabs and newlines removed, leading
+and trailing C0 controls and spaces stripped (other Unicode spaces kept and
+percent-encoded), backslashes read as slashes, hosts in IDNA ASCII form. A
+string it rejects raises `InvalidURL`.
+
+Most URLs of a crawl are already in that form, and most links are plain
+paths: `parse()` and `Resolver` answer those without the parser, and give
+exactly the parser's result (a test runs every WHATWG case through both).
+
+`canonicalize()` is the fingerprint's form: on top of the WHATWG form it
+merges what RFC 3986 §6.2.2 calls equivalent (percent-encoding case,
+unreserved characters decoded) and drops the fragment and sorts the query's
+`&`-separated arguments. Nothing else is decoded, so URLs whose bytes differ
+otherwise (`?q=caf%E9`, `?q=caf%E8`) stay apart.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
-from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+import ada_url
+
+from harvester.exceptions import InvalidURL
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
-_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+_SPECIAL = ("http:", "https:", "ftp:", "file:")  # special schemes whose query takes a page's charset
+
+# Characters the WHATWG serializer leaves as they are, per component of an http(s) URL.
+_PATH = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]"
+_QUERY = r"[A-Za-z0-9\-._~!$&()*+,;=:@%/?]"  # "'" is percent-encoded in a special URL's query
+_FRAGMENT = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_LABEL = r"(?!xn--)[a-z0-9-]+"  # punycode labels are checked by the parser
+# An http(s) URL the parser would give back unchanged (its port and dot segments checked apart).
+_ABSOLUTE = re.compile(
+    rf"(https?)://(?:(?:{_OCTET}\.){{3}}{_OCTET}|(?:{_LABEL}\.)*(?!xn--)[a-z][a-z0-9-]*)"
+    rf"(?::([1-9][0-9]{{0,4}}))?(/{_PATH}*)(?:\?{_QUERY}*)?(?:#{_FRAGMENT}*)?"
+)
+# A link made of a path (absolute, or relative without ":"), query and fragment in that form.
+_REFERENCE = re.compile(
+    rf"(/(?!/){_PATH}*|[A-Za-z0-9\-._~!$&'()*+,;=@%][A-Za-z0-9\-._~!$&'()*+,;=@%/]*)?"
+    rf"(\?{_QUERY}*)?(#{_FRAGMENT}*)?"
+)
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2[eE]){1,2}(?:/|$)")
+_SINGLE_DOT = frozenset({".", "%2e"})
+_DOUBLE_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 
 
-# An http(s) URL already in canonical form: lower-case host, a path of characters
-# that need no quoting, no query, fragment, user or trailing dot. Most links are.
-_CANONICAL = re.compile(r"(https?)://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::([1-9][0-9]{0,4}))?/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+class ByteBoundedCache:
+    """A dict of strings bounded by the characters it holds, oldest entries evicted first."""
+
+    def __init__(self, budget: int, largest: int) -> None:
+        self.budget = budget  # characters of keys and values together
+        self.largest = largest  # an entry over this is never kept
+        self.size = 0
+        self._entries: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        cost = len(key) + len(value)
+        if cost > self.largest or key in self._entries:
+            return
+        self._entries[key] = value
+        self.size += cost
+        while self.size > self.budget:
+            old = next(iter(self._entries))
+            self.size -= len(old) + len(self._entries.pop(old))
+
+
+_parsed = ByteBoundedCache(budget=4 << 20, largest=4096)
+
+
+class _Last:
+    """The string `parse()` or a `Resolver` gave last: a link taken, then requested, then
+    fingerprinted is the same object each time, and is known parsed by identity alone."""
+
+    href: str = ""
+
+
+def parse(url: str) -> str:
+    """The WHATWG serialization of the absolute URL `url`; `InvalidURL` when it does not parse."""
+    if url is _Last.href:
+        return url
+    if _already_parsed(url):
+        _Last.href = url
+        return url
+    href = _parsed.get(url)
+    if href is None:
+        href = parse_slow(url)
+        _parsed.put(url, href)
+    _Last.href = href
+    return href
+
+
+def parse_slow(url: str) -> str:
+    """`parse()` by the WHATWG parser alone, for tests that hold the fast paths to it."""
+    try:
+        return _checked(ada_url.normalize_url(_scalar_values(url)))
+    except ValueError:
+        raise InvalidURL(f"invalid URL {_shown(url)}", url) from None
+
+
+def join(base: str, reference: str) -> str:
+    """`reference` resolved against `base` (as `new URL(reference, base)`)."""
+    return Resolver(base)(reference)
+
+
+class Resolver:
+    """Resolves the links of one page against its base URL, as a browser does.
+
+    On a page in a legacy charset (windows-1252, Shift_JIS, ...) the non-ASCII
+    characters of a link's query are sent in that charset, as browsers do
+    (the URL Standard's encoding override): `?q=café` is `?q=caf%E9`.
+    """
+
+    def __init__(self, base: str, encoding: str = "utf-8") -> None:
+        self.base = parse(base)
+        self.encoding = _legacy(encoding)
+        self._fast = _ABSOLUTE.match(self.base) is not None
+        if self._fast:  # an http(s) base: its origin, path and query, for the fast path
+            path_start = self.base.index("/", self.base.index("//") + 2)
+            rest = self.base[path_start:].split("#", 1)[0]
+            self._origin = self.base[:path_start]
+            self._path, mark, query = rest.partition("?")
+            self._query = mark + query
+            self._directory = self._path[1:].split("/")[:-1]
+
+    def __call__(self, reference: str) -> str:
+        found = self._fast_join(reference) if self._fast else None
+        if found is None:
+            found = join_slow(self.base, reference)
+            if self.encoding is not None and not reference.isascii() and found.startswith(_SPECIAL):
+                found = join_slow(self.base, _encode_query(_scalar_values(reference), self.encoding))
+        _Last.href = found
+        return found
+
+    def _fast_join(self, reference: str) -> str | None:
+        if _already_parsed(reference):
+            return reference
+        match = _REFERENCE.fullmatch(reference)
+        if match is None or not reference:
+            return None
+        path, query, fragment = match.groups()
+        if path is None:
+            return self._origin + self._path + (self._query if query is None else query) + (fragment or "")
+        if path[0] == "/":
+            segments = path[1:].split("/")
+        else:
+            segments = [*self._directory, *path.split("/")]
+        return self._origin + _remove_dot_segments(segments) + (query or "") + (fragment or "")
+
+
+def _legacy(encoding: str) -> str | None:
+    """The codec a page's link queries are encoded in, when it is not UTF-8 (UTF-16/32 pages use UTF-8)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    return None if name.startswith(("utf-8", "utf-16", "utf-32")) else name
+
+
+def _encode_query(reference: str, encoding: str) -> str:
+    """`reference` with the non-ASCII characters of its query percent-encoded in `encoding`."""
+    head, mark, rest = reference.partition("?")
+    if not mark or "#" in head:  # no query (a "?" in the fragment is not one)
+        return reference
+    query, hash_mark, fragment = rest.partition("#")
+    return head + mark + "".join(c if c.isascii() else _encode_character(c, encoding) for c in query) + \
+        hash_mark + fragment
+
+
+def _encode_character(character: str, encoding: str) -> str:
+    try:
+        return "".join(f"%{byte:02X}" for byte in character.encode(encoding))
+    except UnicodeEncodeError:  # not in the charset: an HTML numeric reference, as the URL Standard says
+        return f"%26%23{ord(character)}%3B"
+
+
+def join_slow(base: str, reference: str) -> str:
+    """`join()` by the WHATWG parser alone."""
+    try:
+        return _checked(ada_url.join_url(base, _scalar_values(reference)))
+    except ValueError:
+        raise InvalidURL(f"invalid URL {_shown(reference)} (relative to {_shown(base)})", reference) from None
+
+
+def _checked(href: str) -> str:
+    """`href`, once its punycode labels are known valid IDNA (ada-url does not decode them)."""
+    authority = href.partition("//")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "xn--" in authority:
+        for label in authority.rpartition("@")[2].rsplit(":", 1)[0].split("."):
+            if label.startswith("xn--") and not _valid_punycode(label):
+                raise ValueError(f"invalid IDNA label {label!r}")
+    return href
+
+
+def _valid_punycode(label: str) -> bool:
+    """UTS 46: the label decodes to non-ASCII text that maps back to the same label."""
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+        return not decoded.isascii() and ada_url.idna_to_ascii(decoded) == label.encode("ascii")
+    except (UnicodeError, ValueError):
+        return False
+
+
+def _already_parsed(url: str) -> bool:
+    match = _ABSOLUTE.fullmatch(url)
+    if match is None:
+        return False
+    port = match.group(2)
+    if port is not None and (int(port) > 65535 or int(port) == DEFAULT_PORTS[match.group(1)]):
+        return False
+    path = match.group(3)
+    return ("/." not in path and "%2" not in path) or _DOT_SEGMENT.search(path) is None
+
+
+def _remove_dot_segments(segments: list[str]) -> str:
+    """The path of `segments` (a path's parts after its first "/"), as the WHATWG path state builds it."""
+    out: list[str] = []
+    last = len(segments) - 1
+    for i, segment in enumerate(segments):
+        if "." in segment or "%" in segment:
+            lower = segment.lower()
+            if lower in _DOUBLE_DOT:
+                if out:
+                    out.pop()
+                if i == last:
+                    out.append("")
+                continue
+            if lower in _SINGLE_DOT:
+                if i == last:
+                    out.append("")
+                continue
+        out.append(segment)
+    return "/" + "/".join(out)
+
+
+def _scalar_values(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD, as a browser's USVString conversion does."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _shown(url: str) -> str:
+    return repr(url if len(url) <= 200 else url[:200] + "...")
+
+
+# Fingerprints ----------------------------------------------------------------------------------
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _escape(match: re.Match[str]) -> str:
+    byte = int(match.group(1), 16)
+    return chr(byte) if byte in _UNRESERVED else f"%{byte:02X}"
 
 
 def canonicalize(url: str) -> str:
-    """The canonical form of `url`: fragment dropped, query sorted, default port removed."""
-    plain = _CANONICAL.fullmatch(url)
-    if plain is not None and (plain[2] is None or DEFAULT_PORTS[plain[1]] != int(plain[2]) <= 65535):
-        return url
-    return _canonicalize(url)
-
-
-@lru_cache(maxsize=4096)
-def _canonicalize(url: str) -> str:
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host
-    if port is not None and port != DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{port}"
-    if parts.username is not None:
-        userinfo = parts.username + (f":{parts.password}" if parts.password is not None else "")
-        netloc = f"{userinfo}@{netloc}"
-    path = quote(parts.path, safe=_SAFE_PATH) or ("/" if scheme in DEFAULT_PORTS else "")
-    query = ""
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        query = urlencode(sorted(pairs), quote_via=quote, safe="/:@!$'()*,;~")
-    return urlunsplit((scheme, netloc, path, query, ""))
+    """The fingerprint's form of `url`: its WHATWG form, escapes normalized, no fragment, query sorted."""
+    head, mark, query = parse(url).split("#", 1)[0].partition("?")
+    if "%" in head:
+        head = _ESCAPE.sub(_escape, head)
+    if "%" in query:
+        query = _ESCAPE.sub(_escape, query)
+    if "&" in query:
+        query = "&".join(sorted(query.split("&")))
+    return head + mark + query
 
 
 def fingerprint(url: str, method: str = "GET", body: bytes = b"") -> str:
@@ -66,26 +291,40 @@ def fingerprint(url: str, method: str = "GET", body: bytes = b"") -> str:
     return digest.hexdigest()
 
 
+# Hosts and origins -----------------------------------------------------------------------------
+
+_hosts = ByteBoundedCache(budget=1 << 20, largest=1024)  # "scheme netloc" -> host[:port]
+_hostnames = ByteBoundedCache(budget=1 << 20, largest=1024)  # netloc -> host name
+
+
 def host_of(url: str) -> str:
     """`host` or `host:port` of a URL, as used for per-host politeness and auth."""
-    return _host(url.partition(":")[0].lower(), _netloc(url))
+    scheme = url.partition(":")[0].lower()
+    netloc = _netloc(url)
+    key = f"{scheme} {netloc}"
+    host = _hosts.get(key)
+    if host is None:
+        host = _host(scheme, netloc)
+        _hosts.put(key, host)
+    return host
 
 
 def hostname_of(url: str) -> str:
     """The lower-case host name of a URL, without port or brackets."""
-    return _hostname(_netloc(url))
+    netloc = _netloc(url)
+    host = _hostnames.get(netloc)
+    if host is None:
+        host = (urlsplit(f"//{netloc}").hostname or "").lower()
+        if not host.isascii():  # a URL not parsed yet
+            host = ascii_domain(host)
+        _hostnames.put(netloc, host)
+    return host
 
 
 def _netloc(url: str) -> str:
     return url.partition("://")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
 
 
-@lru_cache(maxsize=4096)
-def _hostname(netloc: str) -> str:
-    return (urlsplit(f"//{netloc}").hostname or "").lower()
-
-
-@lru_cache(maxsize=4096)
 def _host(scheme: str, netloc: str) -> str:
     parts = urlsplit(f"{scheme}://{netloc}")
     host = (parts.hostname or "").lower()
@@ -115,7 +354,15 @@ def domain_allowed(url: str, allowed_domains: list[str] | tuple[str, ...]) -> bo
         return True
     host = hostname_of(url)
     for domain in allowed_domains:
-        domain = domain.lower().split(":")[0]
+        domain = ascii_domain(domain)
         if host == domain or host.endswith("." + domain):
             return True
     return False
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain as URLs hold it: lower case, no port, IDNA ASCII (`bücher.de` is `xn--bcher-kva.de`)."""
+    domain = domain.lower().split(":")[0]
+    if not domain.isascii():
+        domain = ada_url.idna_to_ascii(domain).decode("ascii") or domain
+    return domain

@@ -24,7 +24,7 @@ class Pages(Spider):
     def parse(self, response):
         yield {"title": response.css("title::text").get(), "h1": response.css("h1::text").get(),
                "text": response.text, "encoding": codecs.lookup(response.encoding).name,
-               "links": response.links()}
+               "links": list(response.links())}
 
 
 def test_a_shift_jis_page_declared_only_by_meta_is_read_right(tmp_path, site: Site, sql):
@@ -65,5 +65,5 @@ def test_an_undeclared_western_page_falls_back_to_windows_1252():
 def test_broken_markup_still_yields_its_text_and_links():
     body = b"<html><body><div><p>First <b>bold<p>Second</div></span><a href='/a'>A<a href=b>B</td>tail"
     response = Response("http://site.test/x/", 200, httpx.Headers({"Content-Type": "text/html"}), body)
-    assert response.links() == ["http://site.test/a", "http://site.test/x/b"]
+    assert list(response.links()) == ["http://site.test/a", "http://site.test/x/b"]
     assert "".join(response.css("body ::text").getall()) == "First boldSecondABtail"

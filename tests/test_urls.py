@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harvester import Request
+from harvester.exceptions import InvalidURL
 from harvester.urls import canonicalize, domain_allowed, fingerprint, host_of
 
 
@@ -83,6 +85,13 @@ def test_domain_allowed_rejects_lookalike_and_other_domains() -> None:
     assert not domain_allowed("http://com/", allowed)
 
 
+def test_domain_allowed_matches_an_international_domain_in_either_form() -> None:
+    assert domain_allowed("http://bücher.example/a", ["bücher.example"])
+    assert domain_allowed(Request("http://shop.bücher.example/a").url, ["BÜCHER.example"])
+    assert domain_allowed("http://xn--bcher-kva.example/a", ["bücher.example"])
+    assert not domain_allowed("http://xn--bcher-kva.example/a", ["bucher.example"])
+
+
 def test_domain_allowed_with_no_domains_allows_everything() -> None:
     assert domain_allowed("http://anything.example/", [])
 
@@ -101,7 +110,26 @@ def test_host_of_gives_host_and_only_a_non_default_port() -> None:
     "http://a.com:0080/x", "http://a.com:99999/x", "http://a.com:65535/x", "http://a.com/x?b=1&a=2",
     "http://u@a.com/x", "http://a.com/é", "http://a.com/~x/(y)", "http://a.com/x#top", " http://a.com/x",
 ])
-def test_canonicalize_takes_its_shortcut_only_for_urls_already_canonical(url: str) -> None:
-    from harvester.urls import _canonicalize
+def test_parse_takes_its_shortcut_only_for_urls_already_parsed(url: str) -> None:
+    from harvester.urls import parse, parse_slow
 
-    assert canonicalize(url) == _canonicalize(url)
+    def outcome(function):
+        try:
+            return function(url)
+        except InvalidURL as exc:
+            return type(exc)
+
+    assert outcome(parse) == outcome(parse_slow)
+
+
+def test_the_url_cache_is_bounded_by_characters_not_entries() -> None:
+    from harvester.urls import ByteBoundedCache
+
+    cache = ByteBoundedCache(budget=10_000, largest=1_000)
+    for i in range(1_000):
+        cache.put(f"k{i:03d}" + "x" * 200, "v" * 100)
+    assert cache.size <= 10_000
+    assert cache.get("k999" + "x" * 200) == "v" * 100  # the newest are kept
+    assert cache.get("k000" + "x" * 200) is None  # the oldest evicted
+    cache.put("huge", "y" * 5_000)
+    assert cache.get("huge") is None  # larger than any entry may be: never kept

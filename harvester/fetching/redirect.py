@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urljoin, urlsplit
 
-from harvester.exceptions import RedirectError
+from harvester import urls
+from harvester.exceptions import InvalidURL, RedirectError
 from harvester.fetching.base import Fetch
 from harvester.request import Request
 from harvester.response import Response
@@ -46,8 +46,11 @@ class Redirect:
                 response.request = request
                 response.redirects = tuple(chain)
                 return response
-            target = urljoin(current.url, location.strip())
-            if urlsplit(target).scheme.lower() not in ("http", "https"):
+            try:
+                target = urls.join(current.url, location)  # WHATWG, as a browser follows it
+            except InvalidURL:
+                raise RedirectError(f"redirect to an invalid URL: {location[:200]!r}", request) from None
+            if not target.startswith(("http://", "https://")):
                 raise RedirectError(f"redirect to a non-http(s) URL refused: {target}", request)
             if len(chain) >= self.max_hops:
                 raise RedirectError(f"more than {self.max_hops} redirects", request)
