@@ -30,6 +30,7 @@ from harvester.storage.http_cache import HttpCache
 from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
 from harvester.storage.runs import open_run, shared_stats
+from harvester.transports.file import FileRoots
 
 log = logging.getLogger("harvester")
 
@@ -77,9 +78,10 @@ async def crawl(
     frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
+    file_roots = FileRoots()  # the operator's file:// trees: admission and the file transport both check them
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
-    fetcher = Fetcher(settings, cache=cache)
+    fetcher = Fetcher(settings, cache=cache, file_roots=file_roots)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     journal.on_failure = lambda exc: engine.stop()
     journal.start()
