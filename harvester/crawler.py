@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.engine import Engine
 from harvester.exceptions import DatabaseError
 from harvester.fetching import Fetcher
@@ -81,7 +82,8 @@ async def crawl(
     file_roots = FileRoots()  # the operator's file:// trees: admission and the file transport both check them
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
-    fetcher = Fetcher(settings, cache=cache, file_roots=file_roots)
+    credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
+    fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     journal.on_failure = lambda exc: engine.stop()
     journal.start()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from harvester.credentials import Login, split_userinfo
 from harvester.urls import fingerprint
 
 if TYPE_CHECKING:
@@ -34,8 +35,14 @@ class Request:
     depth: int = 0  # set by the framework: links followed from the start requests
     credentials: bool = True  # the jar's cookies and configured auth; off once a redirect leaves the origin
     stream: bool = False  # a 2xx body is not buffered: the callback reads `response.aiter_bytes()`
+    # `user:password@` taken out of the URL: never in a recorded URL, never stored (harvester.credentials)
+    userinfo: Login | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if "@" in self.url:
+            self.url, login = split_userinfo(self.url)
+            if login is not None:
+                self.userinfo = login
         self.method = self.method.upper()
         if isinstance(self.body, str):
             self.body = self.body.encode("utf-8")

@@ -96,7 +96,7 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
 
 def settings(port: int, password: str = "s3cret", max_size: str = "1MB", timeout: float = 5,
              auth_key: str | None = None) -> Settings:
-    key = auth_key or f"127.0.0.1:{port}"
+    key = auth_key or f"ftp://127.0.0.1:{port}"
     return build(
         {"fetch": {"max_size": max_size, "timeout": timeout},
          "auth": {key: {"username": "alice", "password_env": "FTP_PW"}}},
@@ -211,9 +211,11 @@ def test_wrong_password_answers_401(ftp: Callable[..., int]) -> None:
     assert b"530" in response.body
 
 
-def test_auth_applies_only_to_its_exact_host_and_port(ftp: Callable[..., int]) -> None:
+@pytest.mark.parametrize("key", ["127.0.0.1", "ftp://127.0.0.1", "https://127.0.0.1:{port}",
+                                 "http://127.0.0.1:{port}", "ftp://127.0.0.2:{port}"])
+def test_auth_applies_only_to_its_exact_origin(ftp: Callable[..., int], key: str) -> None:
     port = ftp()  # no anonymous user: the login without alice's credentials fails
-    config = settings(port, auth_key="127.0.0.1")
+    config = settings(port, auth_key=key.format(port=port))
     response = fetch(config, f"ftp://127.0.0.1:{port}/feeds/books.csv")
     assert response.status == 401
 

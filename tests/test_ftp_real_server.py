@@ -117,7 +117,7 @@ def proftpd(tmp_path: Path) -> Iterator[RealServer]:
 def settings(server: RealServer, root: Path = Path(".")) -> Settings:
     """alice's login for exactly the server's origin."""
     return build({"fetch": {"timeout": 10, "retries": 0},
-                  "auth": {f"127.0.0.1:{server.port}": {"username": "alice", "password_env": "FTP_PW"}}},
+                  "auth": {server.url: {"username": "alice", "password_env": "FTP_PW"}}},
                  root=root, env={"FTP_PW": "s3cret"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.fetching.base import Fetch
 from harvester.fetching.deadline import Dispatch
 from harvester.fetching.redirect import Redirect
@@ -27,11 +28,13 @@ class Fetcher:
         config: Settings,
         transports: dict[str, Transport] | None = None,
         cache: HttpCache | None = None,
+        credentials: Credentials | None = None,
         file_roots: FileRoots | None = None,
     ) -> None:
         if transports is None:
-            http = HttpTransport(config)
-            transports = {"http": http, "https": http, "ftp": FtpTransport(config),
+            credentials = credentials or Credentials(config)
+            http = HttpTransport(config, credentials)
+            transports = {"http": http, "https": http, "ftp": FtpTransport(config, credentials),
                           "file": FileTransport(config, file_roots)}
         self.transports = transports
         settings = config.fetch

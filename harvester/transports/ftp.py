@@ -2,7 +2,7 @@
 
 Each fetch opens its own control connection in a worker thread (passive mode,
 binary transfers, `fetch.timeout` per connect and read), logs in with the
-`[auth."host"]` or `[auth."host:port"]` entry of the URL or else as
+credentials of the URL's origin (`harvester.credentials`) or else as
 anonymous, then retrieves the file, counting bytes against `max_size` as they
 arrive, or lists the directory (a URL ending in `/`) as an HTML page.
 
@@ -46,12 +46,12 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
 from harvester.transports.listing import HTML, guess_type, listing_page
 from harvester.transports.threaded import ThreadedStream
-from harvester.urls import host_of
 
 _STATUS = {530: 401, 532: 401, 550: 404, 551: 404, 553: 404, 501: 400, 500: 501, 502: 501, 504: 501}
 _UNSUPPORTED = {500, 502, 504}  # command not understood or not implemented
@@ -59,8 +59,8 @@ _CHUNK = 64 * 1024
 
 
 class FtpTransport:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, credentials: Credentials | None = None) -> None:
+        self.credentials = credentials or Credentials(settings)
         self.timeout = settings.fetch.timeout
         self.max_size = int(settings.fetch.max_size)
         self.feed_max_size = int(settings.fetch.feed_max_size)
@@ -110,11 +110,11 @@ class FtpTransport:
         return response
 
     def _login(self, request: Request) -> tuple[str, str]:
-        """(user, password) from the `[auth]` entry of the URL's host, else anonymous."""
-        auth = self.settings.auth.get(host_of(request.url))
-        if auth is None or not auth.username:
+        """(user, password) for the request's origin (`ftp://host[:port]`), else anonymous."""
+        login = self.credentials.for_request(request)
+        if login is None or not login.username:
             return "anonymous", ""  # ftplib sends "anonymous@" as the password
-        return auth.username, self.settings.secret(auth.password_env) or ""
+        return login.username, login.password
 
     async def aclose(self) -> None:
         self._closed = True

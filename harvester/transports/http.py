@@ -5,8 +5,9 @@ transport spreads requests over several small clients. Bodies are read raw and
 decoded here with an output cap (`harvester.decoding`), so neither a large
 body nor a compression bomb is ever held past `max_size`.
 
-Cookies live in one jar per run (`harvester.cookies`); credentials from
-`[auth."host"]` are attached only to requests for exactly that host. Both are
+Cookies live in one jar per run (`harvester.cookies`); credentials (an
+`[auth."origin"]` entry, or the userinfo the URL came with) are attached only
+to requests for exactly their origin (`harvester.credentials`). Both are
 decided per request here, so a redirect to another origin never carries them.
 """
 
@@ -22,6 +23,7 @@ import httpx
 
 from harvester.config import Settings
 from harvester.cookies import CookieJar
+from harvester.credentials import Credentials, Login
 from harvester.decoding import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -37,7 +39,7 @@ from harvester.urls import host_of
 
 
 class HttpTransport:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, credentials: Credentials | None = None) -> None:
         fetch = settings.fetch
         self.max_size = int(fetch.max_size)
         self.feed_max_size = int(fetch.feed_max_size)
@@ -46,7 +48,8 @@ class HttpTransport:
         # A streamed body outlives it, so each of its reads has `timeout` seconds.
         self.timeouts = {False: httpx.Timeout(None).as_dict(), True: httpx.Timeout(fetch.timeout).as_dict()}
         self.cookies = CookieJar()
-        self._auth = {host: _auth(settings, host) for host in settings.auth}
+        self._credentials = credentials or Credentials(settings)
+        self._auth: dict[Login, httpx.Auth] = {}  # one per login: a digest flow keeps its nonce
         self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
         pools = fetch.pools or max(1, min(64, fetch.concurrency))  # small pools: cheap to search
         per_pool = max(1, -(-fetch.concurrency // pools))
@@ -87,7 +90,8 @@ class HttpTransport:
         auth = None
         if request.credentials:
             self.cookies.add_header(outgoing)
-            auth = self._auth.get(host_of(request.url))
+            if (login := self._credentials.for_request(request)) is not None:
+                auth = self._auth.get(login) or self._auth.setdefault(login, _auth(login))
         client = self._client_for(request.url)
         with _translated(request):
             if auth is None and request.url.partition(":")[0].lower() not in self._proxied:
@@ -153,12 +157,10 @@ def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | b
     return pool.Client(pool.transport(verify=verify, limits=limits), mounts=mounts, trust_env=False)
 
 
-def _auth(settings: Settings, host: str) -> httpx.Auth:
-    config = settings.auth[host]
-    password = settings.secret(config.password_env) or ""
-    if config.scheme == "digest":
-        return httpx.DigestAuth(config.username, password)
-    return httpx.BasicAuth(config.username, password)
+def _auth(login: Login) -> httpx.Auth:
+    if login.scheme == "digest":
+        return httpx.DigestAuth(login.username, login.password)
+    return httpx.BasicAuth(login.username, login.password)
 
 
 def _proxy(settings: Settings, url: str) -> httpx.Proxy:
