@@ -79,7 +79,9 @@ async def crawl(
     frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
-    file_roots = FileRoots()  # the operator's file:// trees: admission and the file transport both check them
+    # The operator's file:// trees, checked at admission and by the file transport; a resumed run
+    # finds those of its start_urls again (its start requests are not run twice).
+    file_roots = FileRoots(spider.start_urls)
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them

@@ -10,10 +10,17 @@ admission), by the real path of the open descriptor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from harvester.config import build
 from harvester.exceptions import Forbidden
@@ -133,3 +140,33 @@ def test_a_start_file_that_is_a_symlink_is_read_but_gives_no_tree_beyond_its_dir
     assert fetch(roots, (tree / "link-out.txt").as_uri()).body.startswith(SECRET.encode())
     assert not roots.admits((tree.parent / "outside.txt").as_uri().replace("outside", "other"))
     assert roots.admits((tree / "inside.txt").as_uri())
+
+
+def test_a_resumed_file_crawl_still_reads_its_tree_and_nothing_else(project, tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(40):
+        (root / f"f{i:02}.txt").write_text(f"file {i}")
+    (root / "out.txt").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "secret.txt").write_text(SECRET)
+    project.spider("files", SPIDER.replace("    def parse(self, response):\n",
+                                           "    def parse(self, response):\n        __import__('time').sleep(0.05)\n"))
+    args = ["crawl", "files", "-a", f"start={root.as_uri()}/", "-s", "fetch.concurrency=1"]
+    process = subprocess.Popen([sys.executable, "-m", "harvester", *args], cwd=project.root, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        with contextlib.suppress(sqlite3.Error):
+            if project.sql("select count(*) from items")[0][0] >= 5:
+                break
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert project.sql("select status from runs") == [("interrupted",)]
+    resumed = project.run(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert project.sql("select status from runs") == [("finished",)]
+    assert project.sql("select count(distinct url), count(*) from items") == [(40, 40)]
+    assert project.sql("select count(*) from errors") == [(0,)]
+    assert SECRET not in stored_text(project)

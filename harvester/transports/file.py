@@ -24,6 +24,7 @@ import contextlib
 import os
 import stat
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -51,7 +52,7 @@ class FileRoots:
     `urls` are the URLs given, to keep with the run.
     """
 
-    def __init__(self, urls: tuple[str, ...] | list[str] = ()) -> None:
+    def __init__(self, urls: Iterable[str] = ()) -> None:
         self.urls: list[str] = []
         self._trees: set[str] = set()
         self._files: set[str] = set()
@@ -59,7 +60,9 @@ class FileRoots:
             self.add(url)
 
     def add(self, url: str) -> None:
-        """Trust the tree of a file:// URL the operator gave."""
+        """Trust the tree of a file:// URL the operator gave (other URLs are ignored)."""
+        if not isinstance(url, str) or url.partition(":")[0].lower() != "file" or url in self.urls:
+            return
         try:
             path = local_path(url)
         except ValueError:
