@@ -171,6 +171,8 @@ class FileTransport:
                 return self._directory(request, fd)
             if path.endswith("/"):
                 return _reply(request, 404, "not a directory")
+            if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):  # a read could wait forever
+                return _reply(request, 403, "not a regular file")
             os.set_blocking(fd, True)
             fh = os.fdopen(fd, "rb")
             owned = False  # closed with `fh`

@@ -151,7 +151,7 @@ class _Session:
         # ftplib's default, kept on purpose: ignore the address in a PASV reply and open
         # the data connection to the control connection's peer, so a server cannot aim
         # the crawler at another host (FTP bounce, scanning the crawler's network).
-        self.ftp.trust_server_pasv_ipv4_address = False
+        self.ftp.trust_server_pasv_ipv4_address = False  # type: ignore[attr-defined]  # not in typeshed
         self.data: socket.socket | None = None
         self.interrupted = False
         self.feed_max_size = feed_max_size
