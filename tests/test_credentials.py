@@ -287,3 +287,13 @@ def test_userinfo_of_a_start_url_logs_in_again_after_resume_without_being_stored
     stored = b"".join(path.read_bytes() for path in project.root.glob("harvest.db*")).decode("latin-1")
     for text in (stored, *first, resumed.stdout, resumed.stderr):
         assert PASSWORD not in text
+
+
+def test_ftp_userinfo_is_the_login_of_that_server_only(project, ca, http7, ftp7) -> None:
+    result = crawl_all(project, ca, None, f"ftp://alice:{PASSWORD}@{HOST}:{ftp7.port}/file.txt",
+                       f"{http7.url}/area")
+    assert ftp7.logins == [("USER", "alice"), ("PASS", PASSWORD)]
+    assert authorized(http7) == []
+    assert sorted(project.sql("select url from pages")) == [(f"{ftp7.url}/file.txt",), (f"{http7.url}/area",)]
+    stored = b"".join(path.read_bytes() for path in project.root.glob("harvest.db*")).decode("latin-1")
+    assert PASSWORD not in stored + result.stdout + result.stderr
