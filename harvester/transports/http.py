@@ -49,7 +49,7 @@ class HttpTransport:
         self.timeouts = {False: httpx.Timeout(None).as_dict(), True: httpx.Timeout(fetch.timeout).as_dict()}
         self.cookies = CookieJar()
         self._credentials = credentials or Credentials(settings)
-        self._auth: dict[Login, httpx.Auth] = {}  # one per login: a digest flow keeps its nonce
+        self._digests: dict[Login, httpx.DigestAuth] = {}  # one per configured login: it keeps its nonce
         self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
         pools = fetch.pools or max(1, min(64, fetch.concurrency))  # small pools: cheap to search
         per_pool = max(1, -(-fetch.concurrency // pools))
@@ -91,7 +91,7 @@ class HttpTransport:
         if request.credentials:
             self.cookies.add_header(outgoing)
             if (login := self._credentials.for_request(request)) is not None:
-                auth = self._auth.get(login) or self._auth.setdefault(login, _auth(login))
+                auth = self._auth(login)
         client = self._client_for(request.url)
         with _translated(request):
             if auth is None and request.url.partition(":")[0].lower() not in self._proxied:
@@ -112,6 +112,15 @@ class HttpTransport:
             finally:
                 await raw.aclose()
         return response
+
+    def _auth(self, login: Login) -> httpx.Auth:
+        """Basic is built per request (URL userinfo may come from any page: nothing kept);
+        digest only comes from `[auth]`, one flow per entry."""
+        if login.scheme == "digest":
+            if (digest := self._digests.get(login)) is None:
+                digest = self._digests[login] = httpx.DigestAuth(login.username, login.password)
+            return digest
+        return httpx.BasicAuth(login.username, login.password)
 
     async def _stream(self, raw: httpx.Response, request: Request) -> AsyncIterator[bytes]:
         """A streamed body, decoded as it arrives, capped by `feed_max_size` when set."""
@@ -155,12 +164,6 @@ def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | b
         for scheme, url in settings.fetch.proxies.items()
     }
     return pool.Client(pool.transport(verify=verify, limits=limits), mounts=mounts, trust_env=False)
-
-
-def _auth(login: Login) -> httpx.Auth:
-    if login.scheme == "digest":
-        return httpx.DigestAuth(login.username, login.password)
-    return httpx.BasicAuth(login.username, login.password)
 
 
 def _proxy(settings: Settings, url: str) -> httpx.Proxy:
