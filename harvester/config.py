@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harvester.credentials import auth_origin
 from harvester.exceptions import ConfigError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
@@ -126,7 +127,7 @@ class Settings:
     crawl: CrawlSettings = CrawlSettings()
     fetch: FetchSettings = FetchSettings()
     email: EmailSettings = EmailSettings()
-    auth: Mapping[str, AuthSettings] = field(default_factory=dict)
+    auth: Mapping[str, AuthSettings] = field(default_factory=dict)  # keyed by origin, scheme://host[:port]
     jobs: Mapping[str, JobSettings] = field(default_factory=dict)
     root: Path = Path(".")  # the directory holding harvester.toml
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -186,9 +187,7 @@ def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str
         ("email", EmailSettings),
     ):
         values[name] = _section(cls, data.get(name, {}), name)
-    values["auth"] = {
-        host: _section(AuthSettings, body, f"auth.{host}") for host, body in _table(data, "auth").items()
-    }
+    values["auth"] = _auth(_table(data, "auth"))
     values["jobs"] = {
         name: _section(JobSettings, body, f"jobs.{name}") for name, body in _table(data, "jobs").items()
     }
@@ -252,6 +251,20 @@ def _table(data: Mapping[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"[{name}] must be a table")
     return table
+
+
+def _auth(table: Mapping[str, Any]) -> dict[str, AuthSettings]:
+    """`[auth."KEY"]` entries keyed by the origin each key names (`harvester.credentials`)."""
+    entries: dict[str, AuthSettings] = {}
+    for key, body in table.items():
+        try:
+            origin = auth_origin(key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if origin in entries:
+            raise ConfigError(f'[auth."{key}"]: a second entry for the origin {origin}')
+        entries[origin] = _section(AuthSettings, body, f'auth."{key}"')
+    return entries
 
 
 def _section(cls: type, body: object, where: str) -> Any:
@@ -329,7 +342,7 @@ def _validate(settings: Settings) -> None:
                        f"[fetch] resolve: {host!r} is not a host name (no scheme, port or path)"))
         checks.append((_is_ip(address), f"[fetch] resolve: {host} = {address!r} is not an IP address"))
     for host, auth in settings.auth.items():
-        checks.append((auth.scheme in ("basic", "digest"), f"[auth.{host}] scheme must be basic or digest"))
+        checks.append((auth.scheme in ("basic", "digest"), f'[auth."{host}"] scheme must be basic or digest'))
     for name, job in settings.jobs.items():
         checks.append((bool(job.spider), f"[jobs.{name}] needs a spider"))
     for ok, message in checks:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.engine import Engine
 from harvester.exceptions import DatabaseError
 from harvester.fetching import Fetcher
@@ -30,6 +31,7 @@ from harvester.storage.http_cache import HttpCache
 from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
 from harvester.storage.runs import open_run, shared_stats
+from harvester.transports.file import FileRoots
 
 log = logging.getLogger("harvester")
 
@@ -77,9 +79,13 @@ async def crawl(
     frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
+    # The operator's file:// trees, checked at admission and by the file transport; a resumed run
+    # finds those of its start_urls again (its start requests are not run twice).
+    file_roots = FileRoots(spider.start_urls)
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
-    fetcher = Fetcher(settings, cache=cache)
+    credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
+    fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     journal.on_failure = lambda exc: engine.stop()
     journal.start()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from harvester.credentials import Login, split_userinfo
 from harvester.exceptions import InvalidURL
 from harvester.urls import fingerprint, parse
 
@@ -36,6 +37,8 @@ class Request:
     depth: int = 0  # set by the framework: links followed from the start requests
     credentials: bool = True  # configured auth; off once a redirect leaves the origin (cookies: the jar decides)
     stream: bool = False  # a 2xx body is not buffered: the callback reads `response.aiter_bytes()`
+    # `user:password@` taken out of the URL: never in a recorded URL, never stored (harvester.credentials)
+    userinfo: Login | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -48,6 +51,10 @@ class Request:
         if not isinstance(self.url, str):
             raise InvalidURL(f"a URL is a str, not {type(self.url).__name__}: {self.url!r}")
         self.url = parse(self.url)  # as a browser would request it; InvalidURL when it does not parse
+        if "@" in self.url:
+            self.url, login = split_userinfo(self.url)
+            if login is not None:
+                self.userinfo = login
         if not self.url.startswith(_SCHEMES):
             raise InvalidURL(f"unsupported URL scheme in {self.url!r}", self.url)
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from harvester.frontier import Frontier
 from harvester.request import Request
+from harvester.transports.file import FileRoots
 from harvester.urls import domain_allowed
 
 
@@ -23,18 +24,18 @@ class Scheduler:
         allowed_domains: Sequence[str] = (),
         depth_limit: int = 0,
         filtered: Counter[str] | None = None,
+        file_roots: FileRoots | None = None,
     ) -> None:
         self.frontier = frontier
         self.allowed_domains = tuple(allowed_domains)
         self.depth_limit = depth_limit
         self.filtered: Counter[str] = Counter() if filtered is None else filtered
-        self._file_roots: list[str] = []
+        self._file_roots = FileRoots() if file_roots is None else file_roots  # shared with the file transport
 
     def add_start(self, request: Request) -> bool:
         """Queue a request the operator gave (start URLs, command line, config)."""
         if urlsplit(request.url).scheme.lower() == "file":
-            path = urlsplit(request.url).path
-            self._file_roots.append(path if path.endswith("/") else path.rsplit("/", 1)[0] + "/")
+            self._file_roots.add(request.url)
         return self._push(request)
 
     def add_found(self, request: Request, parent: Request | None) -> bool:
@@ -52,9 +53,9 @@ class Scheduler:
         return self._push(request)
 
     def _under_file_root(self, url: str) -> bool:
-        """A file:// URL found in a document is fetched only inside a tree the operator gave."""
-        path = urlsplit(url).path
-        return ".." not in path.split("/") and any(path.startswith(root) for root in self._file_roots)
+        """A file:// URL found in a document is fetched only inside a tree the operator gave,
+        compared by real path (decoded, `..` and symlinks resolved): `harvester.transports.file`."""
+        return self._file_roots.admits(url)
 
     def _push(self, request: Request) -> bool:
         if self.frontier.push(request):

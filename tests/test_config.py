@@ -94,7 +94,7 @@ def test_the_documented_full_config_loads(tmp_path: Path) -> None:
     assert settings.fetch.max_size == 256 * 1024**2
     assert settings.fetch.user_agent == "harvester (+https://example.invalid/bot)"
 
-    auth = settings.auth["intranet.example.org"]
+    auth = settings.auth["https://intranet.example.org"]
     assert auth.username == "alice"
     assert auth.password_env == "INTRANET_PASSWORD"
     assert auth.scheme == "digest"

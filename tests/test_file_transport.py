@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import os
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,19 @@ def test_file_over_max_size_raises_too_large(tree: Path) -> None:
 def test_endless_file_is_cut_off_at_max_size_while_read() -> None:
     with pytest.raises(TooLarge):  # st_size is 0: only counting the bytes read stops it
         fetch("file:///dev/zero", max_size="100KB")
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tree: Path) -> None:
+    os.mkfifo(tree / "pipe")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(fetch, (tree / "pipe").as_uri())
+        try:
+            response = pending.result(timeout=5)
+        except concurrent.futures.TimeoutError:
+            with open(tree / "pipe", "wb"):  # a writer ends the blocked read, so the test ends
+                pass
+            pytest.fail("the fetch waited for a writer to the pipe")
+    assert response.status == 403
 
 
 def test_percent_encoded_name_is_decoded(tree: Path) -> None:

@@ -22,7 +22,7 @@ from harvester.config import Settings, build
 from harvester.exceptions import FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
-from harvester.transports.ftp import FtpTransport
+from harvester.transports.ftp import FtpTransport, ftp_path
 
 BOOKS_CSV = b"sku,title\r\n1,Dune\r\n2,Emma\r\n"
 BOOKS_XML = b"<books><book sku='1'>Dune</book></books>"
@@ -39,6 +39,9 @@ def tree(tmp_path: Path) -> Path:
     (root / "feeds" / ACCENTED).write_bytes(b"a,b\n1,2\n")
     (root / "feeds" / "2024" / "jan.csv").write_bytes(b"month\njan\n")
     (root / "big.csv").write_bytes(b"x,y\n" * 5000)
+    (root / "home" / "docs").mkdir(parents=True)
+    (root / "home" / "readme.txt").write_bytes(b"hello from home")
+    (root / "home" / "docs" / "guide.txt").write_bytes(b"guide")
     return root
 
 
@@ -53,7 +56,7 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
     running: list[tuple[FTPServer, threading.Event, threading.Thread]] = []
 
     def start(*, anonymous: bool = False, legacy: bool = False, busy: bool = False,
-              slow: bool = False) -> int:
+              slow: bool = False, login_dir: str = "/") -> int:
         authorizer = DummyAuthorizer()
         authorizer.add_user("alice", "s3cret", str(tree), perm="elr")
         if anonymous:
@@ -66,6 +69,11 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
             }
         if slow:  # sends 16 KB a second
             attrs["dtp_handler"] = type("SlowDTP", (ThrottledDTPHandler,), {"write_limit": 16384})
+        if login_dir != "/":  # as a server without chroot: the session starts in a home directory
+            def on_login(self: FTPHandler, username: str) -> None:
+                self.fs.cwd = login_dir
+
+            attrs["on_login"] = on_login
         handler = type("Handler", (BusyHandler if busy else FTPHandler,), attrs)
         server = FTPServer(("127.0.0.1", 0), handler)
         stop = threading.Event()
@@ -88,7 +96,7 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
 
 def settings(port: int, password: str = "s3cret", max_size: str = "1MB", timeout: float = 5,
              auth_key: str | None = None) -> Settings:
-    key = auth_key or f"127.0.0.1:{port}"
+    key = auth_key or f"ftp://127.0.0.1:{port}"
     return build(
         {"fetch": {"max_size": max_size, "timeout": timeout},
          "auth": {key: {"username": "alice", "password_env": "FTP_PW"}}},
@@ -151,6 +159,45 @@ def test_percent_encoded_names_are_decoded(ftp: Callable[..., int]) -> None:
     assert response.body == b"a,b\n1,2\n"
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["mlsd", "nlst"])
+def test_paths_are_relative_to_the_login_directory_as_rfc_1738_says(ftp: Callable[..., int],
+                                                                    legacy: bool) -> None:
+    port = ftp(login_dir="/home", legacy=legacy)
+    base = f"ftp://127.0.0.1:{port}/"
+    assert list(fetch(settings(port), base).links()) == [base + "docs/", base + "readme.txt"]
+    assert fetch(settings(port), base + "readme.txt").body == b"hello from home"
+    assert fetch(settings(port), base + "docs/guide.txt").body == b"guide"
+    assert list(fetch(settings(port), base + "docs").links()) == [base + "docs/guide.txt"]
+    assert fetch(settings(port), base + "feeds/books.csv").status == 404  # /feeds is not in /home
+
+
+def test_an_encoded_first_slash_names_an_absolute_path(ftp: Callable[..., int]) -> None:
+    port = ftp(login_dir="/home")
+    assert fetch(settings(port), f"ftp://127.0.0.1:{port}//feeds/books.csv").body == BOOKS_CSV  # as curl
+    base = f"ftp://127.0.0.1:{port}/%2Ffeeds/"
+    assert fetch(settings(port), base + "books.csv").body == BOOKS_CSV
+    listing = fetch(settings(port), base)
+    assert list(listing.links()) == [base + "2024/", base + "books.csv", base + "books.xml", base + ACCENTED_URL]
+    assert fetch(settings(port), list(listing.links())[0] + "jan.csv").body == b"month\njan\n"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("", ([], "")),
+    ("/", ([], "")),
+    ("/a.txt", ([], "a.txt")),
+    ("/a/b/c.txt", (["a", "b"], "c.txt")),
+    ("/a/b/", (["a", "b"], "")),
+    ("/%2Fetc/", (["/etc"], "")),
+    ("/%2Fetc/passwd", (["/etc"], "passwd")),
+    ("//etc/", (["/", "etc"], "")),
+    ("/a//b/", (["a", "b"], "")),
+    ("/a%2Fb", ([], "a/b")),
+    ("/d%C3%A9j%C3%A0/x%20y", (["d\u00e9j\u00e0"], "x y")),
+])
+def test_url_path_becomes_cwd_per_segment_then_the_name(path: str, expected: tuple[list[str], str]) -> None:
+    assert ftp_path(path) == expected
+
+
 def test_missing_file_answers_404(ftp: Callable[..., int]) -> None:
     port = ftp()
     assert fetch(settings(port), f"ftp://127.0.0.1:{port}/feeds/nope.csv").status == 404
@@ -164,9 +211,11 @@ def test_wrong_password_answers_401(ftp: Callable[..., int]) -> None:
     assert b"530" in response.body
 
 
-def test_auth_applies_only_to_its_exact_host_and_port(ftp: Callable[..., int]) -> None:
+@pytest.mark.parametrize("key", ["127.0.0.1", "ftp://127.0.0.1", "https://127.0.0.1:{port}",
+                                 "http://127.0.0.1:{port}", "ftp://127.0.0.2:{port}"])
+def test_auth_applies_only_to_its_exact_origin(ftp: Callable[..., int], key: str) -> None:
     port = ftp()  # no anonymous user: the login without alice's credentials fails
-    config = settings(port, auth_key="127.0.0.1")
+    config = settings(port, auth_key=key.format(port=port))
     response = fetch(config, f"ftp://127.0.0.1:{port}/feeds/books.csv")
     assert response.status == 401
 

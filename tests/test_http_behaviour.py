@@ -169,14 +169,14 @@ def test_protected_areas_are_harvested_with_configured_credentials(tmp_path, sit
     area = basic_area if scheme == "basic" else digest_area
     site.routes["/area"] = lambda h: area(h, "alice", "wonder")
     run(tmp_path, Collect, [site.url + "/area"], env={"AREA_PW": "wonder"},
-        auth={f"127.0.0.1:{site.port}": {"username": "alice", "password_env": "AREA_PW", "scheme": scheme}})
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW", "scheme": scheme}})
     assert h1s(sql, tmp_path) == [f"{scheme} ok"]
 
 
 def test_wrong_credentials_end_as_an_http_error(tmp_path, site, sql):
     site.routes["/area"] = lambda h: basic_area(h, "alice", "wonder")
     run(tmp_path, Collect, [site.url + "/area"], env={"AREA_PW": "guess"},
-        auth={f"127.0.0.1:{site.port}": {"username": "alice", "password_env": "AREA_PW"}})
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}})
     assert sql(tmp_path, "select kind, message from errors") == [("http", "HTTP 401")]
 
 
@@ -194,7 +194,7 @@ def test_credentials_are_not_sent_to_other_hosts_by_link(tmp_path, site, other_s
             yield from response.follow_all()
 
     run(tmp_path, Follow, env={"AREA_PW": "wonder"},
-        auth={f"127.0.0.1:{site.port}": {"username": "alice", "password_env": "AREA_PW"}})
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}})
     assert other_site.hits["/page"] == 1
     assert [headers.get("Authorization") for _, _, headers in other_site.requests] == [None]
 
@@ -219,7 +219,7 @@ def test_redirects_across_origins_carry_no_credentials_or_cookies(tmp_path, targ
         destination.page("/landing", "<h1>landed</h1>")
         run(tmp_path, Collect, [start.url + "/start"], env={"AREA_PW": "wonder"},
             fetch={"ca_file": str(ca.path)},
-            auth={f"127.0.0.1:{start.port}": {"username": "alice", "password_env": "AREA_PW"}})
+            auth={start.url: {"username": "alice", "password_env": "AREA_PW"}})
         landing = [headers for _, path, headers in destination.requests if path == "/landing"]
         assert h1s(sql, tmp_path) == ["landed"]
         assert len(landing) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.fetching.base import Fetch
 from harvester.fetching.deadline import Dispatch
 from harvester.fetching.redirect import Redirect
@@ -14,7 +15,7 @@ from harvester.request import Request
 from harvester.response import Response
 from harvester.storage.http_cache import HttpCache
 from harvester.transports.base import Transport
-from harvester.transports.file import FileTransport
+from harvester.transports.file import FileRoots, FileTransport
 from harvester.transports.ftp import FtpTransport
 from harvester.transports.http import HttpTransport
 
@@ -27,10 +28,14 @@ class Fetcher:
         config: Settings,
         transports: dict[str, Transport] | None = None,
         cache: HttpCache | None = None,
+        credentials: Credentials | None = None,
+        file_roots: FileRoots | None = None,
     ) -> None:
         if transports is None:
-            http = HttpTransport(config)
-            transports = {"http": http, "https": http, "ftp": FtpTransport(config), "file": FileTransport(config)}
+            credentials = credentials or Credentials(config)
+            http = HttpTransport(config, credentials)
+            transports = {"http": http, "https": http, "ftp": FtpTransport(config, credentials),
+                          "file": FileTransport(config, file_roots)}
         self.transports = transports
         settings = config.fetch
         self.throttle = Throttle(Dispatch(transports, settings.timeout), settings.per_host, settings.delay,

@@ -78,8 +78,9 @@ def next_hop(request: Request, status: int, target: str) -> Request:
     if status in (200, 303) and method != "HEAD" or status in (301, 302) and method == "POST":
         method, body = "GET", None
         headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
-    credentials = request.credentials
+    credentials, userinfo = request.credentials, request.userinfo
     if origin(target) != origin(request.url):
         headers = {k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
-        credentials = False  # and for the rest of the chain
-    return request.replace(url=target, method=method, body=body, headers=headers, credentials=credentials)
+        credentials, userinfo = False, None  # and for the rest of the chain
+    return request.replace(url=target, method=method, body=body, headers=headers, credentials=credentials,
+                           userinfo=userinfo)

@@ -2,10 +2,18 @@
 
 Each fetch opens its own control connection in a worker thread (passive mode,
 binary transfers, `fetch.timeout` per connect and read), logs in with the
-`[auth."host"]` or `[auth."host:port"]` entry of the URL or else as anonymous,
-then retrieves the file, counting bytes against `max_size` as they arrive, or
-lists the directory (a URL ending in `/`) as an HTML page. FTP replies become
-HTTP-like statuses, so a spider learns one vocabulary:
+credentials of the URL's origin (`harvester.credentials`) or else as
+anonymous, then retrieves the file, counting bytes against `max_size` as they
+arrive, or lists the directory (a URL ending in `/`) as an HTML page.
+
+The path is read as RFC 1738 (section 3.2.2) says, and as curl and urllib
+read it: relative to the login directory, each segment but the last one CWD
+in turn, the last one the file to retrieve (or nothing: a directory).
+`ftp://host/a.txt` is `a.txt` in the login directory; `ftp://host/%2Fetc/`
+is the absolute `/etc/` (the encoded slash belongs to the segment), and so is
+`ftp://host//etc/` (an empty first segment is the root, as curl has it).
+
+FTP replies become HTTP-like statuses, so a spider learns one vocabulary:
 
     2yz success                                   200
     530, 532 not logged in                        401
@@ -38,12 +46,12 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
 from harvester.transports.listing import HTML, guess_type, listing_page
 from harvester.transports.threaded import ThreadedStream
-from harvester.urls import host_of
 
 _STATUS = {530: 401, 532: 401, 550: 404, 551: 404, 553: 404, 501: 400, 500: 501, 502: 501, 504: 501}
 _UNSUPPORTED = {500, 502, 504}  # command not understood or not implemented
@@ -51,8 +59,8 @@ _CHUNK = 64 * 1024
 
 
 class FtpTransport:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, credentials: Credentials | None = None) -> None:
+        self.credentials = credentials or Credentials(settings)
         self.timeout = settings.fetch.timeout
         self.max_size = int(settings.fetch.max_size)
         self.feed_max_size = int(settings.fetch.feed_max_size)
@@ -72,12 +80,12 @@ class FtpTransport:
             address = (parts.hostname or "", parts.port or 21)
         except ValueError:
             raise FetchError(f"bad port in {request.url}", request) from None
-        path = unquote(parts.path, errors="surrogateescape") or "/"
-        if any(char in path for char in "\r\n\0"):
+        directories, name = ftp_path(parts.path)
+        if any(char in part for part in (*directories, name) for char in "\r\n\0"):
             raise FetchError("control character in FTP path", request)
-        user, password = self._login(request.url)
-        session = _Session(request, address, path, user, password, self.timeout, self.max_size,
-                           self.feed_max_size)
+        user, password = self._login(request)
+        session = _Session(request, address, directories, name, user, password, self.timeout,
+                           self.max_size, self.feed_max_size)
         self._sessions.add(session)
         try:
             response = await asyncio.get_running_loop().run_in_executor(self._pool, session.run)
@@ -101,12 +109,12 @@ class FtpTransport:
             response.stream, response.streamed, response._close = body.chunks(), True, body.aclose
         return response
 
-    def _login(self, url: str) -> tuple[str, str]:
-        """(user, password) from the `[auth]` entry of the URL's host, else anonymous."""
-        auth = self.settings.auth.get(host_of(url))
-        if auth is None or not auth.username:
+    def _login(self, request: Request) -> tuple[str, str]:
+        """(user, password) for the request's origin (`ftp://host[:port]`), else anonymous."""
+        login = self.credentials.for_request(request)
+        if login is None or not login.username:
             return "anonymous", ""  # ftplib sends "anonymous@" as the password
-        return auth.username, self.settings.secret(auth.password_env) or ""
+        return login.username, login.password
 
     async def aclose(self) -> None:
         self._closed = True
@@ -122,7 +130,8 @@ class _Session:
         self,
         request: Request,
         address: tuple[str, int],
-        path: str,
+        directories: list[str],
+        name: str,
         user: str,
         password: str,
         timeout: float,
@@ -131,7 +140,8 @@ class _Session:
     ) -> None:
         self.request = request
         self.address = address
-        self.path = path
+        self.directories = directories
+        self.name = name
         self.user = user
         self.password = password
         self.max_size = max_size
@@ -141,7 +151,7 @@ class _Session:
         # ftplib's default, kept on purpose: ignore the address in a PASV reply and open
         # the data connection to the control connection's peer, so a server cannot aim
         # the crawler at another host (FTP bounce, scanning the crawler's network).
-        self.ftp.trust_server_pasv_ipv4_address = False
+        self.ftp.trust_server_pasv_ipv4_address = False  # type: ignore[attr-defined]  # not in typeshed
         self.data: socket.socket | None = None
         self.interrupted = False
         self.feed_max_size = feed_max_size
@@ -155,9 +165,12 @@ class _Session:
             self.ftp.connect(*self.address)
             self._check()
             self.ftp.login(self.user, self.password)
-            if self.path.endswith("/"):
-                return self._directory(self.path)
-            return self._file(self.path)
+            for directory in self.directories:
+                self._check()
+                self.ftp.cwd(_wire(directory))
+            if not self.name:
+                return self._directory()
+            return self._file(self.name)
         except ftplib.error_perm as exc:
             return _reply(request, _STATUS.get(_code(exc), 403), str(exc))
         except ftplib.error_temp as exc:
@@ -209,8 +222,8 @@ class _Session:
             try:
                 body = self._transfer(f"RETR {_wire(path)}")
             except ftplib.error_perm as exc:
-                if _code(exc) == 550 and self._is_directory(path):
-                    return self._directory(path + "/")
+                if _code(exc) == 550 and self._enter(path):
+                    return self._directory()
                 raise
             size = len(body)
             if self.request.method == "HEAD":
@@ -228,8 +241,8 @@ class _Session:
         try:
             self.data, _ = self.ftp.ntransfercmd(f"RETR {_wire(path)}")
         except ftplib.error_perm as exc:
-            if _code(exc) == 550 and self._is_directory(path):
-                return self._directory(path + "/")
+            if _code(exc) == 550 and self._enter(path):
+                return self._directory()
             raise
         self._check()
         self.streaming = True
@@ -238,16 +251,16 @@ class _Session:
             headers["Content-Length"] = str(size)
         return Response(self.request.url, 200, httpx.Headers(headers), b"", self.request)
 
-    def _directory(self, path: str) -> Response:
-        path = path.rstrip("/") or "/"
+    def _directory(self) -> Response:
+        """The listing of the current directory (the one the URL names, entered by CWD)."""
         try:
-            entries = self._mlsd(path)
+            entries = self._mlsd()
         except ftplib.error_perm as exc:
             if _code(exc) == 501:  # RFC 3659: MLSD of a path that is not a directory
                 return _reply(self.request, 404, str(exc))
             if _code(exc) not in _UNSUPPORTED:
                 raise
-            entries = self._nlst(path)
+            entries = self._nlst()
         page = listing_page(self.request.url, entries)
         if len(page) > self.max_size:
             raise self._too_large("directory listing")
@@ -255,10 +268,10 @@ class _Session:
         body = b"" if self.request.method == "HEAD" else page
         return Response(self.request.url, 200, headers, body, self.request)
 
-    def _mlsd(self, path: str) -> list[tuple[str, bool]]:
-        """Entries of `path` from MLSD: `type=dir` marks a sub-directory."""
+    def _mlsd(self) -> list[tuple[str, bool]]:
+        """Entries of the current directory from MLSD: `type=dir` marks a sub-directory."""
         entries = []
-        for line in self._transfer(f"MLSD {_wire(path)}").splitlines():
+        for line in self._transfer("MLSD").splitlines():
             facts, _, name = line.partition(b" ")
             kind = b"file"
             for fact in facts.split(b";"):
@@ -269,9 +282,9 @@ class _Session:
                 entries.append((_name(name), kind == b"dir"))
         return entries
 
-    def _nlst(self, path: str) -> list[tuple[str, bool]]:
-        """Entries of `path` for servers without MLSD: NLST, then CWD tells directories."""
-        self.ftp.cwd(_wire(path))
+    def _nlst(self) -> list[tuple[str, bool]]:
+        """Entries of the current directory for servers without MLSD: NLST, then CWD tells directories."""
+        here = self.ftp.pwd()
         try:
             raw = self._transfer("NLST")
         except (ftplib.error_perm, ftplib.error_temp) as exc:
@@ -282,13 +295,17 @@ class _Session:
         for line in raw.splitlines():
             name = _name(posixpath.basename(line.rstrip(b"/")))
             if name and name not in (".", ".."):
-                entries.append((name, self._is_directory(posixpath.join(path, name))))
+                is_directory = self._enter(name)
+                if is_directory:
+                    self.ftp.cwd(here)  # back: `here` is already in the wire's latin-1
+                entries.append((name, is_directory))
         return entries
 
-    def _is_directory(self, path: str) -> bool:
+    def _enter(self, name: str) -> bool:
+        """CWD into `name` if it is a directory; False (and no move) if not."""
         self._check()
         try:
-            self.ftp.cwd(_wire(path))
+            self.ftp.cwd(_wire(name))
         except ftplib.error_perm:
             return False
         return True
@@ -354,6 +371,23 @@ def _reply(request: Request, status: int, message: str, **extra: str) -> Respons
 def _code(exc: ftplib.Error) -> int:
     text = str(exc)[:3]
     return int(text) if text.isdigit() else 0
+
+
+def ftp_path(path: str) -> tuple[list[str], str]:
+    """(directories to CWD into in turn, name to retrieve) of an ftp:// URL's raw path.
+
+    RFC 1738 section 3.2.2: segments are percent-decoded one by one, so `%2F`
+    stays inside its segment (`/%2Fetc/` is CWD `/etc`). Empty segments are
+    skipped (CWD needs an argument), but an empty first one (`//etc/`) is the
+    root, as curl reads it. The name is "" when the URL names a directory.
+    """
+    segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
+    if not segments:
+        return [], ""
+    *directories, name = segments
+    entered = ["/"] if directories and not directories[0] else []
+    entered += [unquote(segment, errors="surrogateescape") for segment in directories if segment]
+    return entered, unquote(name, errors="surrogateescape")
 
 
 def _wire(path: str) -> str:

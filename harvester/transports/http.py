@@ -6,9 +6,10 @@ decoded here with an output cap (`harvester.decoding`), so neither a large
 body nor a compression bomb is ever held past `max_size`.
 
 Cookies live in one jar per run (`harvester.cookies`), which sends each to the
-hosts RFC 6265 says it is meant for, redirects included; credentials from
-`[auth."host"]` are attached only to requests for exactly that host, so a
-redirect to another origin never carries them.
+hosts RFC 6265 says it is meant for, redirects included; credentials (an
+`[auth."origin"]` entry, or the userinfo the URL came with) are attached only
+to requests for exactly their origin (`harvester.credentials`), so a redirect
+to another origin never carries them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 
 from harvester.config import Settings
 from harvester.cookies import CookieJar
+from harvester.credentials import Credentials, Login
 from harvester.decoding import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -38,7 +40,7 @@ from harvester.urls import host_of
 
 
 class HttpTransport:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, credentials: Credentials | None = None) -> None:
         fetch = settings.fetch
         self.max_size = int(fetch.max_size)
         self.feed_max_size = int(fetch.feed_max_size)
@@ -47,7 +49,8 @@ class HttpTransport:
         # A streamed body outlives it, so each of its reads has `timeout` seconds.
         self.timeouts = {False: httpx.Timeout(None).as_dict(), True: httpx.Timeout(fetch.timeout).as_dict()}
         self.cookies = CookieJar()
-        self._auth = {host: _auth(settings, host) for host in settings.auth}
+        self._credentials = credentials or Credentials(settings)
+        self._digests: dict[Login, httpx.DigestAuth] = {}  # one per configured login: it keeps its nonce
         self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
         pools = fetch.pools or max(1, min(64, fetch.concurrency))  # small pools: cheap to search
         per_pool = max(1, -(-fetch.concurrency // pools))
@@ -86,7 +89,9 @@ class HttpTransport:
             extensions={"timeout": self.timeouts[request.stream]},
         )
         self.cookies.add_header(outgoing)  # the jar's own rules (RFC 6265) decide, on every hop
-        auth = self._auth.get(host_of(request.url)) if request.credentials else None
+        auth = None
+        if request.credentials and (login := self._credentials.for_request(request)) is not None:
+            auth = self._auth(login)
         client = self._client_for(request.url)
         with _translated(request):
             if auth is None and request.url.partition(":")[0].lower() not in self._proxied:
@@ -107,6 +112,15 @@ class HttpTransport:
             finally:
                 await raw.aclose()
         return response
+
+    def _auth(self, login: Login) -> httpx.Auth:
+        """Basic is built per request (URL userinfo may come from any page: nothing kept);
+        digest only comes from `[auth]`, one flow per entry."""
+        if login.scheme == "digest":
+            if (digest := self._digests.get(login)) is None:
+                digest = self._digests[login] = httpx.DigestAuth(login.username, login.password)
+            return digest
+        return httpx.BasicAuth(login.username, login.password)
 
     async def _stream(self, raw: httpx.Response, request: Request) -> AsyncIterator[bytes]:
         """A streamed body, decoded as it arrives, capped by `feed_max_size` when set."""
@@ -151,14 +165,6 @@ def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | b
     }
     direct = pool.transport(verify=verify, limits=limits, resolve=settings.fetch.resolve)
     return pool.Client(direct, mounts=mounts, trust_env=False)
-
-
-def _auth(settings: Settings, host: str) -> httpx.Auth:
-    config = settings.auth[host]
-    password = settings.secret(config.password_env) or ""
-    if config.scheme == "digest":
-        return httpx.DigestAuth(config.username, password)
-    return httpx.BasicAuth(config.username, password)
 
 
 def _proxy(settings: Settings, url: str) -> httpx.Proxy:
