@@ -234,8 +234,8 @@ def test_fetch_sends_the_configured_credentials_to_their_origin(project: Project
         h.send_text(200, "hello alice") if h.headers.get("Authorization") == token
         else h.send_text(401, "who?", headers={"WWW-Authenticate": 'Basic realm="area"'}))
     config = project.root / "harvester.toml"
-    for key in (f"127.0.0.1:{site.port}", f"http://127.0.0.1:{site.port}"):  # host:port, and the origin form
-        config.write_text(config.read_text() + f'\n[auth."{key}"]\nusername = "alice"\npassword_env = "AREA_PW"\n')
+    config.write_text(config.read_text()
+                      + f'\n[auth."{site.url}"]\nusername = "alice"\npassword_env = "AREA_PW"\n')
     assert ok(project.run("fetch", f"{site.url}/area", env={"AREA_PW": "wonder"})) == "hello alice"
 
 
