@@ -121,11 +121,17 @@ def _entry(node: Any, base: str) -> dict[str, Any]:
         if child.tag == _XHTML:
             if child.get("rel") == "alternate" and child.get("href"):
                 entry.setdefault("alternate", []).append(urljoin(base, child.get("href").strip()))
-        elif len(child) == 0:
-            entry[_local(child.tag)] = (child.text or "").strip()
+        elif not any(isinstance(grandchild.tag, str) for grandchild in child):
+            entry[_local(child.tag)] = _text(child).strip()
     if entry.get("loc"):
         entry["loc"] = urljoin(base, entry["loc"])
     return entry
+
+
+def _text(element: Any) -> str:
+    """An element's own text. A reference to an entity the document declares (never expanded)
+    is left out: `<loc>http://a/&xxe;</loc>` is `http://a/`, as Scrapy reads it."""
+    return (element.text or "") + "".join(node.tail or "" for node in element)
 
 
 def _fetchable(url: str) -> bool:
