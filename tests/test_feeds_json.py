@@ -6,7 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from conftest import Site
+from feed_measure import endless, measured_crawl, streamed
 
 from harvester import JSONFeedSpider
 from harvester.config import build
@@ -102,3 +104,49 @@ def test_a_record_larger_than_the_limit_is_a_parse_error(tmp_path, sql):
     assert stored(sql, tmp_path) == [{"sku": "1"}]
     [(kind, message)] = sql(tmp_path, "select kind, message from errors")
     assert kind == "parse" and "record 2" in message and "over 262144 bytes" in message
+
+
+CLI_SPIDER = """
+from harvester import JSONFeedSpider
+
+class Feed(JSONFeedSpider):
+    name = "jfeed"
+    item_path = "data.item"
+    url = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.url]
+
+    def parse_record(self, response, record):
+        return record if isinstance(record, dict) else {"value": record}
+"""
+
+
+def test_a_million_open_brackets_are_refused_while_they_stream_in_bounded_memory(project, site):
+    body = b'{"data": [{"sku": "1"}, ' + b"[" * 1_000_000
+    site.routes["/deep.json"] = lambda h: h.send_text(200, body, "application/json")
+    project.spider("jfeed", CLI_SPIDER)
+    crawl = measured_crawl(project, "jfeed", "-a", f"url={site.url}/deep.json")
+    print(f"peak RSS {crawl.peak_mb:.0f} MB, {crawl.cpu_seconds:.2f} s CPU")
+    assert crawl.returncode == 0, crawl.stderr
+    assert project.sql("select json_extract(data, '$.sku') from items") == [("1",)]
+    [(kind, message)] = project.sql("select kind, message from errors")
+    assert kind == "parse" and "record 2: nested deeper than 1000 levels" in message
+    assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # was 10 GB: each event carried its prefix
+
+
+@pytest.mark.parametrize(("head", "what"), [
+    (b'{"meta": {"note": "', "record 1: a single value is over 16777216 bytes"),  # outside item_path
+    (b'{"data": [{"sku": "1"}, {"blob": "', "record 2: record is over 16777216 bytes"),  # inside a record
+])
+def test_an_endless_string_is_refused_past_max_size_in_bounded_memory(project, site, head, what):
+    site.routes["/endless.json"] = streamed(endless(head, b"x"), "application/json")
+    project.spider("jfeed", CLI_SPIDER)
+    crawl = measured_crawl(project, "jfeed", "-a", f"url={site.url}/endless.json", "-s", 'fetch.max_size="16MB"')
+    print(f"peak RSS {crawl.peak_mb:.0f} MB, {crawl.cpu_seconds:.2f} s CPU")
+    assert crawl.returncode == 0, crawl.stderr
+    [(kind, message)] = project.sql("select kind, message from errors")
+    assert kind == "parse" and what in message
+    assert project.sql("select count(*) from items") == [(1 if b"sku" in head else 0,)]
+    assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # 16 MB of string, not the stream
