@@ -40,7 +40,7 @@ class CSVFeedSpider(FeedSpider):
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
         rows = iter_rows(
-            response, self.delimiter, self.quotechar, self.headers, self.encoding, self.record_limit(),
+            self.watched(response), self.delimiter, self.quotechar, self.headers, self.encoding, self.record_limit(),
             self.field_limit(),
         )
         return self.each_record(response, rows, self.parse_row)

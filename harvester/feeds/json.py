@@ -35,7 +35,7 @@ class JSONFeedSpider(FeedSpider):
     item_path: ClassVar[str] = "item"  # "item": each element of a top-level array; "": each top-level value
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
-        records = iter_records(response, self.item_path, self.encoding, self.record_limit())
+        records = iter_records(self.watched(response), self.item_path, self.encoding, self.record_limit())
         return self.each_record(response, records, self.parse_record)
 
     def parse_record(self, response: Response, record: Any) -> Any:

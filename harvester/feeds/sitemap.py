@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from protego import Protego
 
 from harvester.exceptions import ParseError
-from harvester.feeds.body import feed_bytes
+from harvester.feeds.body import feed_bytes, watch
 from harvester.feeds.xml import iter_nodes
 from harvester.request import Request
 from harvester.response import Response
@@ -56,6 +56,9 @@ class SitemapSpider(Spider):
         return entries
 
     async def _parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
+        # Bounded in time; read to its end (50 MB at most) even when the run stops, so a
+        # resumed run has every page it lists.
+        watch(response, self.settings, lambda: False)
         if urlsplit(response.url).path.endswith("/robots.txt"):
             for url in await _robots_sitemaps(response):
                 yield Request(url, callback=self._parse_sitemap, stream=True)

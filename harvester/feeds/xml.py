@@ -42,7 +42,7 @@ class XMLFeedSpider(FeedSpider):
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
         namespaces = dict(self.namespaces)
-        nodes = iter_nodes(response, self.itertag, namespaces, self.encoding, self.record_limit())
+        nodes = iter_nodes(self.watched(response), self.itertag, namespaces, self.encoding, self.record_limit())
         selector = partial(Selector, type="xml", namespaces=namespaces)
         return self.each_record(response, nodes, self.parse_node, wrap=selector)
 
