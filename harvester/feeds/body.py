@@ -24,6 +24,7 @@ from harvester.response import Response
 
 GZIP_MAGIC = b"\x1f\x8b"
 SLICE = 256 * 1024  # most bytes handed to a parser at once: libxml2 refuses a 10 MB push
+INFLATE_STEP = 4 * 1024  # gzip bytes inflated at once: a corrupt stream loses at most this much before the fault
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
@@ -83,6 +84,7 @@ async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> 
     """The body as it arrives, gunzipped if gzip's magic bytes open it; at most `limit` bytes (0: any)."""
     cap = limit or sys.maxsize
     decoder: Decoder | None = None
+    gzipped = False
     head = b""
     try:
         async for chunk in response.aiter_bytes():
@@ -90,10 +92,16 @@ async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> 
                 head += chunk
                 if len(head) < len(GZIP_MAGIC):
                     continue
-                decoder = Decoder("gzip" if head.startswith(GZIP_MAGIC) else None, cap)
+                gzipped = head.startswith(GZIP_MAGIC)
+                decoder = Decoder("gzip" if gzipped else None, cap)
                 chunk, head = head, b""
-            for data in _slices(decoder.feed(chunk)):
-                yield data
+            if not gzipped:
+                for data in _slices(decoder.feed(chunk)):
+                    yield data
+                continue
+            for start in range(0, len(chunk), INFLATE_STEP):  # what precedes a corrupt part is used
+                for data in _slices(decoder.feed(chunk[start:start + INFLATE_STEP])):
+                    yield data
         if decoder is None:  # a body shorter than the magic
             decoder = Decoder(None, cap)
             for data in _slices(decoder.feed(head)):
