@@ -383,3 +383,20 @@ def test_csviter_empty(tmp_path, site, sql):
 ])
 def test_csviter_encoding(tmp_path, site, sql, name, charset, expected):
     assert csv_rows(tmp_path, site, sql, sample(name), f"text/csv; charset={charset}") == expected
+
+
+def test_get_sitemap_urls_from_robotstxt_skips_invalid_utf8_urls(tmp_path, site, sql):
+    robots = sample("spider_robots_invalid_utf8.txt").replace(b"http://example.com", site.url.encode())
+    site.routes["/robots.txt"] = lambda h: h.send_text(200, robots, "text/plain")
+    site.routes["/ok.xml"] = lambda h: h.send_text(200, on_loopback(site, "sitemap_comment.xml"), "application/xml")
+    site.page("/", "<h1>home</h1>")
+    run(tmp_path, Pages, [site.url + "/robots.txt"], "sitemap_urls")
+    assert sorted(path for path in site.hits if path.endswith(".xml")) == ["/ok.xml"]  # no /%EF%BF%BD.xml
+
+
+def test_sitemap_non_string_tag_gives_no_entry_and_no_crash(tmp_path, site, sql):
+    site.routes["/bad.xml"] = lambda h: h.send_text(200, sample("sitemap_non_string_tag.xml"), "application/xml")
+    Entries.seen = []
+    run(tmp_path, Entries, [site.url + "/bad.xml"], "sitemap_urls")
+    assert Entries.seen == []  # Scrapy: no entries; here also one parse error row, not a crash
+    assert [kind for kind, _ in errors(sql, tmp_path)] == ["parse"]

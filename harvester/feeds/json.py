@@ -125,7 +125,7 @@ class _Path:
     def __init__(self, item_path: str) -> None:
         self.target = item_path
         self.frames: list[int] = []  # for each open container: how much its prefix matches
-        self.next = 0  # matched by the next value's prefix (-1: not item_path; None: a key comes first)
+        self.next: int | None = 0  # matched by the next value's prefix (-1: not item_path; None: a key comes first)
 
     @property
     def depth(self) -> int:

@@ -105,13 +105,25 @@ class SitemapSpider(Spider):
 
 
 async def _robots_sitemaps(response: Response) -> list[str]:
-    """The http(s) URLs of a robots.txt's `Sitemap:` lines (its first 500 KiB)."""
+    """The http(s) URLs of a robots.txt's `Sitemap:` lines (its first 500 KiB).
+
+    A line that is not UTF-8 is left out, as Scrapy does: decoding it with
+    replacement characters would make up a URL the site never named.
+    """
     data = b""
-    async for chunk in feed_bytes(response, what="robots.txt"):
+    chunks = feed_bytes(response, what="robots.txt")
+    async for chunk in chunks:
         data += chunk
         if len(data) >= MAX_ROBOTS:
             break
-    rules = Protego.parse(data[:MAX_ROBOTS].decode("utf-8", errors="replace"))
+    await chunks.aclose()
+    lines = []
+    for line in data[:MAX_ROBOTS].splitlines():
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    rules = Protego.parse("\n".join(lines))
     return [url for url in (urljoin(response.url, u.strip()) for u in rules.sitemaps) if _fetchable(url)]
 
 
