@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import random
 from pathlib import Path
 
+import ijson
 import pytest
 from conftest import Site
 from feed_measure import endless, measured_crawl, streamed
@@ -13,6 +16,9 @@ from feed_measure import endless, measured_crawl, streamed
 from harvester import JSONFeedSpider
 from harvester.config import build
 from harvester.crawler import crawl
+from harvester.feeds.json import iter_records
+from harvester.request import Request
+from harvester.response import Response
 
 
 class Records(JSONFeedSpider):
@@ -150,3 +156,38 @@ def test_an_endless_string_is_refused_past_max_size_in_bounded_memory(project, s
     assert kind == "parse" and what in message
     assert project.sql("select count(*) from items") == [(1 if b"sku" in head else 0,)]
     assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # 16 MB of string, not the stream
+
+
+def records_of(data: bytes, item_path: str, piece: int) -> list:
+    """iter_records over `data` arriving `piece` bytes at a time."""
+    async def pieces():
+        for start in range(0, len(data), piece):
+            yield data[start:start + piece]
+
+    async def collect():
+        response = Response("http://feed.test/f.json", 200, request=Request("http://feed.test/f.json"))
+        response.stream, response.streamed = pieces(), True
+        return [record async for record in iter_records(response, item_path, limit=1 << 30)]
+
+    return asyncio.run(collect())
+
+
+def test_records_are_the_values_ijson_finds_at_item_path_whatever_the_pieces():
+    chooser = random.Random(12)
+    keys = ["a", "b", "item", "a.b", "", "data"]
+
+    def value(depth: int = 0):
+        roll = chooser.random()
+        if depth > 4 or roll < 0.3:
+            return chooser.choice([1, "x", None, True, 2.5, "s.t", "ü"])
+        if roll < 0.65:
+            return [value(depth + 1) for _ in range(chooser.randint(0, 3))]
+        return {chooser.choice(keys): value(depth + 1) for _ in range(chooser.randint(0, 3))}
+
+    paths = ["item", "a", "a.item", "a.b", "item.item", "", "data.item", ".item", "a.b.item", "item.a"]
+    for _ in range(300):
+        data = json.dumps(value(), ensure_ascii=False).encode()
+        for path in paths:
+            expected = list(ijson.items(io.BytesIO(data), path, use_float=True))
+            assert records_of(data, path, len(data)) == expected, (data, path)
+            assert records_of(data, path, 3) == expected, (data, path)
