@@ -71,33 +71,25 @@ async def iter_records(
             failure = exc
         quiet = 0 if events else quiet + len(piece)  # bytes since the last event: one token's
         for event, value in events:
-            if builder is not None:
-                builder.event(event, value)
-                if event in _CLOSE:
-                    path.close()
-                    if path.depth == record_depth:
-                        count += 1
-                        record, builder = builder.value, None
-                        yield record
-                elif event in _OPEN:
-                    if not path.open(event == "start_array"):
-                        raise _fault(response, f"nested deeper than {MAX_DEPTH} levels", count, offset)
-                continue
-            if event == "map_key":
-                path.key(value)
+            if event in _OPEN:
+                if builder is None and path.at_item():  # a record starts
+                    builder, record_depth, started = ijson.ObjectBuilder(), path.depth, offset - len(piece)
+                if not path.open(event == "start_array"):
+                    raise _fault(response, f"nested deeper than {MAX_DEPTH} levels", count, offset)
             elif event in _CLOSE:
                 path.close()
-            elif path.at_item():
-                if event in _OPEN:
-                    builder, record_depth, started = ijson.ObjectBuilder(), path.depth, offset - len(piece)
-                    builder.event(event, value)
-                    if not path.open(event == "start_array"):
-                        raise _fault(response, f"nested deeper than {MAX_DEPTH} levels", count, offset)
-                else:
+            elif event == "map_key":
+                path.key(value)
+            elif builder is None and path.at_item():  # a record that is a plain value
+                count += 1
+                yield value
+                continue
+            if builder is not None:
+                builder.event(event, value)
+                if event in _CLOSE and path.depth == record_depth:
                     count += 1
-                    yield value
-            elif event in _OPEN and not path.open(event == "start_array"):
-                raise _fault(response, f"nested deeper than {MAX_DEPTH} levels", count, offset)
+                    record, builder = builder.value, None
+                    yield record
         del events[:]
         if failure is not None:
             raise _fault(response, f"bad JSON: {_first_line(failure)}", count, offset)
