@@ -77,6 +77,8 @@ class FetchSettings:
     max_crawl_delay: float = 30.0
     max_size: Size = Size(256 * 1024**2)
     feed_max_size: Size = Size(0)
+    feed_timeout: float = 0.0  # seconds a streamed feed may take in all (0: no limit); each read has `timeout`
+    field_size: Size = Size(128 * 1024)  # longest CSV field: the csv module's field_size_limit
     user_agent: str = "harvester (+https://example.invalid/bot)"
     obey_robots: bool = True
     revalidate: bool = True  # keep validators and a compressed copy of pages, re-fetch conditionally
@@ -327,6 +329,8 @@ def _validate(settings: Settings) -> None:
         (fetch.timeout > 0, "[fetch] timeout must be positive"),
         (fetch.retries >= 0, "[fetch] retries must not be negative"),
         (fetch.max_size > 0, "[fetch] max_size must be positive"),
+        (fetch.feed_timeout >= 0, "[fetch] feed_timeout must not be negative"),
+        (fetch.field_size > 0, "[fetch] field_size must be positive"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         (settings.crawl.max_pages >= 0, "[crawl] max_pages must not be negative"),

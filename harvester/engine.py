@@ -69,6 +69,7 @@ class Engine:
             for worker in self._workers:
                 worker.cancel()
         self.stopping = True
+        self.spider.stopping = True  # type: ignore[attr-defined]  # read by feeds between records
         self._notify()
 
     async def _worker(self) -> None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import random
 from pathlib import Path
 
+import ijson
+import pytest
 from conftest import Site
+from feed_measure import endless, measured_crawl, streamed
 
 from harvester import JSONFeedSpider
 from harvester.config import build
 from harvester.crawler import crawl
+from harvester.feeds.json import iter_records
+from harvester.request import Request
+from harvester.response import Response
 
 
 class Records(JSONFeedSpider):
@@ -102,3 +110,84 @@ def test_a_record_larger_than_the_limit_is_a_parse_error(tmp_path, sql):
     assert stored(sql, tmp_path) == [{"sku": "1"}]
     [(kind, message)] = sql(tmp_path, "select kind, message from errors")
     assert kind == "parse" and "record 2" in message and "over 262144 bytes" in message
+
+
+CLI_SPIDER = """
+from harvester import JSONFeedSpider
+
+class Feed(JSONFeedSpider):
+    name = "jfeed"
+    item_path = "data.item"
+    url = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.url]
+
+    def parse_record(self, response, record):
+        return record if isinstance(record, dict) else {"value": record}
+"""
+
+
+def test_a_million_open_brackets_are_refused_while_they_stream_in_bounded_memory(project, site):
+    body = b'{"data": [{"sku": "1"}, ' + b"[" * 1_000_000
+    site.routes["/deep.json"] = lambda h: h.send_text(200, body, "application/json")
+    project.spider("jfeed", CLI_SPIDER)
+    crawl = measured_crawl(project, "jfeed", "-a", f"url={site.url}/deep.json")
+    print(f"peak RSS {crawl.peak_mb:.0f} MB, {crawl.cpu_seconds:.2f} s CPU")
+    assert crawl.returncode == 0, crawl.stderr
+    assert project.sql("select json_extract(data, '$.sku') from items") == [("1",)]
+    [(kind, message)] = project.sql("select kind, message from errors")
+    assert kind == "parse" and "record 2: nested deeper than 1000 levels" in message
+    assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # was 10 GB: each event carried its prefix
+
+
+@pytest.mark.parametrize(("head", "what"), [
+    (b'{"meta": {"note": "', "record 1: a single value is over 16777216 bytes"),  # outside item_path
+    (b'{"data": [{"sku": "1"}, {"blob": "', "record 2: record is over 16777216 bytes"),  # inside a record
+])
+def test_an_endless_string_is_refused_past_max_size_in_bounded_memory(project, site, head, what):
+    site.routes["/endless.json"] = streamed(endless(head, b"x"), "application/json")
+    project.spider("jfeed", CLI_SPIDER)
+    crawl = measured_crawl(project, "jfeed", "-a", f"url={site.url}/endless.json", "-s", 'fetch.max_size="16MB"')
+    print(f"peak RSS {crawl.peak_mb:.0f} MB, {crawl.cpu_seconds:.2f} s CPU")
+    assert crawl.returncode == 0, crawl.stderr
+    [(kind, message)] = project.sql("select kind, message from errors")
+    assert kind == "parse" and what in message
+    assert project.sql("select count(*) from items") == [(1 if b"sku" in head else 0,)]
+    assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # 16 MB of string, not the stream
+
+
+def records_of(data: bytes, item_path: str, piece: int) -> list:
+    """iter_records over `data` arriving `piece` bytes at a time."""
+    async def pieces():
+        for start in range(0, len(data), piece):
+            yield data[start:start + piece]
+
+    async def collect():
+        response = Response("http://feed.test/f.json", 200, request=Request("http://feed.test/f.json"))
+        response.stream, response.streamed = pieces(), True
+        return [record async for record in iter_records(response, item_path, limit=1 << 30)]
+
+    return asyncio.run(collect())
+
+
+def test_records_are_the_values_ijson_finds_at_item_path_whatever_the_pieces():
+    chooser = random.Random(12)
+    keys = ["a", "b", "item", "a.b", "", "data"]
+
+    def value(depth: int = 0):
+        roll = chooser.random()
+        if depth > 4 or roll < 0.3:
+            return chooser.choice([1, "x", None, True, 2.5, "s.t", "ü"])
+        if roll < 0.65:
+            return [value(depth + 1) for _ in range(chooser.randint(0, 3))]
+        return {chooser.choice(keys): value(depth + 1) for _ in range(chooser.randint(0, 3))}
+
+    paths = ["item", "a", "a.item", "a.b", "item.item", "", "data.item", ".item", "a.b.item", "item.a"]
+    for _ in range(300):
+        data = json.dumps(value(), ensure_ascii=False).encode()
+        for path in paths:
+            expected = list(ijson.items(io.BytesIO(data), path, use_float=True))
+            assert records_of(data, path, len(data)) == expected, (data, path)
+            assert records_of(data, path, 3) == expected, (data, path)

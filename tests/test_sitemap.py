@@ -125,3 +125,28 @@ def test_a_page_that_is_not_a_sitemap_is_a_parse_error(tmp_path, site: Site, sql
     run(tmp_path, Shop, [site.url + "/sitemap.xml"])
     [(kind, message)] = sql(tmp_path, "select kind, message from errors")
     assert kind == "parse" and "not a sitemap" in message
+
+
+def test_blank_lines_before_the_declaration_and_an_escaped_ampersand_are_read(tmp_path, site: Site, sql):
+    body = "\ufeff\r\n\n  \t" + urlset(site.url + "/page?a=1&amp;b=2", site.url + "/product/7")
+    site.page("/sitemap.xml", body, content_type="application/xml")
+    serve_pages(site, "/page", "/product/7")
+    result = run(tmp_path, Shop, [site.url + "/sitemap.xml"])
+    got = sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.url') from items"))
+    assert got == [site.url + "/page?a=1&b=2", site.url + "/product/7"]
+    assert site.hits["/page?a=1&b=2"] == 1
+    assert result.stats.errors == 0
+
+
+def test_an_entity_the_sitemap_declares_is_left_out_never_expanded(tmp_path, site: Site, sql):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    body = (f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY xxe SYSTEM "{secret.as_uri()}">'
+            f'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+            f'<urlset {NS}><url><loc>{site.url}/a&xxe;</loc></url><url><loc>{site.url}/b&lol2;</loc></url></urlset>')
+    site.page("/sitemap.xml", body, content_type="application/xml")
+    serve_pages(site, "/a", "/b")
+    run(tmp_path, Shop, [site.url + "/sitemap.xml"])
+    assert sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.url') from items")) == [
+        site.url + "/a", site.url + "/b"]
+    assert not any("TOPSECRET" in path or "lol" in path for path in site.hits)

@@ -5,6 +5,9 @@ hands the body over as it arrives, and its `parse` is an async generator that
 turns each record into the outputs of a per-record callback (`parse_node`,
 `parse_row`, `parse_record`). A fault part-way raises `ParseError` after the
 records before it were yielded: those are kept, the fault is one `errors` row.
+The body is bounded in time (`fetch.timeout` per read, `fetch.feed_timeout` in
+all), and the first stop request (Ctrl-C, SIGTERM) ends a feed after the
+record in hand.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from harvester.callbacks import outputs
 from harvester.config import FetchSettings, Settings, parse_size
+from harvester.feeds.body import FeedInterrupted, watch
 from harvester.request import Request
 from harvester.response import Response
 from harvester.spider import Spider
@@ -24,6 +28,7 @@ DEFAULT_RECORD_LIMIT = int(FetchSettings().max_size)
 class FeedSpider(Spider):
     encoding: str | None = None  # for sources that name no charset (ftp, file); default UTF-8
     max_record_size: int | str | None = None  # None: the run's fetch.max_size
+    stopping: bool = False  # set by the engine when the run is asked to stop
 
     def start_requests(self) -> Iterable[Request]:
         for url in self.start_urls:
@@ -43,7 +48,12 @@ class FeedSpider(Spider):
         callback: Callable[..., Any],
         wrap: Callable[[Any], Any] | None = None,
     ) -> AsyncIterator[Any]:
-        """`callback(response, wrap(record))` for each record, its outputs yielded as they come."""
+        """`callback(response, wrap(record))` for each record, its outputs yielded as they come.
+
+        Once the run is stopping, the feed ends after the record in hand: its body is read no
+        further, and one `interrupted` error row says where it stopped.
+        """
+        count = 0
         async for record in records:
             result = callback(response, record if wrap is None else wrap(record))
             if isinstance(result, dict | Request):  # the common case, without a generator
@@ -51,3 +61,15 @@ class FeedSpider(Spider):
             elif result is not None:
                 async for output in outputs(result):
                     yield output
+            count += 1
+            if self.stopping:
+                close = getattr(records, "aclose", None)
+                if close is not None:
+                    await close()
+                raise FeedInterrupted(f"stopped by the stop request after record {count}; "
+                                      "the rest of the feed was not read", response.request)
+
+    def watched(self, response: Response) -> Response:
+        """`response`, its streamed body bounded in time and read no further once the run stops."""
+        watch(response, self.settings, lambda: self.stopping)
+        return response

@@ -1,7 +1,8 @@
 """Response -> feed parser: a streamed body as bytes or text, as it arrives.
 
 Feeds are read through `response.aiter_bytes()`, so a feed is never held
-whole. A body that starts with gzip's magic bytes (a `.xml.gz` served as a
+whole. `watch` bounds a streamed body in time (an idle timeout per read and
+an optional total deadline) and stops reading it when the run is stopping. A body that starts with gzip's magic bytes (a `.xml.gz` served as a
 file, over ftp, or without Content-Encoding) is inflated on the way, in
 bounded steps, with the same output cap as HTTP bodies. Text feeds are
 decoded incrementally; the charset comes from a BOM, then the Content-Type
@@ -10,16 +11,20 @@ header, then the spider's `encoding`, then UTF-8.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
+from harvester.config import FetchSettings, Settings
 from harvester.decoding import BodyTooLarge, DecodeError, Decoder
-from harvester.exceptions import ParseError, TooLarge
+from harvester.exceptions import FetchError, FetchTimeout, ParseError, TooLarge
+from harvester.request import Request
 from harvester.response import Response
 
 GZIP_MAGIC = b"\x1f\x8b"
 SLICE = 256 * 1024  # most bytes handed to a parser at once: libxml2 refuses a 10 MB push
+INFLATE_STEP = 4 * 1024  # gzip bytes inflated at once: a corrupt stream loses at most this much before the fault
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
@@ -29,10 +34,57 @@ _BOMS = (
 )
 
 
+class FeedInterrupted(FetchError):
+    """The run was asked to stop while a feed streamed: read no further, keep what came before."""
+
+    kind = "interrupted"
+
+
+def watch(response: Response, settings: Settings | None, stopping: Callable[[], bool]) -> None:
+    """Bound a streamed body in time: `fetch.timeout` for each read, `fetch.feed_timeout` for
+    the whole body (0: no bound), and no further read once `stopping()` is true."""
+    if response.stream is None:
+        return
+    fetch = settings.fetch if settings is not None else FetchSettings()
+    response.stream = _watched(response.stream, fetch.timeout, fetch.feed_timeout, stopping, response.request)
+
+
+async def _watched(
+    stream: AsyncIterator[bytes], idle: float, total: float, stopping: Callable[[], bool],
+    request: Request | None,
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + total if total else None
+    received = 0
+    try:
+        while True:
+            if stopping():
+                raise FeedInterrupted(f"stopped by the stop request after {received} bytes; "
+                                      "the rest of the feed was not read", request)
+            wait = idle if ends is None else min(idle, ends - loop.time())
+            try:
+                async with asyncio.timeout(max(wait, 0)):
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if wait < idle:
+                    raise FetchTimeout(f"feed not read whole within feed_timeout {total:g} s "
+                                       f"({received} bytes)", request) from None
+                raise FetchTimeout(f"no feed data for {idle:g} s (after {received} bytes)", request) from None
+            received += len(chunk)
+            yield chunk
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
 async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> AsyncIterator[bytes]:
     """The body as it arrives, gunzipped if gzip's magic bytes open it; at most `limit` bytes (0: any)."""
     cap = limit or sys.maxsize
     decoder: Decoder | None = None
+    gzipped = False
     head = b""
     try:
         async for chunk in response.aiter_bytes():
@@ -40,10 +92,16 @@ async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> 
                 head += chunk
                 if len(head) < len(GZIP_MAGIC):
                     continue
-                decoder = Decoder("gzip" if head.startswith(GZIP_MAGIC) else None, cap)
+                gzipped = head.startswith(GZIP_MAGIC)
+                decoder = Decoder("gzip" if gzipped else None, cap)
                 chunk, head = head, b""
-            for data in _slices(decoder.feed(chunk)):
-                yield data
+            if not gzipped:
+                for data in _slices(decoder.feed(chunk)):
+                    yield data
+                continue
+            for start in range(0, len(chunk), INFLATE_STEP):  # what precedes a corrupt part is used
+                for data in _slices(decoder.feed(chunk[start:start + INFLATE_STEP])):
+                    yield data
         if decoder is None:  # a body shorter than the magic
             decoder = Decoder(None, cap)
             for data in _slices(decoder.feed(head)):

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from protego import Protego
 
 from harvester.exceptions import ParseError
-from harvester.feeds.body import feed_bytes
+from harvester.feeds.body import feed_bytes, watch
 from harvester.feeds.xml import iter_nodes
 from harvester.request import Request
 from harvester.response import Response
@@ -56,6 +56,9 @@ class SitemapSpider(Spider):
         return entries
 
     async def _parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
+        # Bounded in time; read to its end (50 MB at most) even when the run stops, so a
+        # resumed run has every page it lists.
+        watch(response, self.settings, lambda: False)
         if urlsplit(response.url).path.endswith("/robots.txt"):
             for url in await _robots_sitemaps(response):
                 yield Request(url, callback=self._parse_sitemap, stream=True)
@@ -102,13 +105,25 @@ class SitemapSpider(Spider):
 
 
 async def _robots_sitemaps(response: Response) -> list[str]:
-    """The http(s) URLs of a robots.txt's `Sitemap:` lines (its first 500 KiB)."""
+    """The http(s) URLs of a robots.txt's `Sitemap:` lines (its first 500 KiB).
+
+    A line that is not UTF-8 is left out, as Scrapy does: decoding it with
+    replacement characters would make up a URL the site never named.
+    """
     data = b""
-    async for chunk in feed_bytes(response, what="robots.txt"):
+    chunks = feed_bytes(response, what="robots.txt")
+    async for chunk in chunks:
         data += chunk
         if len(data) >= MAX_ROBOTS:
             break
-    rules = Protego.parse(data[:MAX_ROBOTS].decode("utf-8", errors="replace"))
+    await chunks.aclose()
+    lines = []
+    for line in data[:MAX_ROBOTS].splitlines():
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    rules = Protego.parse("\n".join(lines))
     return [url for url in (urljoin(response.url, u.strip()) for u in rules.sitemaps) if _fetchable(url)]
 
 
@@ -121,11 +136,17 @@ def _entry(node: Any, base: str) -> dict[str, Any]:
         if child.tag == _XHTML:
             if child.get("rel") == "alternate" and child.get("href"):
                 entry.setdefault("alternate", []).append(urljoin(base, child.get("href").strip()))
-        elif len(child) == 0:
-            entry[_local(child.tag)] = (child.text or "").strip()
+        elif not any(isinstance(grandchild.tag, str) for grandchild in child):
+            entry[_local(child.tag)] = _text(child).strip()
     if entry.get("loc"):
         entry["loc"] = urljoin(base, entry["loc"])
     return entry
+
+
+def _text(element: Any) -> str:
+    """An element's own text. A reference to an entity the document declares (never expanded)
+    is left out: `<loc>http://a/&xxe;</loc>` is `http://a/`, as Scrapy reads it."""
+    return (element.text or "") + "".join(node.tail or "" for node in element)
 
 
 def _fetchable(url: str) -> bool:

@@ -5,12 +5,15 @@ never resolves entities, loads no DTD and touches no network (so neither XXE
 nor an entity bomb gets anywhere). Each finished `itertag` element is handed
 to `parse_node(response, node)` as a `Selector`, then cleared and unlinked
 with the siblings before it, so memory stays flat however long the feed is.
+White space before the XML declaration (blank lines are common in
+feeds and sitemaps) is skipped, as browsers and Scrapy do.
 Malformed XML ends the feed with a `ParseError` naming the record, line and
 byte offset; the records before it have been yielded already.
 """
 
 from __future__ import annotations
 
+from codecs import BOM_UTF8
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -22,6 +25,8 @@ from harvester.feeds.base import FeedSpider
 from harvester.feeds.body import charset_of, feed_bytes
 from harvester.response import Response
 from harvester.selector import Selector
+
+XML_SPACE = b" \t\r\n"
 
 
 class XMLFeedSpider(FeedSpider):
@@ -37,7 +42,7 @@ class XMLFeedSpider(FeedSpider):
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
         namespaces = dict(self.namespaces)
-        nodes = iter_nodes(response, self.itertag, namespaces, self.encoding, self.record_limit())
+        nodes = iter_nodes(self.watched(response), self.itertag, namespaces, self.encoding, self.record_limit())
         selector = partial(Selector, type="xml", namespaces=namespaces)
         return self.each_record(response, nodes, self.parse_node, wrap=selector)
 
@@ -81,8 +86,15 @@ async def iter_nodes(
     parser: etree.XMLPullParser | None = None
     count = offset = since = 0
     failure: etree.XMLSyntaxError | None = None
+    head = b""  # the opening, until it holds more than a BOM and white space
     async for chunk in feed_bytes(response, cap, what="XML document"):
         if parser is None:
+            offset += len(chunk)
+            head = _opening(head + chunk)
+            if len(head) <= len(BOM_UTF8) and BOM_UTF8.startswith(head):
+                continue
+            offset -= len(head)
+            chunk, head = head, b""
             parser = parser_for(tags, charset_of(response) or _undeclared(chunk, encoding))
         try:
             parser.feed(chunk)
@@ -130,6 +142,16 @@ def _malformed(response: Response, exc: etree.XMLSyntaxError, count: int, offset
         f"malformed XML after record {count} ({where}within the first {offset} bytes): {reason}",
         response.request,
     )
+
+
+def _opening(head: bytes) -> bytes:
+    """`head` without the white space before its first markup (kept after a UTF-8 BOM).
+
+    An XML declaration must open the document, but feeds and sitemaps are served
+    with blank lines before it; browsers and Scrapy read them, and so do we.
+    """
+    bom = BOM_UTF8 if head.startswith(BOM_UTF8) else b""
+    return bom + head[len(bom):].lstrip(XML_SPACE)
 
 
 def _undeclared(head: bytes, encoding: str | None) -> str | None:
