@@ -60,7 +60,8 @@ class Request:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.url, self.method, self.body or b"")  # type: ignore[arg-type]
+        user = self.userinfo.username if self.userinfo is not None else ""
+        return fingerprint(self.url, self.method, self.body or b"", user)  # type: ignore[arg-type]
 
     def replace(self, **changes: Any) -> Request:
         """A copy with `changes` applied (always a plain `Request`)."""

@@ -279,12 +279,20 @@ def canonicalize(url: str) -> str:
     return head + mark + query
 
 
-def fingerprint(url: str, method: str = "GET", body: bytes = b"") -> str:
-    """A stable hex digest naming one request for dedupe."""
+def fingerprint(url: str, method: str = "GET", body: bytes = b"", user: str = "") -> str:
+    """A stable hex digest naming one request for dedupe.
+
+    `user` is the user name a request logs in with from its URL's `user@` (which
+    `Request` keeps apart from the URL): another user may see another page. A
+    password never enters the digest.
+    """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(method.upper().encode())
     digest.update(b" ")
     digest.update(canonicalize(url).encode())
+    if user:
+        digest.update(b"\nuser ")
+        digest.update(user.encode("utf-8", "surrogatepass"))
     if body:
         digest.update(b"\n")
         digest.update(body)

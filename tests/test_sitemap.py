@@ -150,3 +150,13 @@ def test_an_entity_the_sitemap_declares_is_left_out_never_expanded(tmp_path, sit
     assert sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.url') from items")) == [
         site.url + "/a", site.url + "/b"]
     assert not any("TOPSECRET" in path or "lol" in path for path in site.hits)
+
+
+
+def test_a_loc_that_does_not_parse_is_left_out_and_the_rest_of_the_sitemap_kept(tmp_path, site: Site, sql):
+    site.page("/sitemap.xml", urlset("http://[not-a-host/", "/after", f"{site.url}/product/9"),
+              content_type="application/xml")
+    serve_pages(site, "/after", "/product/9")
+    run(tmp_path, Shop, [site.url + "/sitemap.xml"])
+    got = sorted(sql(tmp_path, "select json_extract(data, '$.url') from items"))
+    assert got == [(f"{site.url}/after",), (f"{site.url}/product/9",)]

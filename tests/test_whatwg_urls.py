@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from harvester import Request, Response, urls
+from harvester.credentials import split_userinfo
 from harvester.exceptions import HarvesterError, InvalidURL
 
 DATA = Path(__file__).parent / "data" / "urltestdata.json"
@@ -35,6 +36,8 @@ DELIBERATE = {
     "not fetched": "Request() and follow() refuse a URL of a scheme Harvester has no transport for "
                    "(javascript:, mailto:, data:, ...) with InvalidURL; links() leaves it out",
     "the page itself": "links() leaves out an empty or fragment-only href: it names the page being read",
+    "credentials apart": "Request keeps a URL's user:password@ apart from its URL (request.userinfo, "
+                         "never stored or recorded): it requests the browser's URL without them",
     "links are http(s)": "links() gives http(s) links only (plus the page's own scheme on ftp:// and file:// "
                          "listings): a file:// or ftp:// link found on a web page is never fetched",
 }
@@ -46,6 +49,13 @@ def _case_id(index: int, case: dict) -> str:
 
 def _expected(case: dict) -> str | None:
     return None if case.get("failure") else case["href"]
+
+
+def _assert_requests(request: Request, expected: str) -> None:
+    """`request` asks for `expected` as a browser would; DELIBERATE["credentials apart"]."""
+    url, login = split_userinfo(expected)
+    assert request.url == url
+    assert request.userinfo == login
 
 
 def _page(base: str, href: str) -> Response:
@@ -79,7 +89,7 @@ def test_follow_requests_what_a_browser_requests(case: dict) -> None:
         with pytest.raises(InvalidURL):
             page.follow(case["input"])
     else:
-        assert page.follow(case["input"]).url == expected
+        _assert_requests(page.follow(case["input"]), expected)
 
 
 SERIALIZED = [case for case in WEB if (_expected(case) or "").startswith(FETCHED)]  # the URLs follow() gives
@@ -87,7 +97,7 @@ SERIALIZED = [case for case in WEB if (_expected(case) or "").startswith(FETCHED
 
 @pytest.mark.parametrize("case", SERIALIZED, ids=[_case_id(i, c) for i, c in enumerate(SERIALIZED)])
 def test_a_request_keeps_a_browser_serialized_url_as_it_is(case: dict) -> None:
-    assert Request(case["href"]).url == case["href"]
+    _assert_requests(Request(case["href"]), case["href"])
 
 
 @pytest.mark.parametrize("case", ABSOLUTE, ids=[_case_id(i, c) for i, c in enumerate(ABSOLUTE)])
@@ -98,7 +108,7 @@ def test_a_request_url_is_parsed_as_a_browser_parses_it(case: dict) -> None:
             Request(case["input"])
         assert isinstance(raised.value, ValueError) and isinstance(raised.value, HarvesterError)
     else:
-        assert Request(case["input"]).url == expected
+        _assert_requests(Request(case["input"]), expected)
 
 
 def _outcome(function, *args: str) -> str | type:

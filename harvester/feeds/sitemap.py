@@ -16,14 +16,15 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from protego import Protego
 
-from harvester.exceptions import ParseError
+from harvester.exceptions import InvalidURL, ParseError
 from harvester.feeds.body import feed_bytes, watch
 from harvester.feeds.xml import iter_nodes
 from harvester.request import Request
+from harvester.urls import join
 from harvester.response import Response
 from harvester.spider import Spider
 
@@ -124,7 +125,7 @@ async def _robots_sitemaps(response: Response) -> list[str]:
         except UnicodeDecodeError:
             continue
     rules = Protego.parse("\n".join(lines))
-    return [url for url in (urljoin(response.url, u.strip()) for u in rules.sitemaps) if _fetchable(url)]
+    return [url for url in (_resolved(response.url, u) for u in rules.sitemaps) if _fetchable(url)]
 
 
 def _entry(node: Any, base: str) -> dict[str, Any]:
@@ -135,11 +136,11 @@ def _entry(node: Any, base: str) -> dict[str, Any]:
             continue
         if child.tag == _XHTML:
             if child.get("rel") == "alternate" and child.get("href"):
-                entry.setdefault("alternate", []).append(urljoin(base, child.get("href").strip()))
+                entry.setdefault("alternate", []).append(_resolved(base, child.get("href")))
         elif not any(isinstance(grandchild.tag, str) for grandchild in child):
             entry[_local(child.tag)] = _text(child).strip()
     if entry.get("loc"):
-        entry["loc"] = urljoin(base, entry["loc"])
+        entry["loc"] = _resolved(base, entry["loc"])
     return entry
 
 
@@ -149,8 +150,18 @@ def _text(element: Any) -> str:
     return (element.text or "") + "".join(node.tail or "" for node in element)
 
 
+def _resolved(base: str, reference: str) -> str:
+    """`reference` joined to `base` as a browser would; "" (left out) when it does not parse."""
+    try:
+        return join(base, reference)
+    except InvalidURL:
+        if reference.strip():
+            log.warning("sitemap URL ignored (it does not parse): %s", reference[:200])
+        return ""
+
+
 def _fetchable(url: str) -> bool:
-    if urlsplit(url).scheme.lower() in ("http", "https"):
+    if url.startswith(("http://", "https://")):  # serialized by the WHATWG parser: scheme in lower case
         return True
     if url:
         log.warning("sitemap URL ignored (only http and https are followed): %s", url[:200])
