@@ -5,10 +5,68 @@ and `genspider` given a URL, or run outside a project."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from conftest import Project, Site
+import pytest
+from conftest import REPO, Project, Site
 from test_cli import add_spider, ok, one_line_error, run_in, serve_three_pages
+
+from harvester.scrapy_settings import COUNTERPARTS, WITHOUT_COUNTERPART
+
+# --- -s with Scrapy's setting names ---------------------------------------------------------------
+
+
+def test_scrapy_setting_names_set_their_harvester_keys(project: Project, site: Site) -> None:
+    serve_three_pages(site)
+    site.page("/robots.txt", "User-agent: *\nDisallow: /b\n", content_type="text/plain")
+    add_spider(project, site)
+    ok(project.run("crawl", "pages", "-s", "ROBOTSTXT_OBEY=True", "-s", "USER_AGENT=habit bot/1.0",
+                   "-s", "DOWNLOAD_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_TIMEOUT=5"))
+    assert site.hits["/robots.txt"] == 1 and site.hits["/a"] == 1
+    assert site.hits["/b"] == 0  # robots.txt obeyed, though harvester.toml says obey_robots = false
+    assert {headers["User-Agent"] for _, _, headers in site.requests} == {"habit bot/1.0"}
+
+
+def test_a_scrapy_depth_limit_and_a_scrapy_boolean_spelling(project: Project, site: Site) -> None:
+    site.page("/", '<h1>Home</h1><a href="/a">a</a>')
+    site.page("/a", '<h1>Alpha</h1><a href="/a/deeper">deeper</a>')
+    site.page("/a/deeper", "<h1>Deeper</h1>")
+    site.page("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    add_spider(project, site)
+    ok(project.run("crawl", "pages", "-s", "DEPTH_LIMIT=1", "-s", "ROBOTSTXT_OBEY=0"))
+    assert sorted(project.sql("select url from pages")) == [(f"{site.url}/",), (f"{site.url}/a",)]
+    assert site.hits["/robots.txt"] == 0
+
+
+@pytest.mark.parametrize(("setting", "named"), [
+    ("REDIRECT_MAX_TIMES=3", ("REDIRECT_MAX_TIMES", "no Harvester counterpart", "at most 10")),
+    ("RETRY_ENABLED=False", ("RETRY_ENABLED", "no Harvester counterpart", "fetch.retries")),
+    ("FEEDS=x", ("FEEDS", "-o FILE")),
+    ("BOT_NAME=shop", ("BOT_NAME", "section.key")),
+    ("delay=1", ("did you mean fetch.delay?",)),
+    ("download_delay=1", ("did you mean fetch.delay?",)),
+    ("retires=1", ("did you mean fetch.retries?",)),
+    ("DOWNLOAD_MAXSIZE=huge", ("max_size", "not a size")),
+])
+def test_a_setting_harvester_cannot_take_is_one_line_naming_what_to_use(
+        project: Project, site: Site, setting: str, named: tuple[str, ...]) -> None:
+    serve_three_pages(site)
+    add_spider(project, site)
+    result = project.run("crawl", "pages", "-s", setting)
+    line = one_line_error(result)
+    assert result.returncode == 2
+    for words in named:
+        assert words in line, line
+    assert site.hits == {} and not (project.root / "harvest.db").exists()
+
+
+def test_the_readme_shows_the_scrapy_settings_table() -> None:
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| (.+?) \|$", readme, re.MULTILINE))
+    assert {name: key.strip("`") for name, key in rows.items() if name in COUNTERPARTS} == COUNTERPARTS
+    assert {name for name in rows if name not in COUNTERPARTS} == set(WITHOUT_COUNTERPART)
+
 
 # --- --db PATH ----------------------------------------------------------------------------------------
 
