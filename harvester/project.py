@@ -47,7 +47,9 @@ def require_config(command: str) -> Path:
 
 
 def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
-    """Every Spider subclass with a name, by name, from the project's spider modules."""
+    """Every Spider subclass with a name, by name, from the project's spider modules. Two
+    spiders with one name are refused (SpiderLoadError naming both files), as `crawl NAME`
+    could not tell which one is meant."""
     use_project_path(settings)
     found: dict[str, type[Spider]] = {}
     for path in settings.project.spiders:
@@ -59,8 +61,22 @@ def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
                     and obj.__module__ == module.__name__
                     and getattr(obj, "name", "")
                 ):
-                    found.setdefault(obj.name, obj)
+                    first = found.setdefault(obj.name, obj)
+                    if first is not obj:
+                        raise SpiderLoadError(
+                            f"two spiders are named {obj.name!r}: {_defined_in(first, settings.root)} and "
+                            f"{_defined_in(obj, settings.root)}; give one another name")
     return found
+
+
+def _defined_in(spider: type[Spider], root: Path) -> str:
+    """`Class (spiders/file.py)`: where a spider class is written, relative to the project."""
+    try:
+        path = Path(inspect.getfile(spider)).resolve()
+    except TypeError:
+        return spider.__qualname__
+    where = path.relative_to(root.resolve()) if path.is_relative_to(root.resolve()) else path
+    return f"{spider.__qualname__} ({where})"
 
 
 def get_spider(settings: Settings, name: str) -> type[Spider]:

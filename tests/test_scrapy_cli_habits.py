@@ -102,3 +102,18 @@ def test_db_takes_a_plain_path_for_every_command_that_has_it(project: Project, s
 def test_db_path_that_is_not_there_is_one_line(project: Project, tmp_path: Path) -> None:
     line = one_line_error(run_in(tmp_path, "query", "--db", "missing.db", "select 1"))
     assert str(tmp_path / "missing.db") in line
+
+
+# --- two spiders with one name ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("list",), ("crawl", "pages")])
+def test_two_spiders_with_one_name_are_refused_with_both_files_named(
+        project: Project, site: Site, command: tuple[str, ...]) -> None:
+    add_spider(project, site, "pages")
+    add_spider(project, site, "pages", module="pages_copy")
+    result = project.run(*command)
+    line = one_line_error(result)
+    assert result.returncode == 2
+    assert "'pages'" in line and "spiders/pages.py" in line and "spiders/pages_copy.py" in line
+    assert site.hits == {}
