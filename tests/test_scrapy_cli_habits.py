@@ -117,3 +117,45 @@ def test_two_spiders_with_one_name_are_refused_with_both_files_named(
     assert result.returncode == 2
     assert "'pages'" in line and "spiders/pages.py" in line and "spiders/pages_copy.py" in line
     assert site.hits == {}
+
+
+# --- genspider ------------------------------------------------------------------------------------
+
+
+def test_genspider_keeps_the_url_it_is_given(project: Project, site: Site) -> None:
+    site.page("/page/1/", '<title>One</title><a href="/page/2/">next</a>')
+    site.page("/page/2/", "<title>Two</title>")
+    url = f"{site.url}/page/1/"
+    ok(project.run("genspider", "q2", url))
+    source = (project.root / "spiders" / "q2.py").read_text()
+    assert f'start_urls = ["{url}"]' in source and 'allowed_domains = ["127.0.0.1"]' in source
+    ok(project.run("crawl", "q2"))
+    assert sorted(project.sql("select json_extract(data, '$.title') from items")) == [("One",), ("Two",)]
+    assert "/" not in site.hits  # started where it was told, not at the site's root
+
+
+@pytest.mark.parametrize(("domain", "template", "start"), [
+    ("shop.example", "basic", 'start_urls = ["https://shop.example/"]'),
+    ("shop.example:8080", "xmlfeed", 'start_urls = ["https://shop.example:8080/feed.xml"]'),
+    ("http://127.0.0.1:8009/", "csvfeed", 'start_urls = ["http://127.0.0.1:8009/feed.csv"]'),
+    ("http://127.0.0.1:8009/data/items.json", "jsonfeed", 'start_urls = ["http://127.0.0.1:8009/data/items.json"]'),
+    ("http://127.0.0.1:8009/maps/site.xml", "sitemap", 'sitemap_urls = ["http://127.0.0.1:8009/maps/site.xml"]'),
+    ("http://127.0.0.1:8009/list/", "crawl", 'start_urls = ["http://127.0.0.1:8009/list/"]'),
+])
+def test_genspider_start_url_by_template(project: Project, domain: str, template: str, start: str) -> None:
+    ok(project.run("genspider", "s", domain, "-t", template))
+    source = (project.root / "spiders" / "s.py").read_text()
+    assert start in source, source
+    assert re.search(r'allowed_domains = \["(shop\.example|127\.0\.0\.1)"\]', source)
+
+
+def test_genspider_outside_a_project_writes_name_py_here_for_runspider(tmp_path: Path, site: Site) -> None:
+    site.page("/page/1/", "<title>One</title>")
+    out = ok(run_in(tmp_path, "genspider", "q2", f"{site.url}/page/1/"))
+    assert str(tmp_path / "q2.py") in out and "harvester runspider q2.py" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q2.py"]
+    ok(run_in(tmp_path, "runspider", "q2.py"))
+    rows = json.loads(ok(run_in(tmp_path, "query", "--db", "harvest.db", "select url from items", "--format", "json")))
+    assert rows == [{"url": f"{site.url}/page/1/"}]
+    line = one_line_error(run_in(tmp_path, "genspider", "q2", "example.com"))
+    assert "exists already" in line
