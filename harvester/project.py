@@ -127,7 +127,7 @@ def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
     module = path.stem
     if path.suffix != ".py" or not module.isidentifier():
         raise SpiderLoadError(f"{path.name}: expected a Python file whose name is an identifier, such as quotes.py")
-    if module in sys.stdlib_module_names or _elsewhere(module, path):
+    if shadows_module(path):
         raise SpiderLoadError(f"{path.name} has the name of the module {module!r}; rename the file")
     sys.path.insert(0, str(path.parent))  # for the import only, as Scrapy does: its neighbours may
     try:                                   # have the names of modules imported later
@@ -141,6 +141,12 @@ def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
         names = ", ".join(cls.name for cls in found) or "none"
         raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")
     return module, found[0]
+
+
+def shadows_module(path: Path) -> bool:
+    """True when the file `path` (there or not yet) is named as a module of the standard
+    library or one that imports from elsewhere: imported by its stem, it would be that one."""
+    return path.stem in sys.stdlib_module_names or _elsewhere(path.stem, path)
 
 
 def _elsewhere(module: str, path: Path) -> bool:

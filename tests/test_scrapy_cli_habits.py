@@ -159,3 +159,10 @@ def test_genspider_outside_a_project_writes_name_py_here_for_runspider(tmp_path:
     assert rows == [{"url": f"{site.url}/page/1/"}]
     line = one_line_error(run_in(tmp_path, "genspider", "q2", "example.com"))
     assert "exists already" in line
+
+
+@pytest.mark.parametrize("name", ["json", "lxml"])
+def test_genspider_outside_a_project_refuses_a_name_runspider_could_not_import(tmp_path: Path, name: str) -> None:
+    line = one_line_error(run_in(tmp_path, "genspider", name, "example.com"))
+    assert f"{name}.py would hide the module '{name}'" in line
+    assert list(tmp_path.iterdir()) == []

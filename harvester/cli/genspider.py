@@ -25,7 +25,7 @@ from harvester.cli.help import command
 from harvester.cli.options import settings_from
 from harvester.config import Settings
 from harvester.exceptions import ConfigError, SpiderLoadError
-from harvester.project import find_config, find_spiders
+from harvester.project import find_config, find_spiders, shadows_module
 
 TEMPLATES = ("basic", "crawl", "xmlfeed", "csvfeed", "jsonfeed", "sitemap")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     path = target(settings, name) if settings else Path.cwd() / f"{name}.py"
     if path.exists():
         raise ConfigError(f"{path} exists already; not overwritten")
+    if not settings and shadows_module(path):  # runspider could not import it
+        raise ConfigError(f"{path.name} would hide the module {name!r}; choose another spider name")
     if settings:
         _refuse_taken(settings, name)
         path.parent.mkdir(parents=True, exist_ok=True)
