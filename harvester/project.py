@@ -47,7 +47,9 @@ def require_config(command: str) -> Path:
 
 
 def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
-    """Every Spider subclass with a name, by name, from the project's spider modules."""
+    """Every Spider subclass with a name, by name, from the project's spider modules. Two
+    spiders with one name are refused (SpiderLoadError naming both files), as `crawl NAME`
+    could not tell which one is meant."""
     use_project_path(settings)
     found: dict[str, type[Spider]] = {}
     for path in settings.project.spiders:
@@ -59,8 +61,22 @@ def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
                     and obj.__module__ == module.__name__
                     and getattr(obj, "name", "")
                 ):
-                    found.setdefault(obj.name, obj)
+                    first = found.setdefault(obj.name, obj)
+                    if first is not obj:
+                        raise SpiderLoadError(
+                            f"two spiders are named {obj.name!r}: {_defined_in(first, settings.root)} and "
+                            f"{_defined_in(obj, settings.root)}; give one another name")
     return found
+
+
+def _defined_in(spider: type[Spider], root: Path) -> str:
+    """`Class (spiders/file.py)`: where a spider class is written, relative to the project."""
+    try:
+        path = Path(inspect.getfile(spider)).resolve()
+    except TypeError:
+        return spider.__qualname__
+    where = path.relative_to(root.resolve()) if path.is_relative_to(root.resolve()) else path
+    return f"{spider.__qualname__} ({where})"
 
 
 def get_spider(settings: Settings, name: str) -> type[Spider]:
@@ -111,7 +127,7 @@ def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
     module = path.stem
     if path.suffix != ".py" or not module.isidentifier():
         raise SpiderLoadError(f"{path.name}: expected a Python file whose name is an identifier, such as quotes.py")
-    if module in sys.stdlib_module_names or _elsewhere(module, path):
+    if shadows_module(path):
         raise SpiderLoadError(f"{path.name} has the name of the module {module!r}; rename the file")
     sys.path.insert(0, str(path.parent))  # for the import only, as Scrapy does: its neighbours may
     try:                                   # have the names of modules imported later
@@ -125,6 +141,12 @@ def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
         names = ", ".join(cls.name for cls in found) or "none"
         raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")
     return module, found[0]
+
+
+def shadows_module(path: Path) -> bool:
+    """True when the file `path` (there or not yet) is named as a module of the standard
+    library or one that imports from elsewhere: imported by its stem, it would be that one."""
+    return path.stem in sys.stdlib_module_names or _elsewhere(path.stem, path)
 
 
 def _elsewhere(module: str, path: Path) -> bool:

@@ -86,7 +86,7 @@ def test_top_level_help_lists_the_new_commands(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("list",), ("crawl", "books"), ("genspider", "x", "x.example"), ("check",),
+    ("list",), ("crawl", "books"), ("check",),
     ("parse", "http://127.0.0.1:9/", "--spider", "x"), ("jobs", "list"), ("query",), ("db", "current"),
     ("fetch", "--spider", "x", "http://127.0.0.1:9/"),
 ])

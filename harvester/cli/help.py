@@ -78,13 +78,6 @@ TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Print the names of the project's spiders, one per line.",
         ("harvester list",),
     ),
-    "genspider": (
-        "Write spiders/NAME.py, a working spider of the chosen kind for DOMAIN\n"
-        "(a host, host:port or a URL). An existing file is never overwritten.",
-        ("harvester genspider books books.example",
-         "harvester genspider news https://news.example/ --template crawl",
-         "harvester genspider catalogue shop.example -t xmlfeed"),
-    ),
     "query": (
         "Read the harvest database: run SQL, or list the items matching filters.\n"
         "Formats: table (default), json (one array), jsonl (one object per line), csv.",
