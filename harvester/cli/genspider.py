@@ -2,8 +2,8 @@
 
 Writes `spiders/NAME.py` (in the first package `[project].spiders` names),
 a working spider of the chosen kind with its name and domain filled in. It
-never overwrites a file, and refuses a name that is not a Python identifier
-or that a spider of the project already has.
+never overwrites a file, and refuses a name that is not a Python identifier,
+is longer than 64 characters, or that a spider of the project already has.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from harvester.project import find_spiders
 
 TEMPLATES = ("basic", "crawl", "xmlfeed", "csvfeed", "jsonfeed", "sitemap")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_NAME = 64  # a module file name and a `runs.spider` value: short enough for both, and for people
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:\d{1,5})?\Z")
 
 
@@ -74,8 +75,12 @@ def target(settings: Settings, name: str) -> Path:
 
 
 def check_name(name: str) -> str:
+    """A name that is a Python identifier (ASCII letters, digits and _; not a keyword) of at most 64 characters."""
+    shown = repr(name) if len(name) <= MAX_NAME else f"{name[:20]!r}... ({len(name)} characters)"
     if not _NAME.match(name) or keyword.iskeyword(name):
-        raise ConfigError(f"bad spider name {name!r}: use letters, digits and _ (a Python identifier)")
+        raise ConfigError(f"bad spider name {shown}: use letters, digits and _ (a Python identifier)")
+    if len(name) > MAX_NAME:
+        raise ConfigError(f"bad spider name {shown}: at most {MAX_NAME} characters")
     return name
 
 
