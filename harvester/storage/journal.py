@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.items import safe_text
 from harvester.storage.bulk import insert_rows
 from harvester.storage.items import write_items
 from harvester.storage.tables import errors, frontier, pages, runs
@@ -123,7 +124,7 @@ class Journal:
     def error(self, url: str | None, kind: str, message: str) -> None:
         self._unit().errors.append(
             {"run_id": self.run_id, "url": url, "kind": kind, "at": now(),
-             "message": message[:2000].replace("\x00", "\ufffd")}  # PostgreSQL text holds no NUL
+             "message": safe_text(message[:2000])}  # no NUL (PostgreSQL) nor lone surrogate (UTF-8)
         )
         if _current.get() is None:
             self._wake.set()
