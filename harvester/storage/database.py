@@ -1,4 +1,7 @@
-"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL."""
+"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL.
+
+A new SQLite database is created 0600 (`harvester.storage.files`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.storage.files import create_private
 
 
 def open_engine(url: str, must_exist: bool = False) -> Engine:
@@ -19,6 +23,8 @@ def open_engine(url: str, must_exist: bool = False) -> Engine:
     """
     if must_exist:
         _check_exists(url)
+    else:
+        _create_private(url)
     url = _with_driver(url)
     try:
         engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
@@ -47,13 +53,32 @@ def _with_driver(url: str) -> str:
 
 
 def _check_exists(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is not None and not Path(path).exists():
+        raise DatabaseError(f"no harvest database at {path}; run a crawl first")
+
+
+def _create_private(url: str) -> None:
+    """A new SQLite database file is created 0600 (its -wal and -shm files follow it)."""
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    try:
+        create_private(path)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL; None for another database, memory, or a `file:` URI."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        return
+        return None
     path = parsed.database
-    if parsed.get_backend_name() == "sqlite" and path not in (None, "", ":memory:") and not Path(path).exists():
-        raise DatabaseError(f"no harvest database at {path}; run a crawl first")
+    if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:") or parsed.query.get("uri"):
+        return None
+    return path
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
