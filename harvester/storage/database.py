@@ -14,12 +14,15 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from harvester.exceptions import DatabaseError
 from harvester.storage.files import create_private
+from harvester.storage.retry import PATIENCE
 
 
-def open_engine(url: str, must_exist: bool = False) -> Engine:
+def open_engine(url: str, must_exist: bool = False, patience: float = PATIENCE) -> Engine:
     """An engine for `url`, checked to be reachable; one clear error otherwise.
 
     With `must_exist`, a SQLite file that is not there is an error, not a new database.
+    SQLite waits for another process's write lock up to 10 s per statement, or a
+    quarter of `patience` (`harvester.storage.retry`) if that is less.
     """
     if must_exist:
         _check_exists(url)
@@ -31,7 +34,8 @@ def open_engine(url: str, must_exist: bool = False) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"bad database URL {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy = round(1000 * min(10.0, max(0.05, patience / 4)))
+        event.listen(engine, "connect", lambda connection, _record: _sqlite_pragmas(connection, busy))
     try:
         with engine.connect() as connection:
             connection.execute(text("select 1"))
@@ -81,12 +85,12 @@ def _sqlite_path(url: str) -> str | None:
     return path
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, busy: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
     cursor.execute("PRAGMA cache_size=-1024")  # 1 MiB per connection, not 2: a crawl appends, and RSS counts
     cursor.close()
 
