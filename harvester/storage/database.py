@@ -70,7 +70,7 @@ def _create_private(url: str) -> None:
     try:
         create_private(path)
     except OSError as exc:
-        raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
+        raise DatabaseError(f"cannot open database {safe_url(url)}: {exc.strerror}") from None
 
 
 def _sqlite_path(url: str) -> str | None:

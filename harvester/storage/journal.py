@@ -107,8 +107,9 @@ class Journal:
         self._gathered = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._beat = 0.0
-        self._steady = asyncio.Event()  # set unless a write is being retried
+        self._steady = asyncio.Event()  # set unless an operation is being retried
         self._steady.set()
+        self._troubled = 0  # operations being retried
         self.room = max(4, 4 * gather)  # finished requests waiting to be written before new ones wait
         self._unwritten = 0
         self._has_room = asyncio.Event()
@@ -175,7 +176,7 @@ class Journal:
     def _queue(self, unit: Unit) -> None:
         self._ready.append(unit)
         self._unwritten += 1
-        if self._unwritten >= self.room:
+        if self._unwritten >= self.room and self.failure is None:
             self._has_room.clear()
         self._backlog += len(unit.items) + len(unit.found)
         if self._backlog > BACKLOG:
@@ -253,7 +254,12 @@ class Journal:
 
         While it is retried the journal is not `steady`: the frontier hands out no requests.
         """
+        troubled = False
+
         def trouble() -> None:
+            nonlocal troubled
+            troubled = True
+            self._troubled += 1
             self._steady.clear()
 
         try:
@@ -261,7 +267,10 @@ class Journal:
         except DatabaseError as exc:
             raise self.fail(exc) from None
         finally:
-            self._steady.set()
+            if troubled:
+                self._troubled -= 1
+            if not self._troubled:
+                self._steady.set()
 
     async def steady(self) -> bool:
         """Wait while the database is retried or slow to take finished requests; False once the run failed.
@@ -270,7 +279,7 @@ class Journal:
         (`room`): if the database gives out, only those and the ones in
         flight are lost, and a resume fetches them again.
         """
-        while not (self._steady.is_set() and self._has_room.is_set()):
+        while self.failure is None and not (self._steady.is_set() and self._has_room.is_set()):
             await self._steady.wait()
             await self._has_room.wait()
         return self.failure is None
@@ -279,6 +288,8 @@ class Journal:
         """Remember the first failure of the run's database and tell the run, once."""
         if self.failure is None:
             self.failure = error
+            self._has_room.set()  # nobody waits for a database that is gone
+            self._steady.set()
             self.on_failure(error)
         return self.failure
 
