@@ -79,3 +79,16 @@ def test_a_lone_surrogate_is_stored_exported_and_queried_alike(api: Project, sit
     assert [json.loads(line)["data"] for line in lines] == EXPECTED
     rows = list(csv.DictReader(io.StringIO(api.run("query", "--spider", "api", "--format", "csv").stdout)))
     assert [row["name"] for row in rows] == ["bad \ufffd half", "pair \U0001f600"]
+
+
+def test_rows_stored_with_surrogates_by_an_older_harvester_are_still_readable(api: Project, site: Site):
+    assert api.run("crawl", "api", "-a", f"base={site.url}").returncode == 0
+    api.sql("""update items set data = '{"sku": "1", "name": "old \\ud800 text", "\\udfff": 1}' where id = 1""")
+    assert json.loads(api.sql("select data from items where id = 1")[0][0])["name"] == "old \ud800 text"
+    for fmt in ("table", "json", "jsonl", "csv"):
+        query = api.run("query", "--spider", "api", "--format", fmt)
+        assert query.returncode == 0, query.stderr
+        assert "old \ufffd text" in query.stdout
+        raw = api.run("query", "select * from items", "--format", fmt)  # JSON text as stored, or its fields
+        assert raw.returncode == 0, raw.stderr
+        assert "old \ufffd text" in raw.stdout or "old \\\\ud800 text" in raw.stdout

@@ -57,7 +57,7 @@ def _open_run(
         if job is not None:
             query = query.where(runs.c.job == job)
         row = connection.execute(query).mappings().first()
-        if join and row is not None and row["status"] in ("running", "interrupted"):
+        if join and row is not None and row["status"] in RESUMABLE:
             return int(row["id"]), dict(row["stats"] or {})  # one more worker on a shared run
         if (resume or job) and row is not None and row["status"] == "running" and _alive(row, lease):
             what = f"job {job!r}" if job else f"spider {spider!r}"
