@@ -80,7 +80,7 @@ async def crawl(
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
-    cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
+    cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     fetcher = Fetcher(settings, cache=cache)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     journal.on_failure = lambda exc: engine.stop()
