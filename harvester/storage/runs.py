@@ -67,7 +67,10 @@ def _open_run(
                 update(runs).where(runs.c.id == row["id"])
                 .values(status="running", finished_at=None, owner=OWNER, heartbeat_at=now())
             )
-            return int(row["id"]), {**(row["stats"] or {}), **count_rows(connection, int(row["id"]))}
+            counted = count_rows(connection, int(row["id"]))
+            if not counted["items"]:
+                del counted["items"]  # a run that stores none (no store pipeline) keeps the figure it counted
+            return int(row["id"]), {**(row["stats"] or {}), **counted}
         result = connection.execute(
             insert(runs).values(spider=spider, job=job, started_at=now(), status="running", stats={},
                                 owner=OWNER, heartbeat_at=now())
