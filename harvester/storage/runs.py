@@ -78,15 +78,17 @@ def _open_run(
         return int(result.inserted_primary_key[0]), None
 
 
-def shared_stats(engine: Engine, run_id: int, seconds: float) -> dict[str, Any]:
+def shared_stats(engine: Engine, run_id: int, seconds: float, patience: float = PATIENCE) -> dict[str, Any]:
     """A shared run's figures, counted from its rows (each worker knows only its own)."""
-    with engine.connect() as connection:
-        result: dict[str, Any] = count_rows(connection, run_id)
-    result["seconds"] = round(seconds, 3)
-    result["pages_per_second"] = round(result["pages"] / seconds, 1) if seconds > 0 else 0.0
-    with engine.begin() as connection:
-        connection.execute(update(runs).where(runs.c.id == run_id).values(stats=result))
-    return result
+    def count() -> dict[str, Any]:
+        with engine.begin() as connection:
+            result: dict[str, Any] = count_rows(connection, run_id)
+            result["seconds"] = round(seconds, 3)
+            result["pages_per_second"] = round(result["pages"] / seconds, 1) if seconds > 0 else 0.0
+            connection.execute(update(runs).where(runs.c.id == run_id).values(stats=result))
+        return result
+
+    return Patience(patience).call(count, "count the run's rows in")
 
 
 def _lock(connection: Connection, name: str) -> None:
