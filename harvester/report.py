@@ -182,7 +182,7 @@ def compose(report: Report, sender: str, to: list[str] | tuple[str, ...]) -> Ema
     message.add_alternative(html_text(report), subtype="html")
     if report.csv is not None:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{report.spider}-run{report.run_id}-changes") + ".csv"
-        message.add_attachment(report.csv.encode("utf-8"), maintype="text", subtype="csv", filename=name)
+        message.add_attachment(report.csv, subtype="csv", charset="utf-8", filename=name)  # says its charset
     return message
 
 

@@ -92,3 +92,52 @@ def test_rows_stored_with_surrogates_by_an_older_harvester_are_still_readable(ap
         raw = api.run("query", "select * from items", "--format", fmt)  # JSON text as stored, or its fields
         assert raw.returncode == 0, raw.stderr
         assert "old \ufffd text" in raw.stdout or "old \\\\ud800 text" in raw.stdout
+
+
+def test_the_email_report_shows_the_same_text(api: Project, site: Site):
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Recorder:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
+            return "250 Message accepted"
+
+    class Loopback(Controller):
+        def _trigger_server(self):
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    controller = Loopback(Recorder(), hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        config = (api.root / "harvester.toml").read_text().replace(
+            'pipelines = ["pipelines.store"]', 'pipelines = ["pipelines.store", "pipelines.email_report"]')
+        api.write("harvester.toml", config + f"""
+[email]
+host = "127.0.0.1"
+port = {controller.port}
+security = "none"
+sender = "harvester@example.org"
+to = ["team@example.org"]
+attach_csv = true
+timeout = 5
+""")
+        result = api.run("crawl", "api", "-a", f"base={site.url}")
+    finally:
+        controller.stop()
+    assert result.returncode == 0, result.stderr
+    (message,) = received
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    (part,) = message.iter_attachments()
+    assert part.get_content_type() == "text/csv" and part.get_content_charset() == "utf-8"
+    attachment = part.get_content()
+    for text in (plain, html, attachment):
+        assert "bad \ufffd half" in text
+        assert "\ud800" not in text
+    assert "pair \U0001f600" in attachment
