@@ -225,3 +225,21 @@ def test_a_database_file_replaced_under_the_run_fails_it(follow: Project, site: 
     assert "was replaced during the run" in line
     assert "finished" not in result.stdout
     assert follow.sql("select status from runs") == [("running",)]  # as copied: the run did not close in it
+
+
+def test_a_database_locked_when_the_crawl_starts_is_waited_for_or_one_line(follow: Project, site: Site):
+    serve(site)
+    assert crawl(follow, site, patience=0).returncode == 0  # the database exists
+
+    lock_for(follow, 2.0)
+    waited = crawl(follow, site, patience=10)
+    assert waited.returncode == 0, waited.stderr
+    assert "run 2 finished" in waited.stdout
+
+    lock_for(follow, 4.0)
+    refused = crawl(follow, site, patience=1)
+    assert refused.returncode != 0
+    line = one_failure_line(refused.stderr)
+    assert line.startswith("harvester: error: cannot ") and "database is locked" in line
+    time.sleep(4.0)
+    assert follow.sql("select id, status from runs") == [(1, "finished"), (2, "finished")]
