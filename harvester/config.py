@@ -55,6 +55,7 @@ class StorageSettings:
     url: str = "sqlite:///harvest.db"
     password_env: str = ""
     batch_size: int = 500
+    patience: float = 60.0  # seconds a locked, full or lost database is retried before the run fails
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,7 @@ def _validate(settings: Settings) -> None:
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         (settings.crawl.max_pages >= 0, "[crawl] max_pages must not be negative"),
         (settings.storage.batch_size >= 1, "[storage] batch_size must be at least 1"),
+        (settings.storage.patience >= 0, "[storage] patience must not be negative"),
         (settings.email.security in ("none", "starttls", "tls"),
          "[email] security must be none, starttls or tls"),
         (not settings.email.username or settings.email.security != "none",

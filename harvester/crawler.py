@@ -64,16 +64,18 @@ async def crawl(
     newest unfinished run of the spider if there is one (several processes
     share its frontier), and starts one otherwise.
     """
-    database = open_engine(settings.database_url())
+    database = open_engine(settings.database_url(), patience=settings.storage.patience)
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     spider = spider_cls(**dict(args or {}))
     spider.settings = settings
-    run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker)
+    run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker,
+                               patience=settings.storage.patience)
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
-    journal = Journal(database, run_id, stats.as_json, gather=max(1, settings.fetch.concurrency // 4))
+    journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4),
+                      patience=settings.storage.patience)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
     frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
@@ -83,7 +85,7 @@ async def crawl(
     # finds those of its start_urls again (its start requests are not run twice).
     file_roots = FileRoots(spider.start_urls)
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
-    cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
+    cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)

@@ -6,6 +6,11 @@ however many URLs a crawl discovers, and a stopped or killed run can resume:
 new requests are written with the unit of the request that found them
 (`harvester.storage.journal`), and requests are claimed from the table in
 small batches, highest priority first, as leases held by a worker token.
+
+Every database operation goes through the journal's patience: a locked,
+full or lost database is retried for a bounded time, and while it is no
+request is handed out; when it does not come back the journal fails the run,
+`next` returns None and the run stops, resumable.
 """
 
 from __future__ import annotations
@@ -88,17 +93,21 @@ class DbFrontier:
         return True
 
     async def next(self) -> Request | None:
+        if not await self.journal.steady():  # a bad day: no new request until the database is back
+            return None  # the run failed: it stops (the journal has told it)
         async with self._refill:  # one refill at a time: the others wait for its batch
             if not self._claimed:
                 if self.journal.pending():
-                    try:
-                        await self.journal.flush()  # requests found so far must be in the table to be claimed
-                    except DatabaseError:
-                        return None  # the run is failing: it stops (the journal has told it)
-                async with self.journal.lock:
-                    claimed = await asyncio.to_thread(self._claim)
+                    await self.journal.flush()  # requests found so far must be in the table to be claimed
+                if self.journal.failure is not None:
+                    return None
+                try:
+                    async with self.journal.lock:
+                        claimed = await self.journal.retrying(self._claim, "claim requests from")
+                except DatabaseError:
+                    return None
                 self._claimed = claimed[::-1]
-        if not self._claimed:
+        if not self._claimed or self.journal.failure is not None:
             return None
         row_id, request = self._claimed.pop()
         self._ids[id(request)] = row_id
@@ -113,12 +122,17 @@ class DbFrontier:
             self.journal.mark_done(row_id)
 
     async def size(self) -> int:
+        """Requests queued (as far as is known: on a bad day, those claimed)."""
         def count() -> int:
             with self.engine.connect() as connection:
                 query = select(func.count()).where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
                 return int(connection.execute(query).scalar() or 0)
 
-        return await asyncio.to_thread(count) + len(self._claimed)
+        try:
+            queued = 0 if self.journal.failure is not None else await self.journal.retrying(count, "read")
+        except DatabaseError:
+            queued = 0
+        return queued + len(self._claimed)
 
     def _claim(self) -> list[tuple[int, Request]]:
         """Claim up to `batch` queued requests, atomically even with other workers claiming too.
@@ -165,7 +179,12 @@ class DbFrontier:
             with self.engine.connect() as connection:
                 return connection.execute(query).first() is not None
 
-        return await asyncio.to_thread(check)
+        if self.journal.failure is not None:
+            return False
+        try:
+            return bool(await self.journal.retrying(check, "read"))
+        except DatabaseError:
+            return False  # the run failed: nobody waits for the others
 
     def release_claims(self, expired_only: bool = False) -> int:
         """Requests claimed by a process that is gone go back to the queue (at resume).
@@ -175,6 +194,9 @@ class DbFrontier:
         query = update(frontier).where(frontier.c.run_id == self.run_id, frontier.c.state == "claimed")
         if expired_only:
             query = query.where(frontier.c.lease_until < now())
-        with self.engine.begin() as connection:
-            result = connection.execute(query.values(state="queued", worker=None, lease_until=None))
-        return result.rowcount or 0
+
+        def release() -> int:
+            with self.engine.begin() as connection:
+                return connection.execute(query.values(state="queued", worker=None, lease_until=None)).rowcount or 0
+
+        return self.journal.patience.call(release, "release claims in")

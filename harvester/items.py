@@ -21,26 +21,50 @@ def is_item(value: object) -> bool:
     )
 
 
-def as_dict(item: Any, scrub_nul: bool = False) -> dict[str, Any]:
-    """A JSON-ready dict of an item: dataclasses expanded, dates and decimals as text.
+def as_dict(item: Any, scrub_nul: bool = True) -> dict[str, Any]:
+    """A JSON-ready dict of an item: the one form the store, exports, query and reports all see.
 
-    With `scrub_nul` (the store's), NUL characters in strings become U+FFFD and
-    NaN and infinities become null: PostgreSQL stores neither in JSON, and the
-    store keeps the same data on every database.
+    Dataclasses are expanded, dates and decimals become text. Text no
+    database or file can hold is replaced here, once: NUL and lone surrogates
+    (half a UTF-16 pair, such as JSON's `"\\ud800"`, which UTF-8 cannot
+    encode) become U+FFFD, and NaN and infinities become null (JSON has
+    neither). `scrub_nul` is kept for older callers: every item is scrubbed.
     """
     data = dict(item) if type(item) is dict or not dataclasses.is_dataclass(item) else dataclasses.asdict(item)
-    if _flat(data, scrub_nul):  # the common case, ten times cheaper than the round trip below
+    if _flat(data):  # the common case, ten times cheaper than the round trip below
         return data
     try:
-        text = json.dumps(data, default=_plain, allow_nan=not scrub_nul)
-    except ValueError:  # NaN or infinity, refused for the store
+        text = json.dumps(data, default=_plain, allow_nan=False)  # ASCII: surrogates escaped, not refused
+    except ValueError:  # NaN or infinity
         text = json.dumps(_finite(json.loads(json.dumps(data, default=_plain))))
-    if scrub_nul and "\\u0000" in text:
-        text = _NUL.sub(r"\1\\ufffd", text)
-    return json.loads(text)
+    return _scrubbed(json.loads(text))
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates: not text in UTF-8 or PostgreSQL
+
+
+def safe_text(text: str) -> str:
+    """`text` with NUL and lone surrogates replaced by U+FFFD (a surrogate pair becomes its character)."""
+    if text.isascii():
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    if _UNSAFE.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "\ufffd")
+
+
+def _unsafe(text: str) -> bool:
+    return "\x00" in text if text.isascii() else _UNSAFE.search(text) is not None
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def _finite(value: Any) -> Any:
@@ -53,19 +77,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _flat(data: dict[str, Any], scrub_nul: bool) -> bool:
-    """Whether `data` is JSON-ready as it is: text keys, scalar values (finite numbers, text without NUL)."""
+def _flat(data: dict[str, Any]) -> bool:
+    """Whether `data` is ready as it is: text keys, scalar values (finite numbers, text that is safe)."""
     for key, value in data.items():
-        if type(key) is not str or type(value) not in _SCALARS:
+        if type(key) is not str or type(value) not in _SCALARS or _unsafe(key):
             return False
         if type(value) is float and not math.isfinite(value):
             return False
-        if scrub_nul and (type(value) is str and "\x00" in value or "\x00" in key):
+        if type(value) is str and _unsafe(value):
             return False
     return True
-
-
-_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # an escaped NUL, not an escaped backslash before "u0000"
 
 
 def _plain(value: object) -> object:

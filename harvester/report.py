@@ -1,7 +1,7 @@
 """Run reports: a run's figures, read back from the harvest database, as one email message.
 
 The last step of the data path: storage -> reports. `gather(run)` reads what
-a run did (its figures, errors by kind with a few examples, the items new or
+a run did (its figures, counted from its rows; errors by kind with a few examples, the items new or
 changed in it, with the fields that changed); `compose(report, ...)` makes
 one `EmailMessage` with a plain-text part, an HTML alternative and, if asked,
 the new and changed items as a CSV attachment.
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from harvester.query import change_of_item
 from harvester.run import Run
+from harvester.storage.journal import count_rows
 from harvester.storage.tables import errors, item_history, items, runs
 
 EXAMPLES = 5
@@ -87,7 +88,11 @@ def gather(run: Run, attach_csv: bool = False) -> Report:
         row = connection.execute(select(runs.c.started_at, runs.c.job).where(runs.c.id == run.id)).first()
         if row is not None:
             report.started_at, report.job = row.started_at, run.job or row.job
-        report.error_kinds = _errors(connection, run.id, stats.error_kinds)
+        counted = count_rows(connection, run.id)  # the rows, whatever was counted in memory across resumes
+        report.pages, report.errors = counted["pages"], counted["errors"]
+        if counted["items"]:  # the run stores its items (without the store, the figure counted is all)
+            report.items = counted["items"]
+        report.error_kinds = _errors(connection, run.id, counted["errors_by_kind"])
         _changes(connection, report)
         report.previous = _previous(connection, run.id, run.spider_name)
         if attach_csv:
@@ -177,7 +182,7 @@ def compose(report: Report, sender: str, to: list[str] | tuple[str, ...]) -> Ema
     message.add_alternative(html_text(report), subtype="html")
     if report.csv is not None:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{report.spider}-run{report.run_id}-changes") + ".csv"
-        message.add_attachment(report.csv.encode("utf-8"), maintype="text", subtype="csv", filename=name)
+        message.add_attachment(report.csv, subtype="csv", charset="utf-8", filename=name)  # says its charset
     return message
 
 

@@ -3,6 +3,7 @@
 JSON lines and JSON are written as items arrive. CSV needs every column
 before the first row, so items go to a JSON-lines spool file first and the
 CSV is written at close with the union of their fields, in bounded memory.
+A new export file is created 0600 (`harvester.storage.files`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO, Any
 from harvester.exceptions import ConfigError
 from harvester.items import as_dict
 from harvester.run import Run
+from harvester.storage.files import open_private
 
 FORMATS = (".jsonl", ".json", ".csv")
 
@@ -36,7 +38,7 @@ class ExportPipeline:
             self._file = tempfile.TemporaryFile("w+", encoding="utf-8")
         else:
             try:
-                self._file = self.path.open("w", encoding="utf-8")
+                self._file = open_private(self.path, "w", encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"cannot export to {self.path}: {exc.strerror}") from None
             if self.format == ".json":
@@ -67,7 +69,7 @@ class ExportPipeline:
         for line in spool:
             fields.update(dict.fromkeys(json.loads(line)))
         spool.seek(0)
-        with self.path.open("w", encoding="utf-8", newline="") as out:
+        with open_private(self.path, "w", encoding="utf-8", newline="") as out:
             writer = csv.DictWriter(out, fieldnames=list(fields))
             writer.writeheader()
             for line in spool:

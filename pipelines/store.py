@@ -29,7 +29,7 @@ class StorePipeline:
         run.journal.item_writer = self.write
 
     def process_item(self, item: Any, run: Run) -> None:
-        data = as_dict(item, scrub_nul=True)
+        data = as_dict(item)
         fields = key_fields(item, run.spider)
         run.journal.item(  # stamped with its batch's time when written (created_at)
             {"run_id": run.id, "spider": run.spider_name, "url": run.item_url(), "data": data,

@@ -1,7 +1,9 @@
 """Printing query results: an aligned table, JSON, JSON lines or CSV.
 
 Item rows carry `data` as an object: JSON formats keep it nested; in CSV and
-table output its fields become columns after the item's own.
+table output its fields become columns after the item's own. Text that cannot
+be printed (lone surrogates in rows stored before items were scrubbed) is
+shown as U+FFFD, as newer rows hold it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
+
+from harvester.items import safe_text
 
 FORMATS = ("table", "json", "jsonl", "csv")
 MAX_CELL = 60
@@ -69,6 +73,7 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
         return dict(row)
     flat = {k: v for k, v in row.items() if k != "data"}
     for key, value in data.items():
+        key = safe_text(str(key))
         flat[key if key not in flat else f"data.{key}"] = value
     return flat
 
@@ -78,11 +83,17 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _value(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe_text(value)  # text stored before items were scrubbed (`as_dict`) may hold surrogates
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, dict | list | str | int | float | bool) or value is None:
+    if isinstance(value, dict):
+        return {safe_text(str(k)): _value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_value(v) for v in value]
+    if isinstance(value, int | float | bool) or value is None:
         return value
     return str(value)
 

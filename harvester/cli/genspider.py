@@ -6,7 +6,7 @@ outside a project, as Scrapy does, `NAME.py` in the current directory (for
 `harvester runspider NAME.py`). DOMAIN is a host (the spider starts at
 `https://DOMAIN/`) or a URL, kept as given: it is the start URL and its host
 the allowed domain. It never overwrites a file, and refuses a name that is
-not a Python identifier or that a spider of the project already has.
+not a Python identifier, is longer than 64 characters, or that a spider of the project already has.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ TEMPLATES = ("basic", "crawl", "xmlfeed", "csvfeed", "jsonfeed", "sitemap")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _FEED_FILES = {"xmlfeed": "feed.xml", "csvfeed": "feed.csv", "jsonfeed": "feed.json",
                "sitemap": "sitemap.xml"}  # where a feed or sitemap spider given a site's root starts
+MAX_NAME = 64  # a module file name and a `runs.spider` value: short enough for both, and for people
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:\d{1,5})?\Z")
 
 
@@ -118,8 +119,12 @@ def target(settings: Settings, name: str) -> Path:
 
 
 def check_name(name: str) -> str:
+    """A name that is a Python identifier (ASCII letters, digits and _; not a keyword) of at most 64 characters."""
+    shown = repr(name) if len(name) <= MAX_NAME else f"{name[:20]!r}... ({len(name)} characters)"
     if not _NAME.match(name) or keyword.iskeyword(name):
-        raise ConfigError(f"bad spider name {name!r}: use letters, digits and _ (a Python identifier)")
+        raise ConfigError(f"bad spider name {shown}: use letters, digits and _ (a Python identifier)")
+    if len(name) > MAX_NAME:
+        raise ConfigError(f"bad spider name {shown}: at most {MAX_NAME} characters")
     return name
 
 

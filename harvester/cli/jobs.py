@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
 from typing import Any
 
 from harvester import loop
@@ -85,6 +86,8 @@ def run_job(args: argparse.Namespace) -> int:
     job = get_job(settings, args.name)
     result = loop.run(_run(settings, job, signals=True))
     print(f"job {job.name}: run {result.id} {result.status}: {result.stats.summary()}")
+    if result.failure:
+        print(f"harvester: error: run {result.id} failed: {result.failure}", file=sys.stderr)
     return EXIT.get(result.status, 1)
 
 

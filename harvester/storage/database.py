@@ -1,4 +1,7 @@
-"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL."""
+"""Opening the harvest database: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL.
+
+A new SQLite database is created 0600 (`harvester.storage.files`).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +13,29 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.storage.files import create_private
+from harvester.storage.retry import PATIENCE
 
 
-def open_engine(url: str, must_exist: bool = False) -> Engine:
+def open_engine(url: str, must_exist: bool = False, patience: float = PATIENCE) -> Engine:
     """An engine for `url`, checked to be reachable; one clear error otherwise.
 
     With `must_exist`, a SQLite file that is not there is an error, not a new database.
+    SQLite waits for another process's write lock up to 10 s per statement, or a
+    quarter of `patience` (`harvester.storage.retry`) if that is less.
     """
     if must_exist:
         _check_exists(url)
+    else:
+        _create_private(url)
     url = _with_driver(url)
     try:
         engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"bad database URL {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy = round(1000 * min(10.0, max(0.05, patience / 4)))
+        event.listen(engine, "connect", lambda connection, _record: _sqlite_pragmas(connection, busy))
     try:
         with engine.connect() as connection:
             connection.execute(text("select 1"))
@@ -47,21 +57,40 @@ def _with_driver(url: str) -> str:
 
 
 def _check_exists(url: str) -> None:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return
-    path = parsed.database
-    if parsed.get_backend_name() == "sqlite" and path not in (None, "", ":memory:") and not Path(path).exists():
+    path = _sqlite_path(url)
+    if path is not None and not Path(path).exists():
         raise DatabaseError(f"no harvest database at {path}; run a crawl first")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _create_private(url: str) -> None:
+    """A new SQLite database file is created 0600 (its -wal and -shm files follow it)."""
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    try:
+        create_private(path)
+    except OSError as exc:
+        raise DatabaseError(f"cannot open database {safe_url(url)}: {exc.strerror}") from None
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL; None for another database, memory, or a `file:` URI."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:") or parsed.query.get("uri"):
+        return None
+    return path
+
+
+def _sqlite_pragmas(dbapi_connection: Any, busy: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
     cursor.execute("PRAGMA cache_size=-1024")  # 1 MiB per connection, not 2: a crawl appends, and RSS counts
     cursor.close()
 

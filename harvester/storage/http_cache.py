@@ -3,11 +3,15 @@
 One row per spider and request fingerprint: the ETag and Last-Modified a
 page was served with, its headers, and its body compressed with zlib. Writes
 are buffered and made in batches, off the event loop.
+
+The cache only saves bandwidth: on a bad day (`harvester.storage.retry`) a
+read that cannot be made is a miss and a batch that cannot be written is
+dropped with a warning; neither fails a request or the run.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +20,12 @@ import httpx
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 
+from harvester.exceptions import DatabaseError
 from harvester.storage.journal import now
+from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import http_cache
 
+log = logging.getLogger("harvester.storage")
 BATCH = 200
 _KEPT_HEADERS = ("content-type", "etag", "last-modified", "content-language")
 
@@ -33,20 +40,26 @@ class Stored:
 
 
 class HttpCache:
-    def __init__(self, engine: Engine, spider: str) -> None:
+    def __init__(self, engine: Engine, spider: str, patience: float = PATIENCE) -> None:
         self.engine = engine
         self.spider = spider
+        self.patience = Patience(patience, "the page cache in the harvest database")
         self._pending: dict[str, dict[str, Any]] = {}
-        with engine.connect() as connection:
-            count = connection.execute(
-                select(func.count()).select_from(http_cache).where(http_cache.c.spider == spider)
-            ).scalar()
-        self.empty = not count  # a first run asks the database nothing
+
+        def count() -> int:
+            with engine.connect() as connection:
+                query = select(func.count()).select_from(http_cache).where(http_cache.c.spider == spider)
+                return int(connection.execute(query).scalar() or 0)
+
+        self.empty = not self.patience.call(count, "read")  # a first run asks the database nothing
 
     async def get(self, fingerprint: str) -> Stored | None:
         if self.empty:
             return None
-        return await asyncio.to_thread(self._get, fingerprint)
+        try:
+            return await self.patience.run(lambda: self._get(fingerprint), "read")
+        except DatabaseError:
+            return None  # fetched whole, as if never stored
 
     def _get(self, fingerprint: str) -> Stored | None:
         query = select(http_cache).where(http_cache.c.spider == self.spider, http_cache.c.fingerprint == fingerprint)
@@ -70,7 +83,10 @@ class HttpCache:
     async def flush(self) -> None:
         rows, self._pending = list(self._pending.values()), {}
         if rows:
-            await asyncio.to_thread(self._write, rows)
+            try:
+                await self.patience.run(lambda: self._write(rows), "write to")
+            except DatabaseError as exc:
+                log.warning("%s; %d pages not cached", exc, len(rows))
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         keys = [row["fingerprint"] for row in rows]

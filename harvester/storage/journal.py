@@ -14,11 +14,21 @@ kill loses few finished requests besides those in flight. Each write also
 renews the run's heartbeat and figures. A feed that produces items faster
 than the database takes them is held back (`behind`, `caught_up`), so memory
 stays bounded.
+
+On a bad day a write is retried with backoff for `[storage] patience`
+seconds (`harvester.storage.retry`); meanwhile the frontier hands out no
+new requests (`steady`), so only the requests in flight are at stake. When
+the database does not come back, or its SQLite file vanished or was
+replaced under the run (checked with each heartbeat), the journal fails
+(`failure`) and the run stops `failed`, resumable. When the run closes, its
+figures are recounted from its rows, so `runs.stats` agrees with the tables
+after any number of kills and resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import datetime as dt
@@ -28,17 +38,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.items import safe_text
+from harvester.stats import Stats
 from harvester.storage.bulk import insert_rows
+from harvester.storage.files import FileIdentity
 from harvester.storage.items import write_items
-from harvester.storage.tables import errors, frontier, pages, runs
+from harvester.storage.retry import PATIENCE, Patience
+from harvester.storage.tables import errors, frontier, items, pages, runs
 
 log = logging.getLogger("harvester.journal")
-RETRIES = 3
 BEAT_SECONDS = 1.0
 GATHER_SECONDS = 0.05  # longest wait for a batch to gather: each commit costs a few ms of CPU
 SPILL = 2000  # items (or found requests) of one request held before they are written
@@ -69,11 +81,17 @@ _current: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("unit", d
 
 class Journal:
     def __init__(
-        self, engine: Engine, run_id: int, stats: Callable[[], dict[str, Any]], gather: int = 1
+        self, engine: Engine, run_id: int, stats: Stats | Callable[[], dict[str, Any]], gather: int = 1,
+        patience: float = PATIENCE,
     ) -> None:
+        """`stats`: the run's figures (recounted at close), or a function giving them as JSON."""
         self.engine = engine
         self.run_id = run_id
-        self.stats = stats
+        self.figures = stats if isinstance(stats, Stats) else None
+        self.stats: Callable[[], dict[str, Any]] = stats.as_json if isinstance(stats, Stats) else stats
+        self.patience = Patience(patience)
+        self.file = FileIdentity.of(engine)  # a SQLite file: the one this run writes to
+        self.stores_items = False
         self.gather = gather  # finished requests worth a transaction of their own
         self.item_writer: ItemWriter = write_items  # the store pipeline may set its own
         self.lock = asyncio.Lock()  # one writer at a time: the database has one
@@ -89,6 +107,13 @@ class Journal:
         self._gathered = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._beat = 0.0
+        self._steady = asyncio.Event()  # set unless an operation is being retried
+        self._steady.set()
+        self._troubled = 0  # operations being retried
+        self.room = max(4, 4 * gather)  # finished requests waiting to be written before new ones wait
+        self._unwritten = 0
+        self._has_room = asyncio.Event()
+        self._has_room.set()
 
     # -- gathering ------------------------------------------------------------------------------
 
@@ -123,7 +148,7 @@ class Journal:
     def error(self, url: str | None, kind: str, message: str) -> None:
         self._unit().errors.append(
             {"run_id": self.run_id, "url": url, "kind": kind, "at": now(),
-             "message": message[:2000].replace("\x00", "\ufffd")}  # PostgreSQL text holds no NUL
+             "message": safe_text(message[:2000])}  # no NUL (PostgreSQL) nor lone surrogate (UTF-8)
         )
         if _current.get() is None:
             self._wake.set()
@@ -134,6 +159,7 @@ class Journal:
             row["source"], row["seq"] = unit.source, unit.seq
             unit.seq += 1
         unit.items.append(row)
+        self.stores_items = True
         if len(unit.items) >= SPILL and unit is not self._loose:
             self._spill(unit)
 
@@ -149,6 +175,9 @@ class Journal:
 
     def _queue(self, unit: Unit) -> None:
         self._ready.append(unit)
+        self._unwritten += 1
+        if self._unwritten >= self.room and self.failure is None:
+            self._has_room.clear()
         self._backlog += len(unit.items) + len(unit.found)
         if self._backlog > BACKLOG:
             self._caught_up.clear()
@@ -163,6 +192,9 @@ class Journal:
         await self._caught_up.wait()
 
     def _written(self, units: list[Unit]) -> None:
+        self._unwritten -= len(units)
+        if self._unwritten < self.room or self.failure is not None:
+            self._has_room.set()
         self._backlog -= sum(len(unit.items) + len(unit.found) for unit in units)
         if self._backlog <= BACKLOG // 2 or self.failure is not None:
             self._caught_up.set()
@@ -194,47 +226,79 @@ class Journal:
                         await self._gathered.wait()
             self._wake.clear()
             self._gathered.clear()
-            try:
-                await self.flush()
-            except DatabaseError:
+            await self.flush()
+            if self.failure is not None:
                 return  # the run stops (on_failure); nothing more can be written
 
     async def flush(self) -> None:
+        """Write every finished unit; a failure that ends the run is `failure`, not raised."""
         async with self.lock:
             queued, self._ready = self._ready, []
             units = [*queued, self._loose] if self._loose != Unit() else queued
             self._loose = Unit()
             try:
-                if self.failure is not None:
-                    raise self.failure
                 stats = None
                 if time.monotonic() - self._beat >= BEAT_SECONDS:  # figures and heartbeat: once a second
+                    self.check_file()
                     stats, self._beat = self.stats(), time.monotonic()
-                await self._write_retrying(units, stats)
+                if self.failure is None:
+                    await self.retrying(lambda: self._write(units, stats), "write to")  # the batch is whole
+            except DatabaseError:
+                pass  # nothing of the batch is written; a resume does those requests again
             finally:
                 self._written(queued)  # written, or lost to a failing run: no producer waits for them
         self.on_write()
 
-    async def _write_retrying(self, units: list[Unit], stats: dict[str, Any] | None) -> None:
-        for attempt in range(RETRIES + 1):
-            try:
-                await asyncio.to_thread(self._write, units, stats)
-                return
-            except OperationalError as exc:  # locked, busy, connection lost: the batch is whole
-                if attempt == RETRIES:
-                    raise self._failed(exc) from None
-                log.warning("database write failed (%s); retrying", _reason(exc))
-                await asyncio.sleep(0.2 * 2**attempt)
-            except SQLAlchemyError as exc:  # nothing of the batch is written; a resume redoes it
-                raise self._failed(exc) from None
+    async def retrying(self, operation: Callable[[], Any], doing: str) -> Any:
+        """`operation()` off the event loop, retried through a bad day; a final failure fails the run.
 
-    def _failed(self, exc: SQLAlchemyError) -> DatabaseError:
-        """Remember the first write failure and tell the run, once."""
+        While it is retried the journal is not `steady`: the frontier hands out no requests.
+        """
+        troubled = False
+
+        def trouble() -> None:
+            nonlocal troubled
+            troubled = True
+            self._troubled += 1
+            self._steady.clear()
+
+        try:
+            return await self.patience.run(operation, doing, on_trouble=trouble)
+        except DatabaseError as exc:
+            raise self.fail(exc) from None
+        finally:
+            if troubled:
+                self._troubled -= 1
+            if not self._troubled:
+                self._steady.set()
+
+    async def steady(self) -> bool:
+        """Wait while the database is retried or slow to take finished requests; False once the run failed.
+
+        A request is only fetched when few finished ones wait to be written
+        (`room`): if the database gives out, only those and the ones in
+        flight are lost, and a resume fetches them again.
+        """
+        while self.failure is None and not (self._steady.is_set() and self._has_room.is_set()):
+            await self._steady.wait()
+            await self._has_room.wait()
+        return self.failure is None
+
+    def fail(self, error: DatabaseError) -> DatabaseError:
+        """Remember the first failure of the run's database and tell the run, once."""
         if self.failure is None:
-            self.failure = _failure(exc)
-            log.error("%s", self.failure)
-            self.on_failure(self.failure)
+            self.failure = error
+            self._has_room.set()  # nobody waits for a database that is gone
+            self._steady.set()
+            self.on_failure(error)
         return self.failure
+
+    def check_file(self) -> None:
+        """Fail the run if its SQLite file vanished or was replaced: what it writes would be lost."""
+        if self.file is not None and self.failure is None:
+            change = self.file.change()
+            if change:
+                self.fail(DatabaseError(change))
 
     def _write(self, units: list[Unit], stats: dict[str, Any] | None) -> None:
         found = [row for unit in units for row in unit.found]
@@ -268,15 +332,23 @@ class Journal:
                 )
 
     async def finish(self, status: str) -> None:
-        """Write what is left, then close the run with its status."""
+        """Write what is left, then close the run with its status and its figures recounted from its rows.
+
+        A run whose database file vanished or was replaced writes nothing more.
+        """
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
+        self.check_file()
         if self.failure is None:
-            try:
-                await self.flush()
-            except DatabaseError:
-                status = "failed"
+            await self.flush()
+            self.check_file()
+        if self.failure is not None:
+            status = "failed"
+            if self.file is not None and self.file.change():
+                return
+        with contextlib.suppress(DatabaseError):  # the figures counted in memory stay, then
+            self._recount(await self.patience.run(lambda: recount(self.engine, self.run_id), "read"))
         stats = self.stats()
 
         def close() -> None:
@@ -290,18 +362,44 @@ class Journal:
                     connection.execute(delete(frontier).where(frontier.c.run_id == self.run_id))
 
         try:
-            await asyncio.to_thread(close)
-        except SQLAlchemyError as exc:
-            log.error("could not close run %d: %s", self.run_id, _reason(exc))
+            await self.patience.run(close, "close the run in")
+        except DatabaseError as exc:
+            self.fail(exc)  # unless the run failed before; it stays resumable all the same
+
+    def _recount(self, counted: dict[str, Any]) -> None:
+        """Take the figures counted from the rows; items only if this run stores them."""
+        if self.figures is None:
+            return
+        figures = self.figures
+        figures.pages, figures.errors, figures.bytes = counted["pages"], counted["errors"], counted["bytes"]
+        figures.statuses = collections.Counter({int(k): v for k, v in counted["statuses"].items()})
+        figures.error_kinds = collections.Counter(counted["errors_by_kind"])
+        if self.stores_items or counted["items"]:
+            figures.items = counted["items"]
 
 
-def _reason(exc: SQLAlchemyError) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def recount(engine: Engine, run_id: int) -> dict[str, Any]:
+    """A run's figures counted from its rows: pages, items, errors, bytes, statuses, errors by kind."""
+    with engine.connect() as connection:
+        return count_rows(connection, run_id)
 
 
-def _failure(exc: SQLAlchemyError) -> DatabaseError:
-    return DatabaseError(f"cannot write to the harvest database: {_reason(exc)}")
+def count_rows(connection: Connection, run_id: int) -> dict[str, Any]:
+    """`recount` in an open connection."""
+    def count(table: Any) -> int:
+        query = select(func.count()).select_from(table).where(table.c.run_id == run_id)
+        return int(connection.execute(query).scalar() or 0)
+
+    statuses = connection.execute(
+        select(pages.c.status, func.count()).where(pages.c.run_id == run_id).group_by(pages.c.status)).all()
+    kinds = connection.execute(
+        select(errors.c.kind, func.count()).where(errors.c.run_id == run_id).group_by(errors.c.kind)).all()
+    size = connection.execute(select(func.sum(pages.c.size)).where(pages.c.run_id == run_id)).scalar() or 0
+    return {
+        "pages": count(pages), "items": count(items), "errors": count(errors), "bytes": int(size),
+        "statuses": {str(status): n for status, n in sorted(statuses)},
+        "errors_by_kind": dict(sorted(kinds)),
+    }
 
 
 def _insert_ignoring_duplicates(connection: Connection) -> Any:

@@ -1,6 +1,8 @@
 """The `runs` table: starting a run, and finding the unfinished one a resume continues.
 
-A run stopped by a signal is `interrupted`. A run whose process died
+A run stopped by a signal is `interrupted`; one stopped by its database
+(locked, full or gone for longer than `[storage] patience`) is `failed`;
+both are resumed alike. A run whose process died
 (kill -9, power loss) is still `running`; it counts as dead when its owner
 process is gone from this host, or, for another host, when its heartbeat is
 older than twice the lease.
@@ -14,12 +16,13 @@ import socket
 import zlib
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import HarvesterError
-from harvester.storage.journal import now
-from harvester.storage.tables import errors, items, pages, runs
+from harvester.storage.journal import count_rows, now
+from harvester.storage.retry import PATIENCE, Patience
+from harvester.storage.tables import runs
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -28,33 +31,46 @@ class RunBusy(HarvesterError):
     """The run to resume is still running in another live process."""
 
 
+RESUMABLE = ("running", "interrupted", "failed")
+
+
 def open_run(
     engine: Engine, spider: str, job: str | None = None, resume: bool = False, lease: float = 60.0,
-    join: bool = False,
+    join: bool = False, patience: float = PATIENCE,
 ) -> tuple[int, dict[str, Any] | None]:
     """A run to work on: (id, figures so far) of the unfinished run taken over, or (id, None) of a new one.
 
     With `resume` the newest unfinished run of `spider` (of `job`, if given) is
-    taken over. Checking and starting happen under a database lock, so two
-    schedulers can never start the same job twice; a live run is `RunBusy`.
+    taken over, its figures counted again from its rows. Checking and
+    starting happen under a database lock, so two schedulers can never start
+    the same job twice; a live run is `RunBusy`.
     """
+    return Patience(patience).call(lambda: _open_run(engine, spider, job, resume, lease, join), "start a run in")
+
+
+def _open_run(
+    engine: Engine, spider: str, job: str | None, resume: bool, lease: float, join: bool
+) -> tuple[int, dict[str, Any] | None]:
     with engine.begin() as connection:
         _lock(connection, f"{spider}/{job or ''}")
         query = select(runs).where(runs.c.spider == spider).order_by(runs.c.id.desc()).limit(1)
         if job is not None:
             query = query.where(runs.c.job == job)
         row = connection.execute(query).mappings().first()
-        if join and row is not None and row["status"] in ("running", "interrupted"):
+        if join and row is not None and row["status"] in RESUMABLE:
             return int(row["id"]), dict(row["stats"] or {})  # one more worker on a shared run
         if (resume or job) and row is not None and row["status"] == "running" and _alive(row, lease):
             what = f"job {job!r}" if job else f"spider {spider!r}"
             raise RunBusy(f"{what} is already running (run {row['id']}, {row['owner']})")
-        if resume and row is not None and row["status"] in ("running", "interrupted"):
+        if resume and row is not None and row["status"] in RESUMABLE:
             connection.execute(
                 update(runs).where(runs.c.id == row["id"])
                 .values(status="running", finished_at=None, owner=OWNER, heartbeat_at=now())
             )
-            return int(row["id"]), dict(row["stats"] or {})
+            counted = count_rows(connection, int(row["id"]))
+            if not counted["items"]:
+                del counted["items"]  # a run that stores none (no store pipeline) keeps the figure it counted
+            return int(row["id"]), {**(row["stats"] or {}), **counted}
         result = connection.execute(
             insert(runs).values(spider=spider, job=job, started_at=now(), status="running", stats={},
                                 owner=OWNER, heartbeat_at=now())
@@ -62,26 +78,17 @@ def open_run(
         return int(result.inserted_primary_key[0]), None
 
 
-def shared_stats(engine: Engine, run_id: int, seconds: float) -> dict[str, Any]:
+def shared_stats(engine: Engine, run_id: int, seconds: float, patience: float = PATIENCE) -> dict[str, Any]:
     """A shared run's figures, counted from its rows (each worker knows only its own)."""
-    with engine.connect() as connection:
-        count = lambda table: connection.execute(  # noqa: E731
-            select(func.count()).select_from(table).where(table.c.run_id == run_id)).scalar() or 0
-        statuses = dict(connection.execute(
-            select(pages.c.status, func.count()).where(pages.c.run_id == run_id).group_by(pages.c.status)).all())
-        kinds = dict(connection.execute(
-            select(errors.c.kind, func.count()).where(errors.c.run_id == run_id).group_by(errors.c.kind)).all())
-        size = connection.execute(select(func.sum(pages.c.size)).where(pages.c.run_id == run_id)).scalar() or 0
-        pages_count = count(pages)
-        result = {
-            "pages": pages_count, "items": count(items), "errors": count(errors), "bytes": int(size),
-            "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            "errors_by_kind": dict(sorted(kinds.items())), "seconds": round(seconds, 3),
-            "pages_per_second": round(pages_count / seconds, 1) if seconds > 0 else 0.0,
-        }
-    with engine.begin() as connection:
-        connection.execute(update(runs).where(runs.c.id == run_id).values(stats=result))
-    return result
+    def count() -> dict[str, Any]:
+        with engine.begin() as connection:
+            result: dict[str, Any] = count_rows(connection, run_id)
+            result["seconds"] = round(seconds, 3)
+            result["pages_per_second"] = round(result["pages"] / seconds, 1) if seconds > 0 else 0.0
+            connection.execute(update(runs).where(runs.c.id == run_id).values(stats=result))
+        return result
+
+    return Patience(patience).call(count, "count the run's rows in")
 
 
 def _lock(connection: Connection, name: str) -> None:
