@@ -219,9 +219,10 @@ def test_unknown_encoding_is_unsupported() -> None:
         Decoder("compress", 1000)
 
 
-def test_three_stacked_encodings_are_rejected() -> None:
+def test_four_stacked_encodings_are_rejected() -> None:
+    assert decode(gzip.compress(gzip.compress(gzip.compress(BODY))), "gzip, gzip, gzip") == BODY
     with pytest.raises(UnsupportedEncoding):
-        Decoder("gzip, gzip, gzip", 1000)
+        Decoder("gzip, gzip, gzip, gzip", 1000)
 
 
 def test_identity_entries_do_not_count_towards_stacking() -> None:
