@@ -75,6 +75,7 @@ class FetchSettings:
     max_crawl_delay: float = 30.0
     max_size: Size = Size(256 * 1024**2)
     feed_max_size: Size = Size(0)
+    memory_budget: Size = Size(1024**3)  # buffered bodies of all requests in flight together
     user_agent: str = "harvester (+https://example.invalid/bot)"
     obey_robots: bool = True
     revalidate: bool = True  # keep validators and a compressed copy of pages, re-fetch conditionally
@@ -312,6 +313,7 @@ def _validate(settings: Settings) -> None:
         (fetch.timeout > 0, "[fetch] timeout must be positive"),
         (fetch.retries >= 0, "[fetch] retries must not be negative"),
         (fetch.max_size > 0, "[fetch] max_size must be positive"),
+        (fetch.memory_budget >= 2 * 1024**2, "[fetch] memory_budget must be at least 2MB"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         (settings.crawl.max_pages >= 0, "[crawl] max_pages must not be negative"),

@@ -44,6 +44,7 @@ class Response:
     streamed: bool = False  # true when the body came (or comes) through `stream`, not `body`
     _close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
     received: int = 0  # bytes of a streamed body read so far
+    truncated: str | None = None  # why a compressed body ended early; `body` holds its readable part
     _encoding: str | None = field(default=None, repr=False)
     _text: str | None = field(default=None, repr=False)
     _selector: Selector | None = field(default=None, repr=False)
