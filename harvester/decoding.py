@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 STEP = 256 * 1024  # most output one decompress call may produce
+BR_LIMIT = STEP // 2  # brotli's output limit is soft: it may return up to about twice as much
 ZSTD_MAX_WINDOW_LOG = 23  # 8 MiB windows (RFC 9659: decoders may refuse larger ones)
 MAX_STACKED = 3  # "gzip, deflate, gzip" is served in the wild; more is an attack
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
@@ -133,7 +134,7 @@ class _Brotli:
         self._fed = self._fed or bool(data)
         try:
             while not self._d.is_finished():  # bytes after the end are ignored
-                out = self._d.process(data, output_buffer_limit=STEP)
+                out = self._d.process(data, output_buffer_limit=BR_LIMIT)
                 data = b""  # after a full step, only empty input until it accepts more
                 if out:
                     yield out

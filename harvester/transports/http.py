@@ -151,18 +151,18 @@ class HttpTransport:
             for piece in decoder.finish():
                 await lease.grow(len(piece))
                 body.write(piece)
-        except BodyTooLarge:
+        except BaseException as exc:
+            # Freed now, not when the exception (whose traceback holds this frame) is collected:
+            # the budget counts these bytes free from here on.
+            body.close()
             lease.release()
-            raise TooLarge(f"body is over max_size {self.max_size} bytes", request) from None
-        except OverBudget as exc:
-            lease.release()
-            raise TooLarge(f"body is over {exc.limit} bytes, the most memory_budget allows one body",
-                           request) from None
-        except (DecodeError, UnsupportedEncoding) as exc:
-            lease.release()
-            raise FetchError(f"cannot decode body: {exc}", request) from exc
-        except BaseException:
-            lease.release()
+            if isinstance(exc, BodyTooLarge):
+                raise TooLarge(f"body is over max_size {self.max_size} bytes", request) from None
+            if isinstance(exc, OverBudget):
+                raise TooLarge(f"body is over {exc.limit} bytes, the most memory_budget allows one body",
+                               request) from None
+            if isinstance(exc, DecodeError | UnsupportedEncoding):
+                raise FetchError(f"cannot decode body: {exc}", request) from exc
             raise
         response.body = body.getvalue()
         del body
