@@ -73,7 +73,7 @@ class Robots:
                 return _DISALLOW_ALL
             if response.status >= 400:
                 return _ALLOW_ALL
-            text = utf8_lines(await _head(response, MAX_BYTES))
+            text = robots_text(await _head(response, MAX_BYTES))
         except RedirectError:
             return _ALLOW_ALL  # more than 5 redirects: unavailable, as a 4xx is (RFC 9309 2.3.1.2)
         except FetchError:
@@ -101,8 +101,9 @@ async def _head(response: Response, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def utf8_lines(data: bytes) -> str:
-    """The lines of `data` that are valid UTF-8 (a UTF-8 BOM dropped); the others are left out."""
+def robots_text(data: bytes) -> str:
+    """A robots.txt as text: its first 500 KiB, a UTF-8 BOM dropped, lines that are not UTF-8 left out."""
+    data = data[:MAX_BYTES]
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     lines = []
