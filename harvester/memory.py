@@ -5,14 +5,15 @@ once, so `concurrency × max_size` cannot exhaust memory. A body takes its
 bytes from the budget as they are decoded (a `Lease`) and gives them back when
 the engine is done with its response (or the response is dropped).
 
-Each body may grow up to its `share` (half the budget split over the
-requests in flight) without waiting. Past its share a body needs the one
-large-body slot: one body at a time may then grow to `largest` (half the
-budget), so the small bodies and the large one always fit together and no
-request waits on another that is itself waiting. A request whose body needs
-the slot while another holds it waits; a body larger than `largest` is
-refused (`too_large`). Waiting happens before bytes are read from the socket,
-so the server is held back by TCP, not buffered here.
+Each body being read may grow up to its `share` (half the budget split over
+the requests in flight) while the budget has room. Past its share a body needs
+the one large-body slot, held while it is read: one body at a time may then
+grow to `largest` (half the budget), so the bodies being read always fit
+together and no reader waits on another reader. Read bodies keep their bytes
+until released, and new bytes wait while the budget is full. A body larger
+than `largest` is refused (`too_large`). Waiting happens before more bytes are
+read from the socket, so the server is held back by TCP, not buffered here;
+the fetch deadline (`fetch.timeout`) bounds the wait.
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ class MemoryBudget:
             self.peak = max(self.peak, self.used)
             return True
 
-    def _release(self, lease: Lease) -> None:
+    def _release(self, lease: Lease, keep: bool = False) -> None:
         with self._lock:
-            self.used -= lease.held
-            lease.held = 0
+            if not keep:
+                self.used -= lease.held
+                lease.held = 0
             if self._large is lease:
                 self._large = None
             waiters, self._waiters = self._waiters, []
@@ -90,6 +92,11 @@ class Lease:
             if budget._try(self, size):  # room made between the two looks
                 break
             await waiter
+
+    def read(self) -> None:
+        """The body is read whole: it keeps its bytes but gives up the large-body slot."""
+        if self.budget._large is self:
+            self.budget._release(self, keep=True)
 
     def release(self) -> None:
         """Give every byte back (safe to call more than once)."""

@@ -164,6 +164,7 @@ class HttpTransport:
             if isinstance(exc, DecodeError | UnsupportedEncoding):
                 raise FetchError(f"cannot decode body: {exc}", request) from exc
             raise
+        lease.read()
         response.body = body.getvalue()
         del body
         response.truncated = decoder.damage
