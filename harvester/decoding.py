@@ -17,6 +17,7 @@ raises :class:`DecodeError`.
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -28,23 +29,25 @@ MAX_STACKED = 3  # "gzip, deflate, gzip" is served in the wild; more is an attac
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _ALIASES = {"x-gzip": "gzip"}
 
-brotli: Any
-zstd: Any
-try:
-    import brotli
 
+def _module(*names: str) -> Any:
+    """The first of `names` that imports, else None."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+brotli: Any = _module("brotli")
+try:
     _d = brotli.Decompressor()
     _d.process(b"", output_buffer_limit=STEP)  # brotli >= 1.2 only
     _HAS_BR = _d.can_accept_more_data()
-except (ImportError, AttributeError, TypeError):
-    brotli, _HAS_BR = None, False
-try:
-    from compression import zstd  # type: ignore[import-not-found]  # Python >= 3.14
-except ImportError:
-    try:
-        from backports import zstd  # type: ignore[no-redef]
-    except ImportError:
-        zstd = None
+except (AttributeError, TypeError):
+    _HAS_BR = False
+zstd: Any = _module("compression.zstd", "backports.zstd")  # the standard library's from 3.14, else its backport
 
 SUPPORTED: tuple[str, ...] = ("gzip", "deflate") + (("br",) if _HAS_BR else ()) + (
     ("zstd",) if zstd is not None else ()
