@@ -10,7 +10,9 @@ One place answers it for pages and feeds alike:
   windows-1252, `x-sjis` is Shift_JIS, ...), to the Python codec that decodes
   what the standard's decoder decodes;
 - `header_charset`, `meta_charset`, `xml_charset`: the label each place gives;
-- `html_encoding(content_type, body)`: BOM, header, `<meta>`, else detection.
+- `html_encoding(content_type, body)`: BOM, header, `<meta>`, else detection;
+- `feed_encoding(head, content_type, fallback)`: BOM, header, the spider's
+  `encoding`, the XML declaration, else UTF-8, for text decoded as it streams.
 
 The label table is `webencodings` (the Encoding Standard's labels, as html5lib
 and WeasyPrint use them). Python's codecs are narrower than a few of the
@@ -106,6 +108,15 @@ def html_encoding(content_type: str, body: bytes) -> str:
     if marked is not None:
         return marked[0]
     return header_charset(content_type) or meta_charset(body) or detect(body)
+
+
+def feed_encoding(head: bytes, content_type: str = "", fallback: str | None = None) -> tuple[str, int]:
+    """(codec, length of its BOM) for a feed opening with `head`: BOM, header, `fallback`, XML declaration, UTF-8."""
+    marked = bom(head)
+    if marked is not None:
+        return marked
+    found = header_charset(content_type) or codec_for(fallback) or xml_charset(head)
+    return found or "utf-8", 0
 
 
 def detect(body: bytes) -> str:

@@ -91,3 +91,12 @@ def test_the_xml_declaration_label_is_mapped_too() -> None:
     assert charsets.xml_charset(b'\n  <?xml version="1.0" encoding="gb2312"?><rss/>') == "gb18030"
     assert charsets.xml_charset(b"<?xml version='1.0' encoding='ISO-8859-1'?>") == "cp1252"
     assert charsets.xml_charset(b'<?xml version="1.0"?><rss/>') is None
+
+
+def test_a_feed_charset_comes_from_its_bom_header_spider_or_declaration() -> None:
+    declared = b'<?xml version="1.0" encoding="gb2312"?><feed/>'
+    assert charsets.feed_encoding(codecs.BOM_UTF16_LE + "<".encode("utf-16-le")) == ("utf-16-le", 2)
+    assert charsets.feed_encoding(declared, "text/xml; charset=latin1") == ("cp1252", 0)
+    assert charsets.feed_encoding(declared, "text/xml", fallback="x-sjis") == ("cp932", 0)
+    assert charsets.feed_encoding(declared) == ("gb18030", 0)
+    assert charsets.feed_encoding(b"<feed/>") == ("utf-8", 0)
