@@ -12,7 +12,9 @@ One place answers it for pages and feeds alike:
 - `header_charset`, `meta_charset`, `xml_charset`: the label each place gives;
 - `html_encoding(content_type, body)`: BOM, header, `<meta>`, else detection;
 - `feed_encoding(head, content_type, fallback)`: BOM, header, the spider's
-  `encoding`, the XML declaration, else UTF-8, for text decoded as it streams.
+  `encoding`, the XML declaration, else UTF-8, for text decoded as it streams;
+- `xml_as_utf8(body, content_type)`: an XML document re-encoded as UTF-8 (its
+  declaration saying so), for parsers that would read a label their own way.
 
 The label table is `webencodings` (the Encoding Standard's labels, as html5lib
 and WeasyPrint use them). Python's codecs are narrower than a few of the
@@ -41,6 +43,7 @@ _WIDER = {
 }
 _UNDECODABLE = frozenset({"replacement", "x-user-defined"})  # no Python codec: the label is ignored
 _META = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[A-Za-z0-9_.:+-]+\2""")
 _XML_DECLARATION = re.compile(
     rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9_.:+-]+)["']""", re.IGNORECASE
 )
@@ -117,6 +120,16 @@ def feed_encoding(head: bytes, content_type: str = "", fallback: str | None = No
         return marked
     found = header_charset(content_type) or codec_for(fallback) or xml_charset(head)
     return found or "utf-8", 0
+
+
+def xml_as_utf8(body: bytes, content_type: str = "") -> bytes:
+    """`body` in UTF-8, decoded by BOM, header, then declaration (the header wins, RFC 7303)."""
+    encoding, skip = feed_encoding(body, content_type)
+    declared = xml_charset(body)
+    if codecs.lookup(encoding).name == "utf-8" and declared in (None, "utf-8"):
+        return body[skip:]
+    text = body[skip:].decode(encoding, errors="replace")
+    return _DECLARED_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
 
 
 def detect(body: bytes) -> str:

@@ -101,7 +101,8 @@ class Response:
     def selector(self) -> Selector:
         if self._selector is None:
             if "xml" in self.content_type and "html" not in self.content_type:
-                self._selector = Selector.from_xml(self.body)
+                body = charsets.xml_as_utf8(self.body, self.headers.get("content-type", ""))
+                self._selector = Selector.from_xml(body)  # decoded by our labels, not libxml2's
             else:
                 self._selector = Selector.from_html(self.body, self.encoding, base_url=self.url)
         return self._selector

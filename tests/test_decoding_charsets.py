@@ -100,3 +100,19 @@ def test_a_feed_charset_comes_from_its_bom_header_spider_or_declaration() -> Non
     assert charsets.feed_encoding(declared, "text/xml", fallback="x-sjis") == ("cp932", 0)
     assert charsets.feed_encoding(declared) == ("gb18030", 0)
     assert charsets.feed_encoding(b"<feed/>") == ("utf-8", 0)
+
+
+def xml(body: bytes, content_type: str = "application/xml") -> Response:
+    return Response("http://site.test/feed", 200, httpx.Headers({"Content-Type": content_type}), body)
+
+
+def test_an_xml_document_is_read_by_the_same_labels() -> None:
+    declared = '<?xml version="1.0" encoding="{}"?><r><t>{}</t></r>'
+    assert xml(declared.format("gb2312", ZHU).encode("gbk")).xpath("//t/text()").get() == ZHU
+    assert xml(declared.format("iso-8859-1", "5 €").encode("cp1252")).xpath("//t/text()").get() == "5 €"
+    undeclared = "<r><t>Grüße</t></r>".encode("cp1252")
+    assert xml(undeclared, "text/xml; charset=windows-1252").xpath("//t/text()").get() == "Grüße"
+    header_wins = declared.format("utf-8", "Grüße").encode("cp1252")
+    assert xml(header_wins, "text/xml; charset=latin1").xpath("//t/text()").get() == "Grüße"
+    utf16 = declared.format("utf-16", "Köln").encode("utf-16")
+    assert xml(utf16).xpath("//t/text()").get() == "Köln"
