@@ -104,3 +104,37 @@ def test_a_truncated_streamed_feed_keeps_its_records_with_one_truncated_row(proj
     assert 1000 < stored < 2000  # the records before the cut
     kinds = [kind for (kind,) in project.sql("select kind from errors")]
     assert kinds == ["truncated"], kinds
+
+
+PAGE_SPIDER = """
+from harvester import Spider
+
+class Page(Spider):
+    name = "page"
+    base = ""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [self.base + "/page"]
+
+    def parse(self, response):
+        yield {"size": len(response.body)}
+"""
+
+
+def test_a_truncated_page_is_not_kept_as_the_stored_copy_of_a_later_304(project: Project, site: Site):
+    data = gzip.compress(b"<html><body>" + b"<p>para</p>" * 5000 + b"</body></html>")
+
+    def page(h):
+        if h.headers.get("If-None-Match") == '"v1"':
+            h.send_not_modified('"v1"')
+        else:
+            h.send_text(200, data[: len(data) // 2], "text/html", {"Content-Encoding": "gzip", "ETag": '"v1"'})
+
+    site.routes["/page"] = page
+    project.spider("page", PAGE_SPIDER)
+    for _ in range(2):
+        result = project.run("crawl", "page", "-a", f"base={site.url}")
+        assert result.returncode == 0, result.stderr
+    assert [kind for (kind,) in project.sql("select kind from errors")] == ["truncated", "truncated"]
+    assert all("If-None-Match" not in headers for _, _, headers in site.requests)
