@@ -80,6 +80,7 @@ class FetchSettings:
     feed_max_size: Size = Size(0)
     feed_timeout: float = 0.0  # seconds a streamed feed may take in all (0: no limit); each read has `timeout`
     field_size: Size = Size(128 * 1024)  # longest CSV field: the csv module's field_size_limit
+    memory_budget: Size = Size(1024**3)  # buffered bodies of all requests in flight together
     user_agent: str = "harvester (+https://example.invalid/bot)"
     obey_robots: bool = True
     revalidate: bool = True  # keep validators and a compressed copy of pages, re-fetch conditionally
@@ -332,6 +333,7 @@ def _validate(settings: Settings) -> None:
         (fetch.max_size > 0, "[fetch] max_size must be positive"),
         (fetch.feed_timeout >= 0, "[fetch] feed_timeout must not be negative"),
         (fetch.field_size > 0, "[fetch] field_size must be positive"),
+        (fetch.memory_budget >= 2 * 1024**2, "[fetch] memory_budget must be at least 2MB"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         (settings.crawl.max_pages >= 0, "[crawl] max_pages must not be negative"),

@@ -1,42 +1,56 @@
-"""fetcher step: decoding compressed bodies with an output cap.
+"""fetcher step: decoding compressed bodies, one bounded piece at a time.
 
 The HTTP transport reads raw bytes and feeds them to a :class:`Decoder`, which
-undoes the response's Content-Encoding in bounded steps: no decompress call
-produces more than ``STEP`` bytes, and the decoded total never exceeds
-``max_size`` (:class:`BodyTooLarge` is raised first), so a compression bomb
-is never inflated in memory.
+undoes the response's Content-Encoding (gzip, deflate, br, zstd, up to three
+stacked). `Decoder.decode(chunk)` is a generator: each decompress call is
+asked for at most ``STEP`` bytes, and the next call is made only when the
+consumer asks for the next piece, so however much one raw chunk would inflate
+to, no more than one step of it is ever in memory at once, with or without a
+size limit. The decoded total never exceeds ``max_size`` (:class:`BodyTooLarge`
+is raised first), nor does any intermediate stream of stacked codings.
+
+A body that ends early, or turns corrupt after some of it decoded, keeps
+what decoded: `damage` says what went wrong, as browsers and Scrapy hand the
+readable part on. A body that yields nothing before it turns out corrupt
+raises :class:`DecodeError`.
 """
 
 from __future__ import annotations
 
+import importlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 STEP = 256 * 1024  # most output one decompress call may produce
-ZSTD_MAX_WINDOW = 8 * 1024 * 1024  # RFC 9659: decoders may refuse larger windows
+BR_LIMIT = STEP // 2  # brotli's output limit is soft: it may return up to about twice as much
+ZSTD_MAX_WINDOW_LOG = 23  # 8 MiB windows (RFC 9659: decoders may refuse larger ones)
+MAX_STACKED = 3  # "gzip, deflate, gzip" is served in the wild; more is an attack
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _ALIASES = {"x-gzip": "gzip"}
 
-Sink = Callable[[bytes], None]
 
-brotli: Any
-zstandard: Any
+def _module(*names: str) -> Any:
+    """The first of `names` that imports, else None."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+brotli: Any = _module("brotli")
 try:
-    import brotli
-
     _d = brotli.Decompressor()
     _d.process(b"", output_buffer_limit=STEP)  # brotli >= 1.2 only
     _HAS_BR = _d.can_accept_more_data()
-except (ImportError, AttributeError, TypeError):
-    brotli, _HAS_BR = None, False
-try:
-    import zstandard
-except ImportError:
-    zstandard = None
+except (AttributeError, TypeError):
+    _HAS_BR = False
+zstd: Any = _module("compression.zstd", "backports.zstd")  # the standard library's from 3.14, else its backport
 
 SUPPORTED: tuple[str, ...] = ("gzip", "deflate") + (("br",) if _HAS_BR else ()) + (
-    ("zstd",) if zstandard is not None else ()
+    ("zstd",) if zstd is not None else ()
 )
 ACCEPT_ENCODING: str = ", ".join(SUPPORTED)
 
@@ -50,7 +64,7 @@ class BodyTooLarge(Exception):
 
 
 class UnsupportedEncoding(Exception):
-    """Unknown content coding, or more than two stacked codings."""
+    """Unknown content coding, or more than `MAX_STACKED` stacked codings."""
 
 
 class DecodeError(ValueError):
@@ -66,7 +80,11 @@ class _Zlib:
         self._head = b""  # deflate: first bytes, held until the wrapper is known
         self._fed = False
 
-    def feed(self, data: bytes, sink: Sink) -> None:
+    @property
+    def complete(self) -> bool:
+        return not self._fed or self._d is not None and self._d.eof
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
         self._fed = self._fed or bool(data)
         if self._d is None:
             self._head += data
@@ -75,8 +93,7 @@ class _Zlib:
             data, self._head = self._head, b""
             zlib_header = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self._d = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
-        more = True
-        while more:
+        while True:
             if self._d.eof:
                 # gzip: zero padding or a further member; deflate: trailing junk, ignored
                 data = data.lstrip(b"\0") if self.name == "gzip" else b""
@@ -88,24 +105,21 @@ class _Zlib:
             except zlib.error as exc:
                 raise DecodeError(f"corrupt {self.name} body: {exc}") from None
             if out:
-                sink(out)
+                yield out
             if self._d.eof:
                 data = self._d.unused_data
-                more = bool(data)
             else:  # a full step may leave output pending inside zlib: drain it
                 data = self._d.unconsumed_tail
-                more = bool(data) or len(out) == STEP
+                if not data and len(out) < STEP:
+                    return
 
-    def flush(self, sink: Sink) -> None:
+    def finish(self) -> Iterator[bytes]:
         if self._d is None and self._head:  # too short to hold a zlib header
             self._d = zlib.decompressobj(-zlib.MAX_WBITS)
             self._head, data = b"", self._head
-            self.feed(data, sink)
-        if self._d is None:  # empty body
-            return
-        self.feed(b"", sink)
-        if self._fed and not self._d.eof:
-            raise DecodeError(f"truncated {self.name} body")
+            yield from self.decode(data)
+        if self._d is not None:
+            yield from self.decode(b"")
 
 
 class _Brotli:
@@ -115,14 +129,18 @@ class _Brotli:
         self._d = brotli.Decompressor()
         self._fed = False
 
-    def feed(self, data: bytes, sink: Sink) -> None:
+    @property
+    def complete(self) -> bool:
+        return not self._fed or self._d.is_finished()
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
         self._fed = self._fed or bool(data)
         try:
-            while True:  # after a full step, only empty input until it accepts more
-                out = self._d.process(data, output_buffer_limit=STEP)
-                data = b""
+            while not self._d.is_finished():  # bytes after the end are ignored
+                out = self._d.process(data, output_buffer_limit=BR_LIMIT)
+                data = b""  # after a full step, only empty input until it accepts more
                 if out:
-                    sink(out)
+                    yield out
                 elif self._d.can_accept_more_data():
                     return
                 else:
@@ -130,89 +148,120 @@ class _Brotli:
         except brotli.error as exc:
             raise DecodeError(f"corrupt br body: {exc}") from None
 
-    def flush(self, sink: Sink) -> None:
+    def finish(self) -> Iterator[bytes]:
         if self._fed:
-            self.feed(b"", sink)
-            if not self._d.is_finished():
-                raise DecodeError("truncated br body")
+            yield from self.decode(b"")
 
 
 class _Zstd:
-    """zstd through a stream writer whose write() goes to the sink in STEP pieces,
-    so the sink's BodyTooLarge stops decompression mid-call. Truncation is not detected."""
+    """zstd frames (concatenated, skippable ones too) with `max_length` steps, windows up to 8 MiB."""
 
     name = "zstd"
 
     def __init__(self) -> None:
-        self._sink: Sink | None = None
-        dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-        self._w = dctx.stream_writer(self, write_size=STEP)
+        self._d = self._new()
+        self._open = False  # inside a frame
 
-    def write(self, out: bytes) -> int:
-        assert self._sink is not None
-        self._sink(bytes(out))
-        return len(out)
+    @staticmethod
+    def _new() -> Any:
+        return zstd.ZstdDecompressor(options={zstd.DecompressionParameter.window_log_max: ZSTD_MAX_WINDOW_LOG})
 
-    def feed(self, data: bytes, sink: Sink) -> None:
-        self._sink = sink
-        try:
-            self._w.write(data)
-        except zstandard.ZstdError as exc:
-            raise DecodeError(f"corrupt zstd body: {exc}") from None
+    @property
+    def complete(self) -> bool:
+        return not self._open
 
-    def flush(self, sink: Sink) -> None:
-        pass
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        while data or not self._d.needs_input:
+            if self._d.eof:
+                self._d = self._new()
+            self._open = True
+            try:
+                out = self._d.decompress(data, STEP)
+            except zstd.ZstdError as exc:
+                raise DecodeError(f"corrupt zstd body: {exc}") from None
+            data = b""
+            if self._d.eof:
+                self._open, data = False, self._d.unused_data
+                if not data:
+                    self._d = self._new()
+            if out:
+                yield out
+
+    def finish(self) -> Iterator[bytes]:
+        yield from self.decode(b"")
 
 
 class Decoder:
-    """Streaming Content-Encoding decoder whose total output never exceeds max_size."""
+    """Streaming Content-Encoding decoder: output in pieces of at most `STEP`, `max_size` in all."""
 
     def __init__(self, content_encoding: str | None, max_size: int) -> None:
         codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
         codings = [_ALIASES.get(c, c) for c in codings if c and c != "identity"]
-        if len(codings) > 2:
+        if len(codings) > MAX_STACKED:
             raise UnsupportedEncoding(f"too many stacked content codings: {content_encoding!r}")
         for coding in codings:
             if coding not in SUPPORTED:
                 raise UnsupportedEncoding(f"unsupported content coding: {coding!r}")
         self.max_size = max_size
-        self._size = self._inner = 0
-        self._out: list[bytes] = []
+        self.size = 0  # decoded bytes handed out so far
+        self.damage: str | None = None  # why the body ended early, when it did
         # codings are listed in the order applied; undo them last-listed first
         self._stages: list[Any] = [_make(c) for c in reversed(codings)]
-        self._sinks: list[Sink] = [self._middle, self._collect][2 - len(self._stages) :]
+        self._inner = [0] * len(self._stages)
 
-    def _collect(self, data: bytes) -> None:
-        self._size += len(data)
-        if self._size > self.max_size:
-            raise BodyTooLarge(self.max_size)
-        self._out.append(data)
+    def decode(self, chunk: bytes) -> Iterator[bytes]:
+        """The decoded pieces of one raw chunk, each made only when the previous one was taken."""
+        if chunk and self.damage is None:
+            yield from self._kept(self._through(0, chunk))
 
-    def _middle(self, data: bytes) -> None:
-        # intermediate stream of stacked codings: capped too (a bomb of empty gzip members)
-        self._inner += len(data)
-        if self._inner > 2 * self.max_size + 1024 * 1024:
-            raise BodyTooLarge(self.max_size)
-        self._stages[1].feed(data, self._collect)
+    def finish(self) -> Iterator[bytes]:
+        """End of the raw stream: the last pieces. Sets `damage` if the body ended early."""
+        if self.damage is None:
+            yield from self._kept(self._finish())
 
-    def _take(self) -> bytes:
-        out, self._out = b"".join(self._out), []
-        return out
+    def _finish(self) -> Iterator[bytes]:
+        for index, stage in enumerate(self._stages):
+            for out in stage.finish():
+                yield from self._through(index + 1, out)
+            if not stage.complete:
+                self.damage = f"truncated {stage.name} body: it ends before its end marker"
+                return
+
+    def _kept(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from pieces
+        except DecodeError as exc:
+            if self.size == 0:
+                raise
+            self.damage = f"{exc} (after {self.size} readable bytes)"
+
+    def _through(self, index: int, data: bytes) -> Iterator[bytes]:
+        if index == len(self._stages):
+            self.size += len(data)
+            if self.size > self.max_size:
+                raise BodyTooLarge(self.max_size)
+            yield data
+            return
+        if index:  # an intermediate stream of stacked codings: capped too (a bomb of empty gzip members)
+            self._inner[index] += len(data)
+            if self._inner[index] > 2 * self.max_size + 1024 * 1024:
+                raise BodyTooLarge(self.max_size)
+        for out in self._stages[index].decode(data):
+            yield from self._through(index + 1, out)
 
     def feed(self, chunk: bytes) -> bytes:
-        """Decode one raw chunk; return the decoded bytes it yields."""
-        if chunk:
-            if self._stages:
-                self._stages[0].feed(chunk, self._sinks[0])
-            else:
-                self._collect(chunk)
-        return self._take()
+        """All of `decode(chunk)` at once (bounded by `max_size` only); DecodeError if damaged."""
+        out = b"".join(self.decode(chunk))
+        if self.damage:
+            raise DecodeError(self.damage)
+        return out
 
     def flush(self) -> bytes:
-        """End of stream: return remaining output; DecodeError if truncated."""
-        for stage, sink in zip(self._stages, self._sinks):
-            stage.flush(sink)
-        return self._take()
+        """All of `finish()` at once; DecodeError if the body was truncated or corrupt."""
+        out = b"".join(self.finish())
+        if self.damage:
+            raise DecodeError(self.damage)
+        return out
 
 
 def _make(coding: str) -> Any:

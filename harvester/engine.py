@@ -122,6 +122,8 @@ class Engine:
             return None
         if not response.streamed:
             await self._record_page(request, response)
+        if response.truncated:  # the readable part goes on to the callback
+            self.run.record_error("truncated", f"{response.truncated}; the readable part was used", request.url)
         if response.status >= 400:
             error = HttpError(f"HTTP {response.status}", request, response.status)
             self.run.record_error(error.kind, str(error), request.url)
@@ -154,8 +156,8 @@ class Engine:
         try:
             await self._route(result, request, response.url)
         finally:
+            await response.aclose()  # a stream's connection; a buffered body's share of the memory budget
             if response.streamed:  # recorded once read, with its size
-                await response.aclose()
                 await self._record_page(request, response)
 
     async def _route(self, result: Any, parent: Request | None, url: str | None) -> None:

@@ -13,6 +13,7 @@
         ├── FetchTimeout       the fetch deadline passed
         ├── HttpError          status >= 400 after retries
         ├── TooLarge           body (or decoded body) over max_size
+        ├── Truncated          a compressed body that ended early (its readable part was used)
         ├── RedirectError      redirect loop, too many hops, or a forbidden target
         ├── Forbidden          refused before fetching (no transport for the scheme)
         ├── RobotsDisallowed   refused by the site's robots.txt
@@ -96,6 +97,10 @@ class HttpError(FetchError):
 
 class TooLarge(FetchError):
     kind = "too_large"
+
+
+class Truncated(FetchError):
+    kind = "truncated"
 
 
 class RedirectError(FetchError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harvester import urls
+from harvester import charsets, urls
 from harvester.exceptions import InvalidURL, ParseError
 from harvester.hrefs import first_href, iter_hrefs
 from harvester.linkextractor import Link
@@ -27,18 +27,6 @@ from harvester.selector import Selector, SelectorList
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE
-)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_SAMPLE = 64 * 1024  # bytes looked at to tell a charset no header or meta names
-_LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_4",
-                    "iso8859_9", "iso8859_13", "iso8859_15", "iso8859_16", "mac_latin2", "mac_roman",
-                    "mac_iceland", "mac_turkish", "ascii"})
 _BASE_TAG = re.compile(rb"<base[\s/>]", re.IGNORECASE)
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what the URL parser strips from both ends
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
@@ -57,6 +45,7 @@ class Response:
     streamed: bool = False  # true when the body came (or comes) through `stream`, not `body`
     _close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
     received: int = 0  # bytes of a streamed body read so far
+    truncated: str | None = None  # why a compressed body ended early; `body` holds its readable part
     _encoding: str | None = field(default=None, repr=False)
     _text: str | None = field(default=None, repr=False)
     _selector: Selector | None = field(default=None, repr=False)
@@ -95,17 +84,15 @@ class Response:
     @property
     def encoding(self) -> str:
         if self._encoding is None:
-            self._encoding = _detect_encoding(self.headers.get("content-type", ""), self.body)
+            self._encoding = charsets.html_encoding(self.headers.get("content-type", ""), self.body)
         return self._encoding
 
     @property
     def text(self) -> str:
         if self._text is None:
-            body = self.body
-            for bom, _ in _BOMS:
-                if body.startswith(bom):
-                    body = body[len(bom):]
-                    break
+            marked = charsets.bom(self.body)
+            same = marked is not None and codecs.lookup(marked[0]).name == codecs.lookup(self.encoding).name
+            body = self.body[marked[1]:] if same else self.body  # type: ignore[index]
             self._text = body.decode(self.encoding, errors="replace")
         return self._text
 
@@ -116,7 +103,8 @@ class Response:
     def selector(self) -> Selector:
         if self._selector is None:
             if "xml" in self.content_type and "html" not in self.content_type:
-                self._selector = Selector.from_xml(self.body)
+                body = charsets.xml_as_utf8(self.body, self.headers.get("content-type", ""))
+                self._selector = Selector.from_xml(body)  # decoded by our labels, not libxml2's
             else:
                 self._selector = Selector.from_html(self.body, self.encoding, base_url=self.url)
         return self._selector
@@ -215,50 +203,3 @@ class Response:
         return f"<{self.status} {self.url}>"
 
 
-def _detect_encoding(content_type: str, body: bytes) -> str:
-    """Charset from a BOM, then the Content-Type header, then `<meta charset>`, else detected."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "charset":
-            found = _known_codec(value.strip().strip("'\""))
-            if found:
-                return found
-    match = _META_CHARSET.search(body[:4096])
-    if match:
-        found = _known_codec(match.group(1).decode("ascii", "ignore"))
-        if found:
-            return found
-    return _detected(body)
-
-
-def _detected(body: bytes) -> str:
-    """UTF-8 when the body is valid UTF-8; else a detected charset, cp1252 for Latin text.
-
-    Detection (charset_normalizer, on the first 64 KiB) is trusted for CJK,
-    Cyrillic, Greek and other scripts; for text it takes for a Latin
-    single-byte charset, windows-1252 is kept, as browsers do by default.
-    """
-    sample = body[:_SAMPLE]
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3 and len(body) > len(sample):  # a character cut by the sample
-            return "utf-8"
-    import charset_normalizer
-
-    best = charset_normalizer.from_bytes(sample).best()
-    if best is None or best.encoding in _LATIN or "cp1252" in best.could_be_from_charset:
-        return "cp1252"
-    return _known_codec(best.encoding) or "cp1252"
-
-
-def _known_codec(name: str) -> str | None:
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        return None
-    return "cp1252" if codec == "latin-1" else codec  # browsers read latin-1 as windows-1252

@@ -10,6 +10,7 @@ import pytest
 
 from harvester.decoding import (
     ACCEPT_ENCODING,
+    STEP,
     SUPPORTED,
     BodyTooLarge,
     DecodeError,
@@ -219,9 +220,10 @@ def test_unknown_encoding_is_unsupported() -> None:
         Decoder("compress", 1000)
 
 
-def test_three_stacked_encodings_are_rejected() -> None:
+def test_four_stacked_encodings_are_rejected() -> None:
+    assert decode(gzip.compress(gzip.compress(gzip.compress(BODY))), "gzip, gzip, gzip") == BODY
     with pytest.raises(UnsupportedEncoding):
-        Decoder("gzip, gzip, gzip", 1000)
+        Decoder("gzip, gzip, gzip, gzip", 1000)
 
 
 def test_identity_entries_do_not_count_towards_stacking() -> None:
@@ -266,3 +268,42 @@ def test_large_body_decodes_in_bounded_steps() -> None:
 def test_accept_encoding_lists_supported_codings() -> None:
     assert ACCEPT_ENCODING == ", ".join(SUPPORTED)
     assert SUPPORTED[:2] == ("gzip", "deflate")
+
+
+def _bomb(coding: str, total: int) -> bytes:
+    data = b""
+    for name in [c.strip() for c in coding.split(",")]:  # applied in the order listed
+        if name == "gzip":
+            data = zero_gzip(total) if not data else gzip.compress(data)
+        elif name == "deflate":
+            data = zlib.compress(data or bytes(total), 9)
+        elif name == "br":
+            data = pytest.importorskip("brotli").compress(data or bytes(total), quality=1)
+        else:
+            data = pytest.importorskip("backports.zstd").compress(data or bytes(total))
+    return data
+
+
+def zero_gzip(total: int) -> bytes:
+    return b"".join(zero_bomb_chunks(total))
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd", "gzip, br", "br, gzip", "gzip, deflate, zstd"])
+def test_with_no_size_limit_each_piece_is_a_step_and_memory_stays_flat(coding: str) -> None:
+    bomb = _bomb(coding, 256 * MB)
+    decoder = Decoder(coding, max_size=2**63)
+    total = largest = 0
+    tracemalloc.start()
+    try:
+        for piece in decoder.decode(bomb):  # one raw chunk holding the whole bomb
+            total += len(piece)
+            largest = max(largest, len(piece))
+        for piece in decoder.finish():
+            total += len(piece)
+            largest = max(largest, len(piece))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == 256 * MB and decoder.damage is None
+    assert largest <= STEP
+    assert peak < 4 * MB + len(bomb)

@@ -37,6 +37,7 @@ class Revalidate:
                 url=response.url, status=200, headers=stored.headers, body=stored.body,
                 request=response.request, from_cache=True, redirects=response.redirects,
             )
-        if response.status == 200 and ("etag" in response.headers or "last-modified" in response.headers):
+        validated = "etag" in response.headers or "last-modified" in response.headers
+        if response.status == 200 and validated and response.truncated is None:  # never a part as the whole
             await self.cache.put(key, response.url, response.headers, response.body)
         return response

@@ -1,19 +1,23 @@
 """Fetch step: robots.txt (RFC 9309), fetched once per scheme, host and port.
 
 4xx means everything is allowed; 5xx or an unreachable server means nothing
-is. At most 500 KiB is parsed. A `Crawl-delay` for our user-agent token
-spaces that host's requests, capped at `max_crawl_delay`.
+is. The file is streamed and read up to 500 KiB of its decoded bytes, then the
+connection is dropped, so a compressed robots.txt never inflates past that.
+Lines that are not valid UTF-8 are ignored (RFC 9309 files are UTF-8). A
+`Crawl-delay` for our user-agent token spaces that host's requests, capped at
+`max_crawl_delay`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import time
 from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
-from harvester.exceptions import FetchError, RedirectError, RobotsDisallowed
+from harvester.exceptions import FetchError, RedirectError, RobotsDisallowed, Truncated
 from harvester.fetching.base import Fetch
 from harvester.fetching.throttle import Throttle
 from harvester.request import Request
@@ -64,17 +68,48 @@ class Robots:
     async def _fetch(self, root: str) -> Protego:
         url = urlunsplit((*urlsplit(root)[:2], "/robots.txt", "", ""))
         try:
-            response = await self.fetch_robots(Request(url))
+            response = await self.fetch_robots(Request(url, stream=True))
+            if response.status >= 500:
+                return _DISALLOW_ALL
+            if response.status >= 400:
+                return _ALLOW_ALL
+            text = robots_text(await _head(response, MAX_BYTES))
         except RedirectError:
             return _ALLOW_ALL  # more than 5 redirects: unavailable, as a 4xx is (RFC 9309 2.3.1.2)
         except FetchError:
             return _DISALLOW_ALL
-        if response.status >= 500:
-            return _DISALLOW_ALL
-        if response.status >= 400:
-            return _ALLOW_ALL
-        text = response.body[:MAX_BYTES].decode("utf-8", errors="replace")
         try:
             return Protego.parse(text)
         except Exception:  # noqa: BLE001 - a broken robots.txt allows all, as browsers do
             return _ALLOW_ALL
+
+
+async def _head(response: Response, limit: int) -> bytes:
+    """The first `limit` bytes of a (streamed) body; the rest is never read or inflated."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            parts.append(chunk[: limit - size])
+            size += len(parts[-1])
+            if size >= limit:
+                break
+    except Truncated:
+        pass  # a compressed file that ends early: its readable part is the file
+    finally:
+        await response.aclose()
+    return b"".join(parts)
+
+
+def robots_text(data: bytes) -> str:
+    """A robots.txt as text: its first 500 KiB, a UTF-8 BOM dropped, lines that are not UTF-8 left out."""
+    data = data[:MAX_BYTES]
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    lines = []
+    for line in data.splitlines(keepends=True):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    return "".join(lines)

@@ -2,8 +2,11 @@
 
 One `httpx.AsyncClient` pool gets slower as requests in flight grow, so the
 transport spreads requests over several small clients. Bodies are read raw and
-decoded here with an output cap (`harvester.decoding`), so neither a large
-body nor a compression bomb is ever held past `max_size`.
+decoded here one bounded piece at a time (`harvester.decoding`), so neither a
+large body nor a compression bomb is ever held past `max_size`, and a streamed
+body never holds more than one piece. Buffered bodies take their bytes from
+one budget shared by all requests in flight (`harvester.memory`). A compressed
+body that ends early keeps its readable part (`Response.truncated` says why).
 
 Cookies live in one jar per run (`harvester.cookies`), which sends each to the
 hosts RFC 6265 says it is meant for, redirects included; credentials (an
@@ -14,10 +17,12 @@ to another origin never carries them.
 
 from __future__ import annotations
 
+import io
 import itertools
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -32,7 +37,8 @@ from harvester.decoding import (
     Decoder,
     UnsupportedEncoding,
 )
-from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
+from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge, Truncated
+from harvester.memory import Lease, MemoryBudget, OverBudget
 from harvester.request import Request
 from harvester.response import Response
 from harvester.transports import pool
@@ -44,6 +50,7 @@ class HttpTransport:
         fetch = settings.fetch
         self.max_size = int(fetch.max_size)
         self.feed_max_size = int(fetch.feed_max_size)
+        self.budget = MemoryBudget(int(fetch.memory_budget), fetch.concurrency)
         self.user_agent = fetch.user_agent
         # A buffered body is read within the fetcher's total deadline: no clock per read or write.
         # A streamed body outlives it, so each of its reads has `timeout` seconds.
@@ -108,7 +115,7 @@ class HttpTransport:
                 response._close = raw.aclose
                 return response
             try:
-                response.body = await self._read(raw, request)
+                await self._read(raw, request, response)
             finally:
                 await raw.aclose()
         return response
@@ -128,34 +135,68 @@ class HttpTransport:
         with _translated(request):
             try:
                 async for chunk in raw.aiter_raw():
-                    if data := decoder.feed(chunk):
-                        yield data
-                if data := decoder.flush():
-                    yield data
+                    for piece in decoder.decode(chunk):  # the next piece is inflated once this one is used
+                        yield piece
+                for piece in decoder.finish():
+                    yield piece
             except BodyTooLarge:
                 raise TooLarge(f"feed is over feed_max_size {self.feed_max_size} bytes", request) from None
             except (DecodeError, UnsupportedEncoding) as exc:
                 raise FetchError(f"cannot decode body: {exc}", request) from exc
+            if decoder.damage:
+                raise Truncated(f"{decoder.damage}; the readable part was used", request)
 
-    async def _read(self, raw: httpx.Response, request: Request) -> bytes:
+    async def _read(self, raw: httpx.Response, request: Request, response: Response) -> None:
+        """Read the body into `response`, its bytes taken from the memory budget as they come."""
         length = raw.headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_size:
             raise TooLarge(f"Content-Length {length} is over max_size {self.max_size}", request)
         if request.method == "HEAD":
-            return b""
+            return
+        lease = self.budget.lease()
+        body = io.BytesIO()  # grows in place; getvalue() hands its buffer over without a copy
         try:
             decoder = Decoder(raw.headers.get("content-encoding"), self.max_size)
-            chunks = [decoder.feed(chunk) async for chunk in raw.aiter_raw()]
-            chunks.append(decoder.flush())
-        except BodyTooLarge:
-            raise TooLarge(f"body is over max_size {self.max_size} bytes", request) from None
-        except (DecodeError, UnsupportedEncoding) as exc:
-            raise FetchError(f"cannot decode body: {exc}", request) from exc
-        return b"".join(chunks)
+            async for chunk in raw.aiter_raw():
+                for piece in decoder.decode(chunk):
+                    await lease.grow(len(piece))
+                    body.write(piece)
+            for piece in decoder.finish():
+                await lease.grow(len(piece))
+                body.write(piece)
+        except BaseException as exc:
+            # Freed now, not when the exception (whose traceback holds this frame) is collected:
+            # the budget counts these bytes free from here on.
+            body.close()
+            lease.release()
+            if isinstance(exc, BodyTooLarge):
+                raise TooLarge(f"body is over max_size {self.max_size} bytes", request) from None
+            if isinstance(exc, OverBudget):
+                raise TooLarge(f"body is over {exc.limit} bytes, the most memory_budget allows one body",
+                               request) from None
+            if isinstance(exc, DecodeError | UnsupportedEncoding):
+                raise FetchError(f"cannot decode body: {exc}", request) from exc
+            raise
+        lease.read()
+        response.body = body.getvalue()
+        del body
+        response.truncated = decoder.damage
+        if 200 <= response.status < 300:  # held until the engine is done with the page, or it is dropped
+            response._close = _releaser(lease)
+            weakref.finalize(response, lease.release)
+        else:  # an error or redirect body: read now, dropped by the next step
+            lease.release()
 
     async def aclose(self) -> None:
         for client in [*self._clients, *([self._insecure] if self._insecure else [])]:
             await client.aclose()
+
+
+def _releaser(lease: Lease) -> Callable[[], Awaitable[None]]:
+    async def release() -> None:
+        lease.release()
+
+    return release
 
 
 def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | bool) -> pool.Client:
