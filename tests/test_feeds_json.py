@@ -191,3 +191,24 @@ def test_records_are_the_values_ijson_finds_at_item_path_whatever_the_pieces():
             expected = list(ijson.items(io.BytesIO(data), path, use_float=True))
             assert records_of(data, path, len(data)) == expected, (data, path)
             assert records_of(data, path, 3) == expected, (data, path)
+
+
+def test_a_gzipped_feed_bomb_inflates_piece_by_piece_in_bounded_memory(project, site):
+    """A feed file that is gzip (sniffed by its magic bytes, no Content-Encoding): a whitespace
+    bomb after one record inflates only as the parser takes it, never a whole chunk at once."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    body = packer.compress(b'{"data": [{"sku": "1"}, ')
+    zeros = b" " * (1 << 20)
+    body += b"".join(packer.compress(zeros) for _ in range(200))  # 200 MiB of spaces, 200 KB packed
+    body += packer.compress(b'{"sku": "2"}]}') + packer.flush()
+    assert zlib.decompressobj(31).decompress(body[:100])[:10] == b'{"data": ['
+    site.routes["/bomb.json.gz"] = lambda h: h.send_text(200, body, "application/octet-stream")
+    project.spider("jfeed", CLI_SPIDER)
+    crawl = measured_crawl(project, "jfeed", "-a", f"url={site.url}/bomb.json.gz", timeout=300)
+    print(f"peak RSS {crawl.peak_mb:.0f} MB, {crawl.cpu_seconds:.2f} s CPU")
+    assert crawl.returncode == 0, crawl.stderr
+    assert project.sql("select kind, message from errors") == []
+    assert project.sql("select json_extract(data, '$.sku') from items order by id") == [("1",), ("2",)]
+    assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # not the inflated 200 MiB

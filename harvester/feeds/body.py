@@ -24,7 +24,6 @@ from harvester.response import Response
 
 GZIP_MAGIC = b"\x1f\x8b"
 SLICE = 256 * 1024  # most bytes handed to a parser at once: libxml2 refuses a 10 MB push
-INFLATE_STEP = 4 * 1024  # gzip bytes inflated at once: a corrupt stream loses at most this much before the fault
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
@@ -81,10 +80,14 @@ async def _watched(
 
 
 async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> AsyncIterator[bytes]:
-    """The body as it arrives, gunzipped if gzip's magic bytes open it; at most `limit` bytes (0: any)."""
+    """The body as it arrives, gunzipped if gzip's magic bytes open it; at most `limit` bytes (0: any).
+
+    Inflated in pieces of at most 256 KiB, each made only when the parser took the last
+    one (`Decoder.decode`), so a gzip bomb never inflates in memory; what precedes a
+    corrupt or truncated part is handed on before the `ParseError`.
+    """
     cap = limit or sys.maxsize
     decoder: Decoder | None = None
-    gzipped = False
     head = b""
     try:
         async for chunk in response.aiter_bytes():
@@ -92,26 +95,26 @@ async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> 
                 head += chunk
                 if len(head) < len(GZIP_MAGIC):
                     continue
-                gzipped = head.startswith(GZIP_MAGIC)
-                decoder = Decoder("gzip" if gzipped else None, cap)
+                decoder = Decoder("gzip" if head.startswith(GZIP_MAGIC) else None, cap)
                 chunk, head = head, b""
-            if not gzipped:
-                for data in _slices(decoder.feed(chunk)):
+            for piece in decoder.decode(chunk):
+                for data in _slices(piece):
                     yield data
-                continue
-            for start in range(0, len(chunk), INFLATE_STEP):  # what precedes a corrupt part is used
-                for data in _slices(decoder.feed(chunk[start:start + INFLATE_STEP])):
-                    yield data
+            if decoder.damage:
+                break
         if decoder is None:  # a body shorter than the magic
             decoder = Decoder(None, cap)
-            for data in _slices(decoder.feed(head)):
+            for data in _slices(head):
                 yield data
-        for data in _slices(decoder.flush()):
-            yield data
+        for piece in decoder.finish():
+            for data in _slices(piece):
+                yield data
     except BodyTooLarge:
         raise TooLarge(f"{what} is over {limit} bytes uncompressed", response.request) from None
     except DecodeError as exc:
         raise ParseError(f"{what}: {exc}", response.request) from None
+    if decoder.damage:
+        raise ParseError(f"{what}: {decoder.damage}", response.request)
 
 
 def _slices(data: bytes) -> list[bytes]:
