@@ -117,6 +117,14 @@ def test_the_tutorial_runs_as_written(tmp_path):
             text = text.replace(page, port)
         return text.replace(PAGE_HOME, str(home))
 
+    def command_line(command: str) -> str:
+        """The page's command, run by this test's Python (`python` and `harvester` alike)."""
+        command = local(command)
+        for program, replacement in (("python ", ""), ("harvester ", "-m harvester ")):
+            if command.startswith(program):
+                return f"{shlex.quote(sys.executable)} {replacement}{command[len(program):]}"
+        return command
+
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
                PYTHONUNBUFFERED="1", COLUMNS="200", TERM="dumb")
     cwd = home
@@ -126,7 +134,7 @@ def test_the_tutorial_runs_as_written(tmp_path):
             if step.kind == "file":
                 (cwd / step.arg).write_text(local(step.body), encoding="utf-8")
             elif step.kind == "background":
-                command = local(step.commands[0][0])
+                command = command_line(step.commands[0][0])
                 log = tmp_path / f"{step.arg}.log"
                 with log.open("wb") as out:
                     process = subprocess.Popen(shlex.split(command), cwd=cwd, env=env, stdout=out,
@@ -135,7 +143,7 @@ def test_the_tutorial_runs_as_written(tmp_path):
                 wait_for_port(int(re.search(r"(\d+)\s*$", command).group(1)), process)
             else:
                 for command, shown in step.commands:
-                    command = local(command)
+                    command = command_line(command)
                     if command.startswith("cd "):
                         cwd = cwd / command[3:].strip()
                         continue
