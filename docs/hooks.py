@@ -240,7 +240,7 @@ def database_page() -> str:
         lines += [f"## `{table.name}`", ""]
         if table.comment:
             lines += [table.comment, ""]
-        lines += ["| column | type | null | key | default |", "|---|---|---|---|---|"]
+        rows = []
         for column in table.columns:
             key = []
             if column.primary_key:
@@ -254,8 +254,12 @@ def database_page() -> str:
             elif column.default is not None and not callable(getattr(column.default, "arg", None)):
                 default = f"`{column.default.arg}`"
             kind = "JSON" if "Json" in type(column.type).__name__ else str(column.type)
-            lines.append(f"| `{column.name}` | {kind} | {'yes' if column.nullable else 'no'} | "
-                         f"{', '.join(key)} | {default} |")
+            rows.append([f"`{column.name}`", kind, "yes" if column.nullable else "no", ", ".join(key), default,
+                         (column.comment or "").replace("|", "\\|")])
+        headings = ["column", "type", "null", "key", "default", "meaning"]
+        shown = [i for i in range(len(headings)) if i < 4 or any(row[i] for row in rows)]  # no empty columns
+        lines += ["| " + " | ".join(headings[i] for i in shown) + " |", "|" + "---|" * len(shown)]
+        lines += ["| " + " | ".join(row[i] for i in shown) + " |" for row in rows]
         indexes = sorted(table.indexes, key=lambda index: index.name or "")
         if indexes:
             lines += ["", "Indexes: " + "; ".join(
