@@ -33,6 +33,7 @@ class Size(int):
 
 
 def parse_size(value: object) -> Size:
+    """`value` (an int, or text such as `"256MB"`) as a byte count; `ValueError` if it is not one."""
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, int):
@@ -46,12 +47,29 @@ def parse_size(value: object) -> Size:
 
 @dataclass(frozen=True)
 class ProjectSettings:
+    """`[project]`: what the project is made of.
+
+    Attributes:
+        spiders: Modules or packages scanned for Spider classes (`harvester list` shows what they hold).
+        pipelines: Item pipelines, run in this order, each by dotted path: the built-ins
+            `pipelines.validate`, `pipelines.dedupe`, `pipelines.store`, `pipelines.export`,
+            `pipelines.email_report`, or a project's own class (`myproject.pipelines.Clean`).
+    """
     spiders: tuple[str, ...] = ("spiders",)
     pipelines: tuple[str, ...] = ("pipelines.store",)
 
 
 @dataclass(frozen=True)
 class StorageSettings:
+    """`[storage]`: the harvest database.
+
+    Attributes:
+        url: SQLAlchemy URL of the harvest database. A relative SQLite path is relative to the folder
+            holding harvester.toml; `postgresql+psycopg://user@host/db` to share a crawl between workers.
+        password_env: The environment variable holding the database password (never written in `url`).
+        batch_size: Checked at start (at least 1) but not read today: items are written in the
+            transaction of the page they came from.
+    """
     url: str = "sqlite:///harvest.db"
     password_env: str = ""
     batch_size: int = 500
@@ -60,6 +78,13 @@ class StorageSettings:
 
 @dataclass(frozen=True)
 class CrawlSettings:
+    """`[crawl]`: how far a run goes.
+
+    Attributes:
+        depth_limit: Links followed from a start URL at most this deep; 0: no limit.
+        max_pages: Pages fetched in a run at most; 0: no limit.
+        lease: Seconds a worker holds a claimed request before another worker may take it over.
+    """
     depth_limit: int = 0
     max_pages: int = 0
     lease: float = 60.0
@@ -67,6 +92,34 @@ class CrawlSettings:
 
 @dataclass(frozen=True)
 class FetchSettings:
+    """`[fetch]`: how pages are fetched, politely and within bounds.
+
+    Attributes:
+        concurrency: Requests in flight at once.
+        per_host: Requests in flight to one host at once (across all workers on PostgreSQL).
+        delay: Seconds between the starts of two requests to one host.
+        adaptive_delay: Space requests to a host by its observed latency (on top of `delay`).
+        timeout: Seconds for a whole fetch, body included.
+        retries: Retries of connection errors, timeouts, 408, 429, 500, 502, 503 and 504, with backoff.
+        backoff: Seconds before the first retry; doubled for each next one.
+        retry_after_cap: The longest `Retry-After` (seconds) honoured on a 429 or 503.
+        max_crawl_delay: The longest robots.txt `Crawl-delay` (seconds) honoured.
+        max_size: Bound of each buffered body and each decoded body; a larger one is refused and
+            recorded as `too_large`.
+        feed_max_size: Bound of a streamed feed or sitemap (they are not buffered); 0: none.
+        user_agent: The `User-Agent` header, and the name matched in robots.txt.
+        obey_robots: Fetch and obey each host's robots.txt (RFC 9309).
+        revalidate: Keep validators and a compressed copy of pages, and ask again with
+            `If-None-Match` / `If-Modified-Since` on later runs.
+        pools: httpx connection pools; 0: one per request in flight, up to 64.
+        proxies: A proxy URL per scheme, such as `{ http = "http://127.0.0.1:3128" }`.
+        proxy_username: The proxy login; sent to the proxy only.
+        proxy_password_env: The environment variable holding the proxy password.
+        ca_file: An extra CA bundle to trust, such as a private CA.
+        insecure_hosts: Hosts whose TLS certificates are not verified.
+        resolve: Host name to IP address to connect to, as `curl --resolve`; the name stays in the
+            URL, the Host header, TLS SNI and the certificate check.
+    """
     concurrency: int = 64
     per_host: int = 8
     delay: float = 0.0
@@ -95,6 +148,13 @@ class FetchSettings:
 
 @dataclass(frozen=True)
 class AuthSettings:
+    """`[auth."ORIGIN"]`: a login sent to exactly one origin (`scheme://host[:port]`).
+
+    Attributes:
+        username: The login name.
+        password_env: The environment variable holding the password.
+        scheme: `basic` or `digest` for http(s); for `ftp://` origins the FTP login.
+    """
     username: str = ""
     password_env: str = ""
     scheme: str = "basic"
@@ -102,6 +162,20 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class EmailSettings:
+    """`[email]`: the SMTP server the report pipeline sends through.
+
+    Attributes:
+        host: The SMTP server's host.
+        port: The SMTP server's port.
+        security: `none`, `starttls` or `tls`.
+        username: The SMTP login, only over `starttls` or `tls`; empty: no login.
+        password_env: The environment variable holding the SMTP password.
+        ca_file: An extra CA to trust for the SMTP server's certificate.
+        sender: The `From` address.
+        to: The recipients.
+        attach_csv: Attach the run's new and changed items as a CSV file.
+        timeout: Seconds for each SMTP step; a report that cannot be sent is recorded as an error.
+    """
     host: str = "localhost"
     port: int = 25
     security: str = "none"
@@ -116,6 +190,16 @@ class EmailSettings:
 
 @dataclass(frozen=True)
 class JobSettings:
+    """`[jobs.NAME]`: a spider run on a schedule by `harvester jobs serve`.
+
+    Attributes:
+        spider: The spider's name (required).
+        schedule: A cron expression: five fields, or six with seconds last.
+        tz: The time zone of the schedule (such as `Europe/Paris`); empty: local time.
+        args: Spider attributes, as `-a key=value`.
+        settings: Setting overrides for the job's runs, as `-s`: `{ "fetch.delay" = 1.0 }`.
+        report: Email a report after each run, even when `email_report` is not in the pipelines.
+    """
     spider: str = ""
     schedule: str = ""
     tz: str = ""
@@ -126,6 +210,14 @@ class JobSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """The whole configuration: one frozen object per section, built once by `load()`.
+
+    Attributes:
+        auth: Logins keyed by the origin they are sent to.
+        jobs: Scheduled jobs by name.
+        root: The folder holding harvester.toml.
+        env: The environment `*_env` keys are read from.
+    """
     project: ProjectSettings = ProjectSettings()
     storage: StorageSettings = StorageSettings()
     crawl: CrawlSettings = CrawlSettings()
@@ -179,6 +271,7 @@ def load(
 
 
 def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from parsed TOML `data`: every section and key checked, `ConfigError` naming a bad one."""
     for section in data:
         if section not in _SECTIONS:
             raise ConfigError(f"unknown section [{section}] in harvester.toml")

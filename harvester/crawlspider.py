@@ -25,6 +25,30 @@ Hook = str | Callable[..., Any] | None
 
 
 class Rule:
+    """Which links a `CrawlSpider` follows, and what it does with their pages.
+
+    Args:
+        link_extractor: Picks the links of each page this rule claims (default: every link).
+        callback: The method (or its name) called with each claimed page's response; it yields
+            items and requests as `parse` does.
+        cb_kwargs: Keyword arguments passed to `callback`.
+        follow: Whether the claimed pages' own links are matched against the rules again;
+            default: `True` when there is no callback, `False` when there is one.
+        process_links: Called with the list of links the rule claimed on a page; returns the
+            links to follow (filter, reorder or rewrite them).
+        process_request: Called as `process_request(request, response)` for each request; returns
+            it (changed or not), or `None` to drop it.
+        errback: The method (or its name) called when a claimed page's request fails.
+
+    Example:
+        ```python
+        rules = (
+            Rule(LinkExtractor(allow=r"/category/")),                   # followed, no callback
+            Rule(LinkExtractor(allow=r"/book/\\d+"), callback="parse_book"),
+        )
+        ```
+    """
+
     def __init__(
         self,
         link_extractor: LinkExtractor | None = None,
@@ -48,9 +72,35 @@ class Rule:
 
 
 class CrawlSpider(Spider):
+    """A spider that follows links by `rules` rather than by code in `parse`.
+
+    Each page's links are matched against `rules` in order; the first rule whose
+    `LinkExtractor` accepts a link claims it, and that rule's callback gets its page.
+    Do not override `parse`: it applies the rules. Start pages go to
+    `parse_start_url` first, then their links are matched.
+
+    Example:
+        ```python
+        from harvester import CrawlSpider, LinkExtractor, Rule
+
+        class Books(CrawlSpider):
+            name = "books"
+            start_urls = ["https://books.example/"]
+            allowed_domains = ["books.example"]
+            rules = (
+                Rule(LinkExtractor(allow=r"/catalogue/page-\\d+")),
+                Rule(LinkExtractor(restrict_css="article.product_pod h3"), callback="parse_book"),
+            )
+
+            def parse_book(self, response):
+                yield {"title": response.css("h1::text").get()}
+        ```
+    """
+
     rules: ClassVar[Sequence[Rule]] = ()
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
+        """Start pages: `parse_start_url`'s outputs, then the links every rule claims."""
         return self._crawl(response, self.parse_start_url, {}, follow=True)
 
     def parse_start_url(self, response: Response) -> Any:

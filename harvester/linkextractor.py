@@ -44,6 +44,9 @@ Patterns = str | re.Pattern[str] | Iterable[str | re.Pattern[str]]
 
 @dataclass(frozen=True)
 class Link:
+    """A link found on a page: its absolute URL (no fragment), the element's text, the
+    fragment apart, and whether the element said `rel="nofollow"`."""
+
     url: str
     text: str = ""
     fragment: str = ""
@@ -51,6 +54,37 @@ class Link:
 
 
 class LinkExtractor:
+    """Picks links out of a page by patterns, domains and page areas, as Scrapy's does.
+
+    A link is kept when it matches one of `allow` (or `allow` is empty), none of `deny`,
+    its host is under `allow_domains` (when given) and not under `deny_domains`, and its
+    extension is not one of `deny_extensions`.
+
+    Args:
+        allow: Regular expressions (searched in the absolute URL) a link must match one of.
+        deny: Regular expressions a link must match none of.
+        allow_domains: Domains whose hosts (and subdomains) are kept; empty: every host.
+        deny_domains: Domains whose hosts (and subdomains) are dropped.
+        restrict_xpaths: Only links inside the elements these XPath expressions select.
+        tags: The element names read (default `a` and `area`).
+        attrs: The attributes read (default `href`).
+        canonicalize: Give links in their canonical form (the one fingerprints use).
+        unique: Each URL once per page.
+        process_value: Called with each raw attribute value; returns the value to use, or
+            `None` to skip it.
+        deny_extensions: Extensions of links that are not pages; default: Scrapy's list
+            (archives, images, audio, video, office documents, `css`, `js`, `pdf`, ...).
+        restrict_css: Only links inside the elements these CSS selectors select.
+        strip: Strip leading and trailing control characters and ASCII spaces from values
+            (as the URL parser does; NBSP and other spaces stay).
+        restrict_text: Regular expressions the link's text must match one of.
+
+    Example:
+        ```python
+        links = LinkExtractor(allow=r"/book/", restrict_css="main").extract_links(response)
+        ```
+    """
+
     def __init__(
         self,
         allow: Patterns = (),

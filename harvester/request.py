@@ -24,6 +24,41 @@ _SCHEMES = ("http:", "https:", "ftp:", "file:")  # URLs are parsed first: the sc
 
 @dataclass(eq=False)
 class Request:
+    """A URL to fetch, and what to do with its response.
+
+    The URL is parsed as the WHATWG URL Standard says (as a browser would request it);
+    one that does not parse, or whose scheme is not http, https, ftp or file, raises
+    `InvalidURL` (a `ValueError`). `user:password@` in the URL is taken out and kept
+    beside it, so no recorded URL carries it. A request is fetched once per run by its
+    fingerprint unless `dont_filter` is set.
+
+    Attributes:
+        url: The absolute URL (`response.follow()` resolves a relative one).
+        callback: The spider method (or its name) called with the response; default `parse`.
+        method: The HTTP method, upper-cased.
+        headers: Extra request headers. A request given its own `Cookie` header is sent with
+            that one alone.
+        body: The request body; a `str` is encoded as UTF-8.
+        meta: The spider's own data, carried to `response.meta`; the framework reads nothing in it.
+        priority: Higher is fetched first.
+        dont_filter: Fetch it even when a request with the same fingerprint was seen in the run.
+        cb_kwargs: Keyword arguments passed to the callback (kept as JSON in the frontier,
+            so they survive `--resume`).
+        errback: The spider method (or its name) called when the request fails.
+        depth: Set by the framework: how many links away from a start request it is.
+        credentials: Whether the configured `[auth]` login may be sent (turned off once a
+            redirect leaves the origin).
+        stream: Do not buffer a 2xx body: the callback reads `response.aiter_bytes()`
+            (feed spiders use it).
+        userinfo: The login taken out of the URL, for this request alone.
+
+    Example:
+        ```python
+        yield Request("https://books.example/api?page=2", callback=self.parse_api,
+                      headers={"Accept": "application/json"}, cb_kwargs={"page": 2})
+        ```
+    """
+
     url: str
     callback: Callback = None
     method: str = "GET"
@@ -60,6 +95,9 @@ class Request:
 
     @property
     def fingerprint(self) -> str:
+        """The request's identity in a run: URL (RFC 3986 equivalents merged, fragment
+        dropped, query arguments sorted), method, body, and the user name a URL's
+        `user@` logs in with (never its password)."""
         user = self.userinfo.username if self.userinfo is not None else ""
         return fingerprint(self.url, self.method, self.body or b"", user)  # type: ignore[arg-type]
 
@@ -73,7 +111,17 @@ class Request:
 
 
 class FormRequest(Request):
-    """A request that submits `formdata`: urlencoded body for POST, query string for GET."""
+    """A request that submits `formdata`: urlencoded body for POST, query string for GET.
+
+    Other keyword arguments are those of `Request`.
+
+    Example:
+        ```python
+        yield FormRequest("https://shop.example/search", formdata={"q": "poetry"})
+        yield FormRequest.from_response(response, formdata={"user": "me", "pass": "secret"},
+                                        callback=self.after_login)
+        ```
+    """
 
     def __init__(
         self,
@@ -106,7 +154,13 @@ class FormRequest(Request):
         formxpath: str | None = None,
         **kwargs: Any,
     ) -> FormRequest:
-        """Fill the page's form (the first, or the one named) with `formdata` and submit it."""
+        """Fill the page's form (the first, or the one named) with `formdata` and submit it.
+
+        The form's own fields (hidden inputs, checked boxes, selected options, the first
+        submit button) are sent with `formdata` replacing those it names. The form is the
+        first of the page, or the one with `formid`, `formname`, or selected by `formxpath`;
+        `ValueError` when there is none. The method is the form's unless `method=` is given.
+        """
         query = "//form"
         if formid:
             query = f"//form[@id={_xpath_literal(formid)}]"

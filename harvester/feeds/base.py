@@ -26,11 +26,21 @@ DEFAULT_RECORD_LIMIT = int(FetchSettings().max_size)
 
 
 class FeedSpider(Spider):
+    """The base of the streaming feed spiders: start URLs requested with `stream=True`.
+
+    Attributes:
+        encoding: The charset of sources that name none (ftp, file); default UTF-8, a BOM
+            detected.
+        max_record_size: Bytes one record may span (`"10MB"` or a number); default the run's
+            `fetch.max_size`. A larger record is a `parse` error.
+    """
+
     encoding: str | None = None  # for sources that name no charset (ftp, file); default UTF-8
     max_record_size: int | str | None = None  # None: the run's fetch.max_size
     stopping: bool = False  # set by the engine when the run is asked to stop
 
     def start_requests(self) -> Iterable[Request]:
+        """A streamed request for each of `start_urls`, to `parse`."""
         for url in self.start_urls:
             yield Request(url, callback=self.parse, stream=True)
 

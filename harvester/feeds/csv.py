@@ -31,7 +31,28 @@ DEFAULT_FIELD_SIZE = 128 * 1024  # the csv module's own default field_size_limit
 
 
 class CSVFeedSpider(FeedSpider):
-    """Streams the rows of CSV feeds to `parse_row(response, row)`, a dict of str to str."""
+    """Streams the rows of CSV feeds to `parse_row(response, row)`, a dict of str to str.
+
+    Memory holds one record at a time (bounded by `max_record_size`), however long the
+    feed. A row with more or fewer fields than the header is skipped and counted; a
+    malformed feed keeps the rows before the fault and records one `parse` error.
+
+    Attributes:
+        delimiter: The field separator.
+        quotechar: The quote character.
+        headers: The column names; `None`: the first row names them.
+
+    Example:
+        ```python
+        class Prices(CSVFeedSpider):
+            name = "prices"
+            start_urls = ["https://shop.example/prices.csv"]
+            delimiter = ";"
+
+            def parse_row(self, response, row):
+                yield {"sku": row["sku"], "price": float(row["price"])}
+        ```
+    """
 
     delimiter: ClassVar[str] = ","
     quotechar: ClassVar[str] = '"'
@@ -39,6 +60,7 @@ class CSVFeedSpider(FeedSpider):
     field_size: ClassVar[int | str | None] = None  # longest field; None: the run's fetch.field_size
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
+        """Each row of the feed to `parse_row`, as the bytes arrive; do not override."""
         rows = iter_rows(
             self.watched(response), self.delimiter, self.quotechar, self.headers, self.encoding, self.record_limit(),
             self.field_limit(),
@@ -53,6 +75,7 @@ class CSVFeedSpider(FeedSpider):
         return int(settings.fetch.field_size) if settings is not None else DEFAULT_FIELD_SIZE
 
     def parse_row(self, response: Response, row: dict[str, str]) -> Any:
+        """Write this: called with each row (column name -> text); yields items and requests."""
         raise NotImplementedError(f"{type(self).__name__}.parse_row is not defined")
 
 

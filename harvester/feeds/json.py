@@ -30,15 +30,34 @@ _CLOSE = frozenset({"end_map", "end_array"})
 
 
 class JSONFeedSpider(FeedSpider):
-    """Streams the values at `item_path` of JSON feeds to `parse_record(response, record)`."""
+    """Streams the values at `item_path` of JSON feeds to `parse_record(response, record)`.
+
+    `item_path` uses ijson's prefix syntax: `"item"` is each element of a top-level array,
+    `"data.item"` each element of the array under the key `data`, `""` each top-level
+    value (JSON lines). JSON nested deeper than 1,000 levels, or a record larger than
+    `max_record_size`, is a `parse` error; the records before it are kept.
+
+    Example:
+        ```python
+        class Api(JSONFeedSpider):
+            name = "api"
+            start_urls = ["https://api.example/books.json"]
+            item_path = "data.books.item"
+
+            def parse_record(self, response, record):
+                yield {"isbn": record["isbn"], "title": record["title"]}
+        ```
+    """
 
     item_path: ClassVar[str] = "item"  # "item": each element of a top-level array; "": each top-level value
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
+        """Each value at `item_path` to `parse_record`, as the bytes arrive; do not override."""
         records = iter_records(self.watched(response), self.item_path, self.encoding, self.record_limit())
         return self.each_record(response, records, self.parse_record)
 
     def parse_record(self, response: Response, record: Any) -> Any:
+        """Write this: called with each decoded JSON value; yields items and requests."""
         raise NotImplementedError(f"{type(self).__name__}.parse_record is not defined")
 
 

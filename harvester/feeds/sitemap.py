@@ -41,7 +41,27 @@ Pattern = str | re.Pattern[str]
 
 
 class SitemapSpider(Spider):
-    """Crawls the pages that sitemaps list, each to the callback its URL pattern names."""
+    """Crawls the pages that sitemaps list, each to the callback its URL pattern names.
+
+    Attributes:
+        sitemap_urls: Sitemaps, sitemap indexes (plain or gzipped) or robots.txt URLs (whose
+            `Sitemap:` lines are followed).
+        sitemap_rules: Pairs of a regular expression (searched in the page URL) and the
+            callback (a method name or callable) its pages go to; the first match wins.
+        sitemap_follow: Regular expressions an index's entry must match to be followed.
+        sitemap_alternate_links: Also follow the `xhtml:link` alternates of an entry.
+
+    Example:
+        ```python
+        class Shop(SitemapSpider):
+            name = "shop"
+            sitemap_urls = ["https://shop.example/robots.txt"]
+            sitemap_rules = [(r"/product/", "parse_product")]
+
+            def parse_product(self, response):
+                yield {"name": response.css("h1::text").get()}
+        ```
+    """
 
     sitemap_urls: ClassVar[Sequence[str]] = ()
     sitemap_rules: ClassVar[Sequence[tuple[Pattern, str | Callable[..., Any]]]] = (("", "parse"),)
@@ -49,6 +69,7 @@ class SitemapSpider(Spider):
     sitemap_alternate_links: ClassVar[bool] = False
 
     def start_requests(self) -> Iterable[Request]:
+        """A streamed request for each of `sitemap_urls`."""
         for url in self.sitemap_urls:
             yield Request(url, callback=self._parse_sitemap, stream=True)
 

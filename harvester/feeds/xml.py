@@ -35,18 +35,35 @@ class XMLFeedSpider(FeedSpider):
     `itertag` may carry a prefix declared in `namespaces` (pairs of prefix and
     URI, as in Scrapy): `itertag = "atom:entry"`; the node's XPath queries
     know the same prefixes.
+
+    Entities are never expanded and no DTD is loaded. Each finished element is handed
+    over and then freed, so memory stays flat however long the feed is.
+
+    Example:
+        ```python
+        class News(XMLFeedSpider):
+            name = "news"
+            start_urls = ["https://news.example/rss.xml"]
+            itertag = "item"
+
+            def parse_node(self, response, node):
+                yield {"title": node.xpath("title/text()").get(),
+                       "link": node.xpath("link/text()").get()}
+        ```
     """
 
     itertag: ClassVar[str] = "item"
     namespaces: ClassVar[Sequence[tuple[str, str]]] = ()
 
     def parse(self, response: Response) -> AsyncIterator[Any]:
+        """Each `itertag` element to `parse_node`, as the bytes arrive; do not override."""
         namespaces = dict(self.namespaces)
         nodes = iter_nodes(self.watched(response), self.itertag, namespaces, self.encoding, self.record_limit())
         selector = partial(Selector, type="xml", namespaces=namespaces)
         return self.each_record(response, nodes, self.parse_node, wrap=selector)
 
     def parse_node(self, response: Response, node: Selector) -> Any:
+        """Write this: called with each element as a `Selector`; yields items and requests."""
         raise NotImplementedError(f"{type(self).__name__}.parse_node is not defined")
 
 
