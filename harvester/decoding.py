@@ -27,6 +27,7 @@ BR_LIMIT = STEP // 2  # brotli's output limit is soft: it may return up to about
 ZSTD_MAX_WINDOW_LOG = 23  # 8 MiB windows (RFC 9659: decoders may refuse larger ones)
 MAX_STACKED = 3  # "gzip, deflate, gzip" is served in the wild; more is an attack
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_SALVAGE_STEP = 1024  # input fed at a time when a corrupt chunk is re-read for its readable part
 _ALIASES = {"x-gzip": "gzip"}
 
 
@@ -100,10 +101,18 @@ class _Zlib:
                 if not data:
                     return
                 self._d = zlib.decompressobj(_GZIP_WBITS)
+            saved = self._d.copy() if len(data) > _SALVAGE_STEP else None
             try:
                 out = self._d.decompress(data, STEP)
             except zlib.error as exc:
-                raise DecodeError(f"corrupt {self.name} body: {exc}") from None
+                if saved is None:
+                    raise DecodeError(f"corrupt {self.name} body: {exc}") from None
+                # The fault lies somewhere in this chunk: read it again in small steps from the
+                # state before it, so what precedes the fault is handed on before the error.
+                self._d = saved
+                for start in range(0, len(data), _SALVAGE_STEP):
+                    yield from self.decode(data[start:start + _SALVAGE_STEP])
+                return
             if out:
                 yield out
             if self._d.eof:
