@@ -19,6 +19,7 @@ from harvester.engine import Engine
 from harvester.exceptions import DatabaseError
 from harvester.fetching import Fetcher
 from harvester.frontier import DbFrontier
+from harvester.limits import CloseReason, Limits
 from harvester.pipeline import Pipelines, load_pipeline
 from harvester.progress import report as report_progress
 from harvester.run import Run
@@ -29,6 +30,7 @@ from harvester.storage.database import open_engine
 from harvester.storage.http_cache import HttpCache
 from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
+from harvester.storage.recount import run_counts
 from harvester.storage.runs import open_run, shared_stats
 
 log = logging.getLogger("harvester")
@@ -71,16 +73,19 @@ async def crawl(
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
+        _recount(stats, run_counts(database, run_id))
     journal = Journal(database, run_id, stats.as_json, gather=max(1, settings.fetch.concurrency // 4))
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
     frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered)
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered,
+                          stats.file_roots)
     cache = HttpCache(database, spider.name) if settings.fetch.revalidate else None
     fetcher = Fetcher(settings, cache=cache)
-    engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
+    engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
+                    Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))
@@ -91,7 +96,7 @@ async def crawl(
     try:
         await pipelines.open(run)
         status = await engine.crawl()
-        if journal.failure is not None:
+        if journal.failure is not None or engine.failure is not None:
             status = "failed"
     finally:
         progress.cancel()
@@ -102,6 +107,8 @@ async def crawl(
         await fetcher.aclose()
         stats.elapsed = stats.seconds()
         run.status = status
+        stats.close_reason = engine.close_reason if status == "finished" and engine.close_reason else status
+        _closed(spider, stats.close_reason)
         if journal.failure is None:
             with contextlib.suppress(DatabaseError):
                 await journal.flush()  # pipelines closing (reports) see every item of the run
@@ -109,10 +116,31 @@ async def crawl(
         await journal.finish(status)
         if worker and journal.failure is None:
             run.stats = Stats.from_json(await asyncio.to_thread(shared_stats, database, run_id, stats.seconds()))
-        if journal.failure is not None:
-            run.status, run.failure = "failed", str(journal.failure)
+            run.stats.close_reason = stats.close_reason
+        failure = journal.failure or engine.failure
+        if failure is not None:
+            run.status, run.failure = "failed", str(failure)
+            run.stats.close_reason = CloseReason.FAILED
         database.dispose()
     return run
+
+
+def _recount(stats: Stats, rows: dict[str, int]) -> None:
+    """A resumed run's figures from its rows (the kept figures may lag them after a kill).
+
+    Items are counted by the pipelines, so keyed items updated in place make
+    fewer rows than items: the larger of the two is kept.
+    """
+    stats.pages, stats.errors = rows["pages"], rows["errors"]
+    stats.items = max(stats.items, rows["items"])
+
+
+def _closed(spider: Spider, reason: str) -> None:
+    """The spider's `closed(reason)` hook; a fault in it is logged, the run is closed anyway."""
+    try:
+        spider.closed(reason)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("%s.closed(%r) raised %s: %s", type(spider).__name__, reason, type(exc).__name__, exc)
 
 
 async def _stop_when_set(stop: asyncio.Event, engine: Engine) -> None:

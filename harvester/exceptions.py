@@ -7,7 +7,9 @@
     ├── DatabaseError          unreachable database, or one at an older revision
     ├── QueryError             bad SQL or filter given to `harvester query`
     ├── DropItem               raised by a pipeline to drop an item
+    ├── CloseSpider            raised by a callback to close the run (its reason is recorded)
     └── FetchError             a request ended without a usable response
+        ├── InvalidURL         a URL that cannot be parsed or requested as written
         ├── NetworkError       connection refused, reset, DNS ...
         ├── FetchTimeout       the fetch deadline passed
         ├── HttpError          status >= 400 after retries
@@ -59,12 +61,29 @@ class DropItem(HarvesterError):
     """Raise from `process_item` to drop the item; the message is the reason."""
 
 
+class CloseSpider(HarvesterError):
+    """Raise from a callback to close the run: no new requests, those in flight finish.
+
+    The run ends `finished`, and `reason` is recorded as its `close_reason`.
+    """
+
+    def __init__(self, reason: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class FetchError(HarvesterError):
     kind = "fetch"
 
     def __init__(self, message: str, request: Request | None = None) -> None:
         super().__init__(message)
         self.request = request
+
+
+class InvalidURL(FetchError, ValueError):
+    """A URL that cannot be parsed or requested as written: refused, never fetched."""
+
+    kind = "url"
 
 
 class NetworkError(FetchError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from harvester.exceptions import InvalidURL
 from harvester.urls import fingerprint
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Request:
             self.cb_kwargs = {}
         scheme = self.url.partition(":")[0].lower()
         if scheme not in ("http", "https", "ftp", "file"):
-            raise ValueError(f"unsupported URL scheme in {self.url!r}")
+            raise InvalidURL(f"unsupported URL scheme in {self.url!r}")  # a ValueError too
 
     @property
     def fingerprint(self) -> str:

@@ -7,6 +7,7 @@ concurrent callbacks never mix their URLs.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from harvester.storage.journal import Journal
 
 if TYPE_CHECKING:
     from harvester.spider import Spider
+
+log = logging.getLogger("harvester.errors")
 
 
 @dataclass
@@ -42,7 +45,8 @@ class Run:
         return self.journal.current_url()
 
     def record_error(self, kind: str, message: str, url: str | None = None) -> None:
-        """One `errors` row for this run, counted in its figures."""
+        """One `errors` row for this run, counted in its figures, and logged as it happens."""
+        log.warning("%s error at %s: %s", kind, url, message) if url else log.warning("%s error: %s", kind, message)
         self.stats.errors += 1
         self.stats.error_kinds[kind] += 1
         self.journal.error(url, kind, message)

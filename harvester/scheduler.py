@@ -2,15 +2,19 @@
 
 Start requests come from the operator; requests found in fetched documents
 are checked against `allowed_domains`, the depth limit, and the fetch-safety
-rule that a `file://` URL is only ever fetched when the operator gave it.
+rule that a `file://` URL is only ever fetched when the operator gave it (or
+lies under a directory the operator gave: the roots, kept with the run so a
+resume still knows them).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from harvester.exceptions import InvalidURL
 from harvester.frontier import Frontier
 from harvester.request import Request
 from harvester.urls import domain_allowed
@@ -23,23 +27,31 @@ class Scheduler:
         allowed_domains: Sequence[str] = (),
         depth_limit: int = 0,
         filtered: Counter[str] | None = None,
+        file_roots: list[str] | None = None,
     ) -> None:
         self.frontier = frontier
         self.allowed_domains = tuple(allowed_domains)
         self.depth_limit = depth_limit
         self.filtered: Counter[str] = Counter() if filtered is None else filtered
-        self._file_roots: list[str] = []
+        self._file_roots: list[str] = [] if file_roots is None else file_roots  # kept with the run's figures
 
     def add_start(self, request: Request) -> bool:
-        """Queue a request the operator gave (start URLs, command line, config)."""
+        """Queue a request the operator gave (start URLs, command line, config).
+
+        Raises InvalidURL for a URL that cannot be requested as written (also in `add_found`).
+        """
+        _check_requestable(request.url)
         if urlsplit(request.url).scheme.lower() == "file":
             path = urlsplit(request.url).path
-            self._file_roots.append(path if path.endswith("/") else path.rsplit("/", 1)[0] + "/")
+            root = path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
+            if root not in self._file_roots:
+                self._file_roots.append(root)
         return self._push(request)
 
     def add_found(self, request: Request, parent: Request | None) -> bool:
         """Queue a request a callback yielded while handling `parent`'s response."""
         request.depth = (parent.depth + 1) if parent is not None else 0
+        _check_requestable(request.url)
         scheme = request.url.partition(":")[0].lower()  # one of Request's schemes: it checked
         if scheme == "file":
             from_file = parent is not None and parent.url.partition(":")[0].lower() == "file"
@@ -79,3 +91,19 @@ class Scheduler:
 
     async def size(self) -> int:
         return await self.frontier.size()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_requestable(url: str) -> None:
+    """Refuse a URL no transport can send as written: control characters, a space or bad port in the host."""
+    control = _CONTROL.search(url)
+    if control:
+        raise InvalidURL(f"control character {control.group()!r} at position {control.start()} of the URL")
+    authority = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    if " " in authority:
+        raise InvalidURL(f"space in the host {authority!r}")
+    host, colon, port = authority.rpartition("]")[2].rpartition(":")
+    if colon and port and not (port.isdigit() and int(port) <= 65535):
+        raise InvalidURL(f"bad port {port!r}")
