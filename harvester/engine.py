@@ -224,6 +224,8 @@ class Engine:
                         await self.run.journal.caught_up()
         except CloseSpider as exc:
             self.close(exc.reason)
+        except FetchError as exc:  # a streamed body that failed while the callback read it, a bad feed
+            self._record(exc.kind, str(exc), url)
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept
             self._fault(exc, "callback", url, _callback_name(parent))
 
