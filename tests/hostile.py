@@ -2,17 +2,23 @@
 
 `HostileSite` answers every path it knows by prefix (so a link whose control
 characters a parser strips or percent-encodes is still served whatever its
-final form), counts every hit, and can hold a path until the test releases it.
+final form), counts every hit. `stop_while_serving` stops a run while a page is held.
 """
 
 from __future__ import annotations
 
 import collections
 import http.server
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from conftest import REPO
 
 Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
 
@@ -91,3 +97,30 @@ def serve(host: str = "127.0.0.1") -> Iterator[HostileSite]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def stop_while_serving(project, site, path: str, *args: str) -> None:
+    """Run `harvester ARGS` and stop it with SIGTERM while `site` is serving `path` (held until then).
+
+    With one request slot (`fetch.concurrency=1`) and `path` claimed first,
+    what the run leaves queued is known: a resume must do it.
+    """
+    release = threading.Event()
+
+    def held(handler: http.server.BaseHTTPRequestHandler) -> None:
+        release.wait(20)
+        send(handler, 200, b"held")
+
+    site.routes[path] = held
+    first = subprocess.Popen(
+        [sys.executable, "-m", "harvester", *args], cwd=project.root, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    deadline = time.monotonic() + 30
+    while site.hits[path] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    release.set()
+    _, err = first.communicate(timeout=30)
+    assert project.sql("select status from runs") == [("interrupted",)], err

@@ -10,15 +10,11 @@ two loopback ones off-site, so nothing leaves 127.0.0.0/8.
 
 from __future__ import annotations
 
-import signal
+import sqlite3
 import subprocess
-import sys
-import threading
-import time
 from urllib.parse import urlsplit
 
-from conftest import REPO
-from hostile import HostileSite, send, serve
+from hostile import HostileSite, send, serve, stop_while_serving
 
 SPIDER = """
 from harvester import Request, Spider
@@ -198,7 +194,6 @@ class Hostile(Spider):
 
 def test_resume_survives_bad_links_and_a_renamed_callback_and_export_holds_every_item(project):
     """A run stopped with bad requests and `parse_item` requests queued; the callback is renamed; resumed."""
-    release = threading.Event()
     project.spider("hostile", RESUME_SPIDER.replace("self.CALLBACK", '"parse_item"')
                    + "\n    def parse_item(self, response):\n        yield {'url': response.url}\n")
     with serve("127.0.0.1") as site:
@@ -208,26 +203,8 @@ def test_resume_survives_bad_links_and_a_renamed_callback_and_export_holds_every
         site.page("/i/*", "item page")
         site.page("/r/*", "renamed page")
         site.page("/h/*", "header page")
-
-        def slow(handler) -> None:
-            release.wait(20)
-            send(handler, 200, b"slow")
-
-        site.routes["/slow.html"] = slow
-        first = subprocess.Popen(
-            [sys.executable, "-m", "harvester", "crawl", "hostile", "-a", f"base={site.url}",
-             "-s", "fetch.concurrency=1", "-o", "out.jsonl"],
-            cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        )
-        deadline = time.monotonic() + 30
-        while site.hits["/slow.html"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        first.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        release.set()
-        first.communicate(timeout=30)
-        assert project.sql("select status from runs") == [("interrupted",)]
+        stop_while_serving(project, site, "/slow.html", "crawl", "hostile", "-a", f"base={site.url}",
+                           "-s", "fetch.concurrency=1", "-o", "out.jsonl")
         first_items = project.sql("select count(*) from items")[0][0]
         assert first_items == 2  # "/" and the slow page
 
@@ -250,3 +227,34 @@ def test_resume_survives_bad_links_and_a_renamed_callback_and_export_holds_every
     assert stored == 4  # "/", the slow page, /i/1 and /i/2
     lines = (project.root / "out.jsonl").read_text().splitlines()
     assert len(lines) == stored
+
+
+def test_resume_survives_requests_an_earlier_version_queued(project):
+    """A frontier written by an earlier Harvester may hold requests this one refuses: one error row each."""
+    project.spider("hostile", RESUME_SPIDER.replace("self.CALLBACK", "None"))
+    with serve("127.0.0.1") as site:
+        site.page("/", anchors(["/i/1.html", "/i/2.html", "/i/3.html"]))
+        site.page("/i/*", "item page")
+        stop_while_serving(project, site, "/slow.html", "crawl", "hostile", "-a", f"base={site.url}",
+                           "-s", "fetch.concurrency=1")
+        queued = dict(project.sql("select url, id from frontier where state != 'done'"))
+        assert len(queued) == 4  # three item pages and /h/1.html
+        edits = {
+            "/i/1.html": "json_set(request, '$.url', 'http://127.0.0.1:1/a\tb')",  # a raw tab, as stored once
+            "/i/2.html": "json_set(request, '$.url', 'javascript:alert(1)')",
+            "/i/3.html": "json_set(request, '$.retired_option', 1)",  # a field this version lacks
+        }
+        with sqlite3.connect(project.root / "harvest.db") as connection:
+            for path, change in edits.items():
+                connection.execute(f"update frontier set request = {change} where id = ?", (queued[site.url + path],))
+        result = crawl(project, site, "--resume")
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert project.sql("select status from runs") == [("finished",)]
+    assert site.hits["/i/3.html"] == 1
+    assert site.hits["/i/1.html"] == site.hits["/i/2.html"] == 0
+    kinds = dict(project.sql("select url, kind from errors where url not like '%/h/1.html'"))
+    assert kinds.keys() == {"http://127.0.0.1:1/a\tb", "javascript:alert(1)"}
+    assert kinds["http://127.0.0.1:1/a\tb"] == "url"
+    assert kinds["javascript:alert(1)"] in ("url", "forbidden")

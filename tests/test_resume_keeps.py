@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from hostile import stop_while_serving
 
 SPIDER = """
 from harvester import Request, Spider
@@ -41,27 +36,8 @@ class Keeper(Spider):
 
 def stop_during_slow_page(project, site, *args: str) -> None:
     """A first run, stopped by SIGTERM while the slow page is being served."""
-    release = threading.Event()
-
-    def slow(handler) -> None:
-        release.wait(20)
-        handler.send_text(200, "slow")
-
-    site.routes["/slow"] = slow
-    first = subprocess.Popen(
-        [sys.executable, "-m", "harvester", "crawl", "keeper", "-a", f"base={site.url}", *args,
-         "-s", "fetch.concurrency=1"],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )
-    deadline = time.monotonic() + 30
-    while site.hits["/slow"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    first.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    release.set()
-    _, err = first.communicate(timeout=30)
-    assert project.sql("select status from runs") == [("interrupted",)], err
+    stop_while_serving(project, site, "/slow", "crawl", "keeper", "-a", f"base={site.url}", *args,
+                       "-s", "fetch.concurrency=1")
 
 
 def file_tree(tmp_path: Path) -> Path:
