@@ -16,7 +16,7 @@ from typing import Any
 
 from harvester.config import Settings
 from harvester.engine import Engine
-from harvester.exceptions import DatabaseError
+from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
 from harvester.fetching import Fetcher
 from harvester.frontier import DbFrontier
 from harvester.limits import CloseReason, Limits
@@ -39,7 +39,13 @@ log = logging.getLogger("harvester")
 def build_pipelines(settings: Settings, export: str | Path | None = None) -> Pipelines:
     from pipelines.export import ExportPipeline
 
-    pipelines = [load_pipeline(path)() for path in settings.project.pipelines]
+    pipelines = []
+    for path in settings.project.pipelines:
+        cls = load_pipeline(path)
+        try:
+            pipelines.append(cls())
+        except Exception as exc:  # noqa: BLE001 - one line, before the run starts
+            raise SpiderLoadError(f"pipeline {path!r} failed to start: {type(exc).__name__}: {exc}") from None
     if export:
         pipelines.append(ExportPipeline(export))
     return Pipelines(pipelines)
@@ -67,7 +73,10 @@ async def crawl(
     database = open_engine(settings.database_url())
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
-    spider = spider_cls(**dict(args or {}))
+    try:
+        spider = spider_cls(**dict(args or {}))
+    except Exception as exc:  # noqa: BLE001 - one line, before the run starts
+        raise SpiderLoadError(f"spider {spider_cls.name!r} failed to start: {type(exc).__name__}: {exc}") from None
     spider.settings = settings
     run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker)
     stats = Stats() if earlier is None else Stats.from_json(earlier)
@@ -94,7 +103,7 @@ async def crawl(
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
     status = "failed"
     try:
-        await pipelines.open(run)
+        await _open(pipelines, run)
         status = await engine.crawl()
         if journal.failure is not None or engine.failure is not None:
             status = "failed"
@@ -123,6 +132,16 @@ async def crawl(
             run.stats.close_reason = CloseReason.FAILED
         database.dispose()
     return run
+
+
+async def _open(pipelines: Pipelines, run: Run) -> None:
+    """Open the pipelines; one that raises fails the run with one line (a HarvesterError)."""
+    try:
+        await pipelines.open(run)
+    except HarvesterError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise SpiderLoadError(f"a pipeline failed to open: {type(exc).__name__}: {exc}") from None
 
 
 def _recount(stats: Stats, rows: dict[str, int]) -> None:
