@@ -256,7 +256,7 @@ class Engine:
         except CloseSpider as exc:
             self.close(exc.reason)
         except Exception as exc:  # noqa: BLE001
-            self._fault(exc, "callback", request.url, f"errback {request.errback!r}")
+            self._fault(exc, "callback", request.url, f"errback {_callback_name(request, 'errback')}")
 
     async def _start_requests(self) -> None:
         try:
@@ -300,11 +300,11 @@ class Engine:
         return asyncio.get_running_loop().call_later(seconds, self.close, CloseReason.MAX_SECONDS)
 
 
-def _callback_name(request: Request | None) -> str:
-    """The callback a request names, for messages: never resolved again (it may not exist)."""
+def _callback_name(request: Request | None, field: str = "callback") -> str:
+    """The callback (or errback) a request names, for messages: never resolved again (it may not exist)."""
     if request is None:
         return "spider"
-    callback = request.callback
+    callback = getattr(request, field)
     if callback is None:
         return "parse"
-    return callback if isinstance(callback, str) else getattr(callback, "__name__", "callback")
+    return callback if isinstance(callback, str) else getattr(callback, "__name__", field)

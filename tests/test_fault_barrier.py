@@ -37,7 +37,10 @@ class Hostile(Spider):
         for link in response.links():
             path = link.split("/", 3)[-1]
             callback = next((name for prefix, name in CALLBACKS.items() if ("/" + path).startswith(prefix)), None)
-            yield response.follow(link, callback=callback)
+            yield response.follow(link, callback=callback, errback="on_error" if "missing" in link else None)
+
+    def on_error(self, failure):
+        raise RuntimeError("an errback bug")
 
     def parse_raise(self, response):
         yield {"url": response.url, "before": "the fault"}
@@ -82,7 +85,8 @@ def anchors(hrefs: list[str]) -> str:
 
 def build(site: HostileSite, other: HostileSite) -> None:
     site.page("/", "<title>home</title>" + anchors(
-        [*GOOD[1:], *CONTROL.values(), *MALFORMED, f"{other.url}/cookie.html", "/enc/bad-gzip.html"]))
+        [*GOOD[1:], *CONTROL.values(), *MALFORMED, f"{other.url}/cookie.html", "/enc/bad-gzip.html",
+         "/cb/missing.html"]))
     for i in (1, 2, 3):
         site.page(f"/good/{i}.html", f"<title>good {i}</title>" + anchors(["/", "/good/1.html", f"/good/{i}.html"]))
     site.page("/ctl/*", "<title>cleaned</title>")
@@ -156,6 +160,8 @@ def test_a_hostile_site_costs_one_error_row_per_bad_thing_and_the_run_finishes(p
     assert errors_about(project, "[::1/bad-ipv6")[0][0] == "url"  # recorded with the URL refused
     assert kinds("/cb/scheme.html") == ["url"]
     assert kinds("/cb/meta.html") == ["spider"]
+    assert kinds("/cb/missing.html") == ["http", "spider"]  # the 404, then the errback that raised on it
+    assert "on_error: RuntimeError: an errback bug" in dict(errors_about(project, "/cb/missing.html"))["spider"]
     stored = {url.rsplit("/", 1)[1] for (url,) in project.sql("select json_extract(data, '$.url') from items")}
     assert {"raise.html", "junk.html", "badreq.html", "meta.html"} <= stored
     # bad encodings: read leniently (an item with the title), or one error row for the body
