@@ -21,7 +21,7 @@ from harvester import Request, Spider
 
 CALLBACKS = {"/cb/raise": "parse_raise", "/cb/junk": "parse_junk", "/cb/unknown": "no_such_callback",
              "/cb/int": "parse_int", "/cb/badreq": "parse_badreq", "/cb/scheme": "parse_scheme",
-             "/cb/meta": "parse_meta"}
+             "/cb/meta": "parse_meta", "/cb/json": "parse_json"}
 
 
 class Hostile(Spider):
@@ -61,6 +61,9 @@ class Hostile(Spider):
     def parse_scheme(self, response):
         yield Request("javascript:alert(1)")
 
+    def parse_json(self, response):
+        yield response.json()  # the page is HTML
+
     def parse_meta(self, response):
         yield Request(response.url + "?next", meta={"handle": object()})
         yield {"url": response.url, "after": "the unqueued request"}
@@ -74,7 +77,7 @@ MALFORMED = ["http://[::1/m1", "http://exa mple.org/m2", "http://a..b/m3", "http
              "http://127.0.0.1\x00.evil.example/m5", "http://user@[bad/m6", "http://127.0.0.1.example/m7",
              "https://127.0.0.1:99999/m8"]
 CALLBACK_PAGES = ["/cb/raise.html", "/cb/junk.html", "/cb/unknown.html", "/cb/int.html", "/cb/badreq.html",
-                  "/cb/scheme.html", "/cb/meta.html"]
+                  "/cb/scheme.html", "/cb/meta.html", "/cb/json.html"]
 GOOD = ["/", "/good/1.html", "/good/2.html", "/good/3.html", "/enc/unknown-charset.html",
         "/enc/invalid-utf8.html", "/enc/mislabelled.html", *CALLBACK_PAGES]
 
@@ -160,6 +163,7 @@ def test_a_hostile_site_costs_one_error_row_per_bad_thing_and_the_run_finishes(p
     assert errors_about(project, "[::1/bad-ipv6")[0][0] == "url"  # recorded with the URL refused
     assert kinds("/cb/scheme.html") == ["url"]
     assert kinds("/cb/meta.html") == ["spider"]
+    assert kinds("/cb/json.html") == ["parse"]
     assert kinds("/cb/missing.html") == ["http", "spider"]  # the 404, then the errback that raised on it
     assert "on_error: RuntimeError: an errback bug" in dict(errors_about(project, "/cb/missing.html"))["spider"]
     stored = {url.rsplit("/", 1)[1] for (url,) in project.sql("select json_extract(data, '$.url') from items")}
