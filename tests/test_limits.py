@@ -49,7 +49,8 @@ def test_max_pages_is_never_exceeded_at_any_concurrency(project, site, concurren
     assert "run 1 finished (max_pages): 3 pages" in result.stdout
 
 
-def test_max_pages_counts_the_whole_run_across_resumes(project, site):
+@pytest.mark.parametrize("stop", ["term", "kill"])
+def test_max_pages_counts_the_whole_run_across_resumes(project, site, stop):
     wide_site(site, delay=0.05)
     project.spider("follow", follow_spider("follow"))
     args = ["crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_pages=12", "-s", "fetch.concurrency=2",
@@ -64,13 +65,14 @@ def test_max_pages_counts_the_whole_run_across_resumes(project, site):
         deadline = time.monotonic() + 30
         while sum(site.hits.values()) < before + 4 and time.monotonic() < deadline:
             time.sleep(0.01)
-        first.send_signal(signal.SIGTERM)
+        first.send_signal(signal.SIGTERM if stop == "term" else signal.SIGKILL)
         first.communicate(timeout=30)
-        assert project.sql("select status from runs") == [("interrupted",)]
+        assert project.sql("select status from runs") == [("interrupted" if stop == "term" else "running",)]
     result = project.run("crawl", *args[1:], "--resume")
     assert result.returncode == 0, result.stderr
     assert project.sql("select count(*) from pages") == [(12,)]
-    assert sum(site.hits.values()) == 12
+    # a kill loses the requests in flight (two slots, and finished ones whose commit was gathering)
+    assert sum(site.hits.values()) == 12 if stop == "term" else 12 <= sum(site.hits.values()) <= 12 + 2 * 4
     assert project.sql("select count(distinct url) from pages") == [(12,)]
     assert project.sql("select id, status from runs") == [(1, "finished")]
     assert close_reason(project) == "max_pages"
