@@ -117,11 +117,11 @@ async def crawl(
         stats.elapsed = stats.seconds()
         run.status = status
         stats.close_reason = engine.close_reason if status == "finished" and engine.close_reason else status
-        _closed(spider, stats.close_reason)
         if journal.failure is None:
             with contextlib.suppress(DatabaseError):
                 await journal.flush()  # pipelines closing (reports) see every item of the run
         await pipelines.close(run)
+        _closed(spider, stats.close_reason)  # after the pipelines, as Scrapy's spider_closed
         await journal.finish(status)
         if worker and journal.failure is None:
             run.stats = Stats.from_json(await asyncio.to_thread(shared_stats, database, run_id, stats.seconds()))
