@@ -46,7 +46,15 @@ class Run:
 
     def record_error(self, kind: str, message: str, url: str | None = None) -> None:
         """One `errors` row for this run, counted in its figures, and logged as it happens."""
-        log.warning("%s error at %s: %s", kind, url, message) if url else log.warning("%s error: %s", kind, message)
+        if url:
+            log.warning("%s error at %s: %s", kind, _one_line(url), _one_line(message))
+        else:
+            log.warning("%s error: %s", kind, _one_line(message))
         self.stats.errors += 1
         self.stats.error_kinds[kind] += 1
         self.journal.error(url, kind, message)
+
+
+def _one_line(text: str) -> str:
+    """Text for a log line: control characters (a URL's raw newline) escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
