@@ -156,6 +156,7 @@ class Engine:
 
     async def _fetch(self, request: Request) -> Response | None:
         try:
+            self.scheduler.check(request)  # admitted already, unless an earlier version queued it
             response = await self.fetch(request)
         except FetchError as exc:
             self._record(exc.kind, str(exc), request.url)

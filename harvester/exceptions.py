@@ -4,12 +4,12 @@
     ├── ConfigError            bad harvester.toml, -s override or command-line value
     ├── SpiderNotFound         no spider of that name in the project
     ├── SpiderLoadError        a spider or pipeline module failed to import
+    ├── CloseSpider            raised by a callback to close the run (its reason is recorded)
     ├── DatabaseError          unreachable database, or one at an older revision
     ├── QueryError             bad SQL or filter given to `harvester query`
     ├── DropItem               raised by a pipeline to drop an item
-    ├── CloseSpider            raised by a callback to close the run (its reason is recorded)
+    ├── InvalidURL             a URL the WHATWG URL parser rejects, or of a scheme not fetched (also a ValueError)
     └── FetchError             a request ended without a usable response
-        ├── InvalidURL         a URL that cannot be parsed or requested as written
         ├── NetworkError       connection refused, reset, DNS ...
         ├── FetchTimeout       the fetch deadline passed
         ├── HttpError          status >= 400 after retries
@@ -61,15 +61,14 @@ class DropItem(HarvesterError):
     """Raise from `process_item` to drop the item; the message is the reason."""
 
 
-class CloseSpider(HarvesterError):
-    """Raise from a callback to close the run: no new requests, those in flight finish.
+class InvalidURL(HarvesterError, ValueError):
+    """A URL that does not parse (WHATWG URL Standard), or whose scheme Harvester does not fetch."""
 
-    The run ends `finished`, and `reason` is recorded as its `close_reason`.
-    """
+    kind = "url"
 
-    def __init__(self, reason: str = "cancelled") -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class FetchError(HarvesterError):
@@ -78,12 +77,6 @@ class FetchError(HarvesterError):
     def __init__(self, message: str, request: Request | None = None) -> None:
         super().__init__(message)
         self.request = request
-
-
-class InvalidURL(FetchError, ValueError):
-    """A URL that cannot be parsed or requested as written: refused, never fetched."""
-
-    kind = "url"
 
 
 class NetworkError(FetchError):
@@ -122,3 +115,14 @@ class ParseError(FetchError):
     """The body could not be parsed past some point; the message names the record, line or byte."""
 
     kind = "parse"
+
+
+class CloseSpider(HarvesterError):
+    """Raise from a callback to close the run: no new requests, those in flight finish.
+
+    The run ends `finished`, and `reason` is recorded as its `close_reason`.
+    """
+
+    def __init__(self, reason: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,10 +1,10 @@
 """The fault barrier's vocabulary: whatever stopped one request, as an `errors` kind and message.
 
 The engine handles each request inside a barrier: nothing raised on its trip
-ends the run. What is raised becomes one `errors` row, with the kind a
-`FetchError` carries (`http`, `network`, `timeout`, `too_large`, `redirect`,
-`forbidden`, `robots`, `parse`, `url`) or, for a foreign exception, the kind of
-the step it escaped from:
+ends the run. What is raised becomes one `errors` row: `url` for an
+`InvalidURL`, the kind a `FetchError` carries (`http`, `network`, `timeout`,
+`too_large`, `redirect`, `forbidden`, `robots`, `parse`), or, for a foreign
+exception, the kind of the step it escaped from:
 
     url       the URL cannot be parsed or requested as written (control characters,
               a malformed host or port, a scheme Harvester does not fetch)
@@ -29,7 +29,7 @@ from typing import Literal
 import httpx
 from lxml import etree
 
-from harvester.exceptions import FetchError
+from harvester.exceptions import FetchError, InvalidURL
 from harvester.serialize import NotSerializable
 
 Stage = Literal["fetch", "callback", "queue", "engine"]
@@ -45,17 +45,17 @@ class Kind(enum.StrEnum):
     INTERNAL = "internal"
 
 
-_URL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
+_URL_ERRORS = (InvalidURL, httpx.InvalidURL, httpx.UnsupportedProtocol)
 _PARSE_ERRORS = (UnicodeDecodeError, json.JSONDecodeError, etree.LxmlError)
 _NETWORK_ERRORS = (httpx.TransportError, OSError)
 
 
 def kind_of(exc: BaseException, stage: Stage) -> str:
     """The `errors` kind of `exc`, raised in `stage` of a request's trip."""
-    if isinstance(exc, FetchError):
-        return exc.kind
     if isinstance(exc, _URL_ERRORS):
         return Kind.URL
+    if isinstance(exc, FetchError):
+        return exc.kind
     if stage == "fetch":
         return Kind.NETWORK if isinstance(exc, _NETWORK_ERRORS) else Kind.REQUEST
     if stage == "queue":  # admitting a request parses its URL; a request that cannot be stored is the spider's

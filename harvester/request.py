@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from harvester.exceptions import InvalidURL
 from harvester.urls import fingerprint
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ class Request:
             self.cb_kwargs = {}
         scheme = self.url.partition(":")[0].lower()
         if scheme not in ("http", "https", "ftp", "file"):
-            raise InvalidURL(f"unsupported URL scheme in {self.url!r}")  # a ValueError too
+            raise ValueError(f"unsupported URL scheme in {self.url!r}")
 
     @property
     def fingerprint(self) -> str:

@@ -33,7 +33,7 @@ class Scheduler:
         self.allowed_domains = tuple(allowed_domains)
         self.depth_limit = depth_limit
         self.filtered: Counter[str] = Counter() if filtered is None else filtered
-        self._file_roots: list[str] = [] if file_roots is None else file_roots  # kept with the run's figures
+        self._file_roots: list[str] = [] if file_roots is None else file_roots  # file:// URLs, kept with the run
 
     def add_start(self, request: Request) -> bool:
         """Queue a request the operator gave (start URLs, command line, config).
@@ -41,11 +41,8 @@ class Scheduler:
         Raises InvalidURL for a URL that cannot be requested as written (also in `add_found`).
         """
         _check_requestable(request.url)
-        if urlsplit(request.url).scheme.lower() == "file":
-            path = urlsplit(request.url).path
-            root = path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
-            if root not in self._file_roots:
-                self._file_roots.append(root)
+        if urlsplit(request.url).scheme.lower() == "file" and request.url not in self._file_roots:
+            self._file_roots.append(request.url)
         return self._push(request)
 
     def add_found(self, request: Request, parent: Request | None) -> bool:
@@ -66,7 +63,7 @@ class Scheduler:
     def _under_file_root(self, url: str) -> bool:
         """A file:// URL found in a document is fetched only inside a tree the operator gave."""
         path = urlsplit(url).path
-        return ".." not in path.split("/") and any(path.startswith(root) for root in self._file_roots)
+        return ".." not in path.split("/") and any(path.startswith(_tree(root)) for root in self._file_roots)
 
     def _push(self, request: Request) -> bool:
         if self.frontier.push(request):
@@ -79,6 +76,10 @@ class Scheduler:
 
     async def next(self) -> Request | None:
         return await self.frontier.next()
+
+    def check(self, request: Request) -> None:
+        """Raise InvalidURL for a request no transport can send (one an earlier version queued)."""
+        _check_requestable(request.url)
 
     def source_of(self, request: Request) -> int | None:
         return self.frontier.row_id(request)
@@ -93,17 +94,24 @@ class Scheduler:
         return await self.frontier.size()
 
 
+def _tree(url: str) -> str:
+    """The directory a file:// URL the operator gave opens: itself, or the file's directory."""
+    path = urlsplit(url).path
+    return path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_requestable(url: str) -> None:
-    """Refuse a URL no transport can send as written: control characters, a space or bad port in the host."""
+    """Refuse a URL no transport can send as written: control characters, a malformed host or port."""
     control = _CONTROL.search(url)
     if control:
-        raise InvalidURL(f"control character {control.group()!r} at position {control.start()} of the URL")
-    authority = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
-    if " " in authority:
-        raise InvalidURL(f"space in the host {authority!r}")
-    host, colon, port = authority.rpartition("]")[2].rpartition(":")
-    if colon and port and not (port.isdigit() and int(port) <= 65535):
-        raise InvalidURL(f"bad port {port!r}")
+        raise InvalidURL(f"control character {control.group()!r} at position {control.start()} of the URL", url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed here: ValueError when out of range or not a number
+    except ValueError as exc:
+        raise InvalidURL(f"{exc} (the host or port)", url) from None
+    if " " in parts.netloc.rpartition("@")[2]:
+        raise InvalidURL(f"space in the host {parts.netloc!r}", url)

@@ -26,7 +26,7 @@ class Stats:
     elapsed: float = 0.0
     earlier: float = 0.0  # seconds spent before a resume
     close_reason: str = ""  # finished, interrupted, failed, a limit (max_pages ...) or a CloseSpider reason
-    file_roots: list[str] = field(default_factory=list)  # directories the operator's file:// URLs opened
+    file_roots: list[str] = field(default_factory=list)  # the file:// URLs the operator gave: their trees
 
     def seconds(self) -> float:
         return self.elapsed or (self.earlier + time.monotonic() - self.started)

@@ -63,7 +63,7 @@ def test_a_resumed_file_crawl_still_follows_links_under_the_operators_root(proje
     assert pages == {"index.html", "a.html", "b.html"}
     stats = json.loads(project.sql("select stats from runs")[0][0])
     assert stats["filtered"].get("unsafe_scheme", 0) == 0
-    assert stats["file_roots"] == [root.as_uri().removeprefix("file://") + "/"]
+    assert stats["file_roots"] == [f"{root.as_uri()}/index.html"]
 
 
 @pytest.mark.parametrize("name", ["out.jsonl", "out.json", "out.csv"])
