@@ -21,7 +21,7 @@ if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
         del sys.modules["httpx._main"]
 
 from harvester.crawlspider import CrawlSpider, Rule
-from harvester.exceptions import DropItem, HarvesterError, ParseError
+from harvester.exceptions import CloseSpider, DropItem, HarvesterError, ParseError
 from harvester.feeds import CSVFeedSpider, JSONFeedSpider, SitemapSpider, XMLFeedSpider
 from harvester.linkextractor import Link, LinkExtractor
 from harvester.request import FormRequest, Request
@@ -31,6 +31,7 @@ from harvester.spider import Spider
 
 __all__ = [
     "CSVFeedSpider",
+    "CloseSpider",
     "CrawlSpider",
     "DropItem",
     "FormRequest",

@@ -86,7 +86,10 @@ class CrawlSettings:
         lease: Seconds a worker holds a claimed request before another worker may take it over.
     """
     depth_limit: int = 0
-    max_pages: int = 0
+    max_pages: int = 0  # the run closes after this many pages (0: no limit); each is one `pages` row
+    max_items: int = 0  # ... after this many items passed the pipelines
+    max_errors: int = 0  # ... after this many `errors` rows
+    max_seconds: float = 0.0  # ... after this long (the whole run, across resumes)
     lease: float = 60.0
 
 
@@ -429,7 +432,8 @@ def _validate(settings: Settings) -> None:
         (fetch.memory_budget >= 2 * 1024**2, "[fetch] memory_budget must be at least 2MB"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
-        (settings.crawl.max_pages >= 0, "[crawl] max_pages must not be negative"),
+        *((getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")
+          for key in ("max_pages", "max_items", "max_errors", "max_seconds")),
         (settings.storage.batch_size >= 1, "[storage] batch_size must be at least 1"),
         (settings.storage.patience >= 0, "[storage] patience must not be negative"),
         (settings.email.security in ("none", "starttls", "tls"),

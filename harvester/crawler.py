@@ -17,9 +17,10 @@ from typing import Any
 from harvester.config import Settings
 from harvester.credentials import Credentials
 from harvester.engine import Engine
-from harvester.exceptions import DatabaseError
+from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
 from harvester.fetching import Fetcher
 from harvester.frontier import DbFrontier
+from harvester.limits import CloseReason, Limits
 from harvester.pipeline import Pipelines, load_pipeline
 from harvester.progress import report as report_progress
 from harvester.run import Run
@@ -39,7 +40,13 @@ log = logging.getLogger("harvester")
 def build_pipelines(settings: Settings, export: str | Path | None = None) -> Pipelines:
     from pipelines.export import ExportPipeline
 
-    pipelines = [load_pipeline(path)() for path in settings.project.pipelines]
+    pipelines = []
+    for path in settings.project.pipelines:
+        cls = load_pipeline(path)
+        try:
+            pipelines.append(cls())
+        except Exception as exc:  # noqa: BLE001 - one line, before the run starts
+            raise SpiderLoadError(f"pipeline {path!r} failed to start: {type(exc).__name__}: {exc}") from None
     if export:
         pipelines.append(ExportPipeline(export))
     return Pipelines(pipelines)
@@ -67,7 +74,10 @@ async def crawl(
     database = open_engine(settings.database_url(), patience=settings.storage.patience)
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
-    spider = spider_cls(**dict(args or {}))
+    try:
+        spider = spider_cls(**dict(args or {}))
+    except Exception as exc:  # noqa: BLE001 - one line, before the run starts
+        raise SpiderLoadError(f"spider {spider_cls.name!r} failed to start: {type(exc).__name__}: {exc}") from None
     spider.settings = settings
     run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker,
                                patience=settings.storage.patience)
@@ -82,13 +92,15 @@ async def crawl(
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
     # The operator's file:// trees, checked at admission and by the file transport; a resumed run
-    # finds those of its start_urls again (its start requests are not run twice).
-    file_roots = FileRoots(spider.start_urls)
+    # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
+    file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
+    stats.file_roots = file_roots.urls  # kept with the run, in runs.stats
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
-    engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
+    engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
+                    Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))
@@ -97,9 +109,9 @@ async def crawl(
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
     status = "failed"
     try:
-        await pipelines.open(run)
+        await _open(pipelines, run)
         status = await engine.crawl()
-        if journal.failure is not None:
+        if journal.failure is not None or engine.failure is not None:
             status = "failed"
     finally:
         progress.cancel()
@@ -110,17 +122,40 @@ async def crawl(
         await fetcher.aclose()
         stats.elapsed = stats.seconds()
         run.status = status
+        stats.close_reason = engine.close_reason if status == "finished" and engine.close_reason else status
         if journal.failure is None:
             with contextlib.suppress(DatabaseError):
                 await journal.flush()  # pipelines closing (reports) see every item of the run
         await pipelines.close(run)
+        _closed(spider, stats.close_reason)  # after the pipelines, as Scrapy's spider_closed
         await journal.finish(status)
         if worker and journal.failure is None:
             run.stats = Stats.from_json(await asyncio.to_thread(shared_stats, database, run_id, stats.seconds()))
-        if journal.failure is not None:
-            run.status, run.failure = "failed", str(journal.failure)
+            run.stats.close_reason = stats.close_reason
+        failure = journal.failure or engine.failure
+        if failure is not None:
+            run.status, run.failure = "failed", str(failure)
+            run.stats.close_reason = CloseReason.FAILED
         database.dispose()
     return run
+
+
+async def _open(pipelines: Pipelines, run: Run) -> None:
+    """Open the pipelines; one that raises fails the run with one line (a HarvesterError)."""
+    try:
+        await pipelines.open(run)
+    except HarvesterError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise SpiderLoadError(f"a pipeline failed to open: {type(exc).__name__}: {exc}") from None
+
+
+def _closed(spider: Spider, reason: str) -> None:
+    """The spider's `closed(reason)` hook; a fault in it is logged, the run is closed anyway."""
+    try:
+        spider.closed(reason)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("%s.closed(%r) raised %s: %s", type(spider).__name__, reason, type(exc).__name__, exc)
 
 
 async def _stop_when_set(stop: asyncio.Event, engine: Engine) -> None:

@@ -2,27 +2,33 @@
 
 `fetch.concurrency` workers share one scheduler. Each takes the next request,
 fetches it, records the page, runs the callback, and routes what it yields:
-requests back to the scheduler, items through the pipelines. The crawl ends
-when the frontier is empty and no worker holds a request, or when it is
-asked to stop (the first stop finishes what is in flight; a second cancels it).
+requests back to the scheduler, items through the pipelines. Each request's
+trip runs inside a fault barrier (`harvester.faults`): whatever it raises
+becomes one `errors` row and the run goes on; only the run's own failure (its
+database) ends it. The crawl ends when the frontier is empty and no worker
+holds a request, when a limit or `CloseSpider` closes it (`harvester.limits`),
+or when it is asked to stop (the first stop finishes what is in flight; a
+second cancels it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from harvester.callbacks import outputs
-from harvester.exceptions import FetchError, HttpError
+from harvester.exceptions import CloseSpider, DatabaseError, FetchError, HttpError
+from harvester.faults import Stage, describe, kind_of
 from harvester.fetching import Fetch
 from harvester.items import is_item
+from harvester.limits import CloseReason, Limits
 from harvester.pipeline import Pipelines
 from harvester.request import Request
 from harvester.response import Response
 from harvester.run import Run
 from harvester.scheduler import Scheduler
-from harvester.serialize import NotSerializable
 from harvester.spider import Spider
 
 log = logging.getLogger("harvester.engine")
@@ -37,7 +43,7 @@ class Engine:
         pipelines: Pipelines,
         run: Run,
         concurrency: int,
-        max_pages: int = 0,
+        limits: Limits | None = None,
     ) -> None:
         self.spider = spider
         self.scheduler = scheduler
@@ -45,10 +51,12 @@ class Engine:
         self.pipelines = pipelines
         self.run = run
         self.concurrency = concurrency
-        self.max_pages = max_pages
+        self.limits = limits or Limits(run.settings.crawl, run.stats)
         self.stopping = False
-        self._active = 0
-        self._dispatched = 0
+        self.close_reason: str | None = None  # set when a limit or CloseSpider closes the run
+        self.failure: DatabaseError | None = None
+        self._active = 0  # workers holding a request, or a slot while they wait for one
+        self._in_pipelines = 0
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
 
@@ -56,12 +64,22 @@ class Engine:
         """Run the crawl to its end; the run's final status."""
         if not self.run.resumed:  # a resumed run's start requests are in its frontier already
             await self._start_requests()
+        self._check_limits()
+        timer = self._start_timer()
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
-        results = await asyncio.gather(*self._workers, return_exceptions=True)
+        try:
+            results = await asyncio.gather(*self._workers, return_exceptions=True)
+        finally:
+            if timer is not None:
+                timer.cancel()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
-        return "interrupted" if self.stopping else "finished"
+        if self.failure is not None:
+            return "failed"
+        if self.close_reason is not None or not self.stopping:
+            return "finished"
+        return "interrupted"
 
     def stop(self) -> None:
         """First call: take no new requests, finish those in flight. Second: cancel them."""
@@ -71,6 +89,19 @@ class Engine:
         self.stopping = True
         self.spider.stopping = True  # type: ignore[attr-defined]  # read by feeds between records
         self._notify()
+
+    def close(self, reason: str) -> None:
+        """Close the run normally (a limit, `CloseSpider`): no new requests, those in flight finish."""
+        if self.close_reason is None and not self.stopping:
+            self.close_reason = reason
+            log.info("closing the run: %s", reason)
+        self._notify()
+
+    @property
+    def closing(self) -> bool:
+        return self.stopping or self.close_reason is not None
+
+    # -- the worker loop ------------------------------------------------------------------------
 
     async def _worker(self) -> None:
         journal = self.run.journal
@@ -84,22 +115,30 @@ class Engine:
             except asyncio.CancelledError:
                 journal.abandon_unit()  # not written: a resume fetches it again
                 raise
-            else:
-                self.scheduler.done(request)
-                journal.close_unit(unit)
-            finally:
-                self._active -= 1
-                self._notify()
+            except Exception as exc:  # noqa: BLE001 - the fault barrier: one request, one error row
+                self._fault(exc, "engine", unit.url or request.url)
+            self.scheduler.done(request)
+            journal.close_unit(unit)
+            self._active -= 1
+            self._check_limits()
+            self._notify()
 
     async def _next(self) -> Request | None:
-        while not self.stopping:
-            if self.max_pages and self._dispatched >= self.max_pages:
-                return None
+        while not self.closing:
+            if not self.limits.may_dispatch(self._active):  # each request in flight may become a page
+                if self._active == 0:
+                    self._check_limits()
+                    return None
+                await self._wake.wait()
+                continue
+            self._active += 1  # the slot is held while waiting: workers queued behind a claim cannot overshoot
             request = await self.scheduler.next()
             if request is not None:
-                self._active += 1
-                self._dispatched += 1
-                return request
+                if not self.closing:
+                    return request  # (one claimed after the close stays claimed: not done, not lost)
+            self._active -= 1
+            if self.closing:
+                break
             if self._active == 0:
                 if await self.scheduler.others_busy():  # other workers may still queue requests
                     await asyncio.sleep(0.25)
@@ -107,18 +146,25 @@ class Engine:
                 self._notify()  # nothing queued, nothing in flight: the crawl is over
                 return None
             await self._wake.wait()
+        self._notify()
         return None
 
     def _notify(self) -> None:
         self._wake.set()
         self._wake = asyncio.Event()
 
+    # -- one request's trip ---------------------------------------------------------------------
+
     async def _fetch(self, request: Request) -> Response | None:
         try:
+            self.scheduler.check(request)  # admitted already, unless an earlier version queued it
             response = await self.fetch(request)
         except FetchError as exc:
-            self.run.record_error(exc.kind, str(exc), request.url)
+            self._record(exc.kind, str(exc), request.url)
             await self._errback(request, exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a bad URL, cookie, header ...: refused, recorded
+            self._fault(exc, "fetch", request.url)
             return None
         if not response.streamed:
             await self._record_page(request, response)
@@ -126,7 +172,7 @@ class Engine:
             self.run.record_error("truncated", f"{response.truncated}; the readable part was used", request.url)
         if response.status >= 400:
             error = HttpError(f"HTTP {response.status}", request, response.status)
-            self.run.record_error(error.kind, str(error), request.url)
+            self._record(error.kind, str(error), request.url)
             await self._errback(request, error)
             return None
         return response
@@ -148,12 +194,14 @@ class Engine:
 
     async def _handle(self, request: Request, response: Response) -> None:
         try:
-            callback = self.spider.callback_for(request)
-            result = callback(response, **request.cb_kwargs)
-        except Exception as exc:  # noqa: BLE001 - a spider bug costs one page, not the run
-            self._spider_error(request, response.url, exc)
             result = None
-        try:
+            try:
+                callback = self.spider.callback_for(request)
+                result = callback(response, **request.cb_kwargs)
+            except CloseSpider as exc:
+                self.close(exc.reason)
+            except Exception as exc:  # noqa: BLE001 - a spider bug costs one page, not the run
+                self._fault(exc, "callback", response.url, _callback_name(request))
             await self._route(result, request, response.url)
         finally:
             await response.aclose()  # a stream's connection; a buffered body's share of the memory budget
@@ -162,48 +210,105 @@ class Engine:
 
     async def _route(self, result: Any, parent: Request | None, url: str | None) -> None:
         """Send what a callback produced on: requests to the scheduler, items to the pipelines."""
+        if result is None:
+            return
+        stream: Any = result if hasattr(result, "__aiter__") else outputs(result)  # a feed's records: one layer less
         try:
-            stream = result if hasattr(result, "__aiter__") else outputs(result)  # a feed's records: one layer less
-            async for output in stream:
-                if isinstance(output, Request):
-                    self._add(output, parent, url)
-                elif is_item(output):
-                    await self.pipelines.process(output, self.run)
-                else:
-                    self.run.record_error(
-                        "spider", f"callback yielded a {type(output).__name__}, not a Request or item", url
-                    )
-                if self.run.journal.behind:  # a feed faster than the database waits for it: memory stays flat
-                    await self.run.journal.caught_up()
-        except FetchError as exc:  # a streamed body that failed while the callback read it
-            self.run.record_error(exc.kind, str(exc), url)
+            async with contextlib.aclosing(stream) if hasattr(stream, "aclose") else contextlib.nullcontext():
+                async for output in stream:
+                    if isinstance(output, Request):
+                        self._add(output, parent, url)
+                    elif is_item(output):
+                        if not await self._process(output):
+                            break  # max_items: the rest is not read
+                    else:
+                        self._record("spider", f"{_callback_name(parent)}: yielded a {type(output).__name__}, "
+                                               "not a Request or item", url)
+                    if self.run.journal.behind:  # a feed faster than the database waits for it: memory stays flat
+                        await self.run.journal.caught_up()
+        except CloseSpider as exc:
+            self.close(exc.reason)
+        except FetchError as exc:  # a streamed body that failed while the callback read it, a bad feed
+            self._record(exc.kind, str(exc), url)
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept
-            self._spider_error(parent, url, exc)
+            self._fault(exc, "callback", url, _callback_name(parent))
+
+    async def _process(self, item: Any) -> bool:
+        """Pass an item through the pipelines; False once `max_items` is reached (the rest is not read)."""
+        if not self.limits.may_process_item(self._in_pipelines):
+            self.close(CloseReason.MAX_ITEMS)
+            return False
+        self._in_pipelines += 1
+        try:
+            await self.pipelines.process(item, self.run)
+        finally:
+            self._in_pipelines -= 1
+        return True
 
     def _add(self, request: Request, parent: Request | None, url: str | None) -> None:
         try:
             if self.scheduler.add_found(request, parent):
                 self._notify()
-        except NotSerializable as exc:
-            self.run.record_error("spider", f"request not queued: {exc}", url)
+        except Exception as exc:  # noqa: BLE001 - one bad link is one row; the page's other links go on
+            self._fault(exc, "queue", request.url, f"not queued (found on {url})")
 
     async def _errback(self, request: Request, error: FetchError) -> None:
         try:
             errback = self.spider.errback_for(request)
             if errback is not None:
                 await self._route(errback(error), request, request.url)
+        except CloseSpider as exc:
+            self.close(exc.reason)
         except Exception as exc:  # noqa: BLE001
-            self._spider_error(request, request.url, exc)
-
-    def _spider_error(self, request: Request | None, url: str | None, exc: Exception) -> None:
-        where = getattr(self.spider.callback_for(request), "__name__", "callback") if request else "spider"
-        log.debug("spider error at %s", url, exc_info=exc)
-        self.run.record_error("spider", f"{where}: {type(exc).__name__}: {exc}", url)
+            self._fault(exc, "callback", request.url, f"errback {_callback_name(request, 'errback')}")
 
     async def _start_requests(self) -> None:
         try:
             async for request in outputs(self.spider.start_requests()):
-                if isinstance(request, Request):
+                if not isinstance(request, Request):
+                    self._record("spider", f"start_requests yielded a {type(request).__name__}, not a Request")
+                    continue
+                try:
                     self.scheduler.add_start(request)
+                except Exception as exc:  # noqa: BLE001
+                    self._fault(exc, "queue", request.url, "start request not queued")
+        except CloseSpider as exc:
+            self.close(exc.reason)
         except Exception as exc:  # noqa: BLE001
-            self.run.record_error("spider", f"start_requests: {type(exc).__name__}: {exc}")
+            self._fault(exc, "callback", None, "start_requests")
+
+    # -- faults and limits ----------------------------------------------------------------------
+
+    def _fault(self, exc: Exception, stage: Stage, url: str | None, where: str = "") -> None:
+        """One `errors` row for what one request met; a database failure stops the run instead."""
+        if isinstance(exc, DatabaseError):
+            self.failure = self.failure or exc
+            self.stop()
+            return
+        kind = kind_of(exc, stage)
+        log.debug("%s error at %s", kind, url, exc_info=exc)
+        self._record(kind, describe(exc, where), url)
+
+    def _record(self, kind: str, message: str, url: str | None = None) -> None:
+        self.run.record_error(kind, message, url)
+
+    def _check_limits(self) -> None:
+        reason = self.limits.reached()
+        if reason is not None:
+            self.close(reason)
+
+    def _start_timer(self) -> asyncio.TimerHandle | None:
+        seconds = self.limits.seconds_left()
+        if seconds is None:
+            return None
+        return asyncio.get_running_loop().call_later(seconds, self.close, CloseReason.MAX_SECONDS)
+
+
+def _callback_name(request: Request | None, field: str = "callback") -> str:
+    """The callback (or errback) a request names, for messages: never resolved again (it may not exist)."""
+    if request is None:
+        return "spider"
+    callback = getattr(request, field)
+    if callback is None:
+        return "parse"
+    return callback if isinstance(callback, str) else getattr(callback, "__name__", field)

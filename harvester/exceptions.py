@@ -4,6 +4,7 @@
     ├── ConfigError            bad harvester.toml, -s override or command-line value
     ├── SpiderNotFound         no spider of that name in the project
     ├── SpiderLoadError        a spider or pipeline module failed to import
+    ├── CloseSpider            raised by a callback to close the run (its reason is recorded)
     ├── DatabaseError          unreachable database, or one at an older revision
     ├── QueryError             bad SQL or filter given to `harvester query`
     ├── DropItem               raised by a pipeline to drop an item
@@ -119,3 +120,14 @@ class ParseError(FetchError):
     """The body could not be parsed past some point; the message names the record, line or byte."""
 
     kind = "parse"
+
+
+class CloseSpider(HarvesterError):
+    """Raise from a callback to close the run: no new requests, those in flight finish.
+
+    The run ends `finished`, and `reason` is recorded as its `close_reason`.
+    """
+
+    def __init__(self, reason: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -7,6 +7,7 @@ concurrent callbacks never mix their URLs.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from harvester.storage.journal import Journal
 
 if TYPE_CHECKING:
     from harvester.spider import Spider
+
+log = logging.getLogger("harvester.errors")
 
 
 @dataclass
@@ -42,7 +45,16 @@ class Run:
         return self.journal.current_url()
 
     def record_error(self, kind: str, message: str, url: str | None = None) -> None:
-        """One `errors` row for this run, counted in its figures."""
+        """One `errors` row for this run, counted in its figures, and logged as it happens."""
+        if url:
+            log.warning("%s error at %s: %s", kind, _one_line(url), _one_line(message))
+        else:
+            log.warning("%s error: %s", kind, _one_line(message))
         self.stats.errors += 1
         self.stats.error_kinds[kind] += 1
         self.journal.error(url, kind, message)
+
+
+def _one_line(text: str) -> str:
+    """Text for a log line: control characters (a URL's raw newline) escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

@@ -2,15 +2,19 @@
 
 Start requests come from the operator; requests found in fetched documents
 are checked against `allowed_domains`, the depth limit, and the fetch-safety
-rule that a `file://` URL is only ever fetched when the operator gave it.
+rule that a `file://` URL is only ever fetched when the operator gave it (or
+lies under a directory the operator gave: the roots, kept with the run so a
+resume still knows them).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from harvester.exceptions import InvalidURL
 from harvester.frontier import Frontier
 from harvester.request import Request
 from harvester.transports.file import FileRoots
@@ -33,7 +37,11 @@ class Scheduler:
         self._file_roots = FileRoots() if file_roots is None else file_roots  # shared with the file transport
 
     def add_start(self, request: Request) -> bool:
-        """Queue a request the operator gave (start URLs, command line, config)."""
+        """Queue a request the operator gave (start URLs, command line, config).
+
+        Raises InvalidURL for a URL that cannot be requested as written (also in `add_found`).
+        """
+        _check_requestable(request.url)
         if urlsplit(request.url).scheme.lower() == "file":
             self._file_roots.add(request.url)
         return self._push(request)
@@ -41,6 +49,7 @@ class Scheduler:
     def add_found(self, request: Request, parent: Request | None) -> bool:
         """Queue a request a callback yielded while handling `parent`'s response."""
         request.depth = (parent.depth + 1) if parent is not None else 0
+        _check_requestable(request.url)
         scheme = request.url.partition(":")[0].lower()  # one of Request's schemes: it checked
         if scheme == "file":
             from_file = parent is not None and parent.url.partition(":")[0].lower() == "file"
@@ -69,6 +78,10 @@ class Scheduler:
     async def next(self) -> Request | None:
         return await self.frontier.next()
 
+    def check(self, request: Request) -> None:
+        """Raise InvalidURL for a request no transport can send (one an earlier version queued)."""
+        _check_requestable(request.url)
+
     def source_of(self, request: Request) -> int | None:
         return self.frontier.row_id(request)
 
@@ -80,3 +93,20 @@ class Scheduler:
 
     async def size(self) -> int:
         return await self.frontier.size()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_requestable(url: str) -> None:
+    """Refuse a URL no transport can send as written: control characters, a malformed host or port."""
+    control = _CONTROL.search(url)
+    if control:
+        raise InvalidURL(f"control character {control.group()!r} at position {control.start()} of the URL", url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed here: ValueError when out of range or not a number
+    except ValueError as exc:
+        raise InvalidURL(f"{exc} (the host or port)", url) from None
+    if " " in parts.netloc.rpartition("@")[2]:
+        raise InvalidURL(f"space in the host {parts.netloc!r}", url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import fields
 from typing import Any
 
 from harvester.request import Request
@@ -16,6 +17,9 @@ from harvester.request import Request
 
 class NotSerializable(ValueError):
     pass
+
+
+_FIELDS = frozenset(field.name for field in fields(Request))
 
 
 def request_to_json(request: Request) -> dict[str, Any]:
@@ -43,10 +47,22 @@ def request_to_json(request: Request) -> dict[str, Any]:
 
 
 def request_from_json(data: dict[str, Any]) -> Request:
-    values = dict(data)
+    """The request stored as `data`; it never raises for what an earlier version stored.
+
+    A field this version lacks is dropped. A URL it would refuse (a frontier
+    written by an earlier version, then `--resume`) is kept as stored: fetching
+    it fails, and the fault barrier records that as one error row, where
+    refusing it here would fail the claim of a whole batch.
+    """
+    values = {name: value for name, value in data.items() if name in _FIELDS}
     if "body" in values:
         values["body"] = base64.b64decode(values["body"])
-    return Request(**values)
+    try:
+        return Request(**values)
+    except ValueError:
+        request = Request(**{**values, "url": "http://refused.invalid/"})
+        request.url = str(values.get("url", ""))
+        return request
 
 
 def _callable_name(value: Any, field: str, request: Request) -> str:

@@ -34,8 +34,15 @@ class Spider:
     def parse(self, response: Response) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.parse is not defined")
 
+    def closed(self, reason: str) -> None:
+        """Called once when the run closes: `finished`, `interrupted`, `failed`, a limit or a CloseSpider reason."""
+
     def callback_for(self, request: Request) -> Any:
-        """The bound method a request names (a callable, a method name, or `parse`)."""
+        """The bound method a request names (a callable, a method name, or `parse`).
+
+        A name the spider lacks (a method renamed before a resume) raises
+        AttributeError: the engine records it as one `spider` error.
+        """
         return _resolve(self, request.callback) or self.parse
 
     def errback_for(self, request: Request) -> Any:

@@ -1,4 +1,8 @@
-"""A run's figures: pages, items, errors, bytes, and their breakdowns."""
+"""A run's figures: pages, items, errors, bytes, their breakdowns, and why it closed.
+
+They are kept in `runs.stats` (JSON) and read back at a resume, together with
+what the run must not forget: the operator's `file://` roots.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
     earlier: float = 0.0  # seconds spent before a resume
+    close_reason: str = ""  # finished, interrupted, failed, a limit (max_pages ...) or a CloseSpider reason
+    file_roots: list[str] = field(default_factory=list)  # the file:// URLs the operator gave: their trees
 
     def seconds(self) -> float:
         return self.elapsed or (self.earlier + time.monotonic() - self.started)
@@ -38,10 +44,14 @@ class Stats:
             error_kinds=Counter(data.get("errors_by_kind", {})),
             filtered=Counter(data.get("filtered", {})),
             earlier=data.get("seconds", 0.0),
+            file_roots=list(data.get("file_roots", [])),
         )
 
     def as_json(self) -> dict[str, Any]:
         seconds = self.seconds()
+        kept: dict[str, Any] = {"close_reason": self.close_reason} if self.close_reason else {}
+        if self.file_roots:
+            kept["file_roots"] = list(self.file_roots)
         return {
             "pages": self.pages,
             "items": self.items,
@@ -53,6 +63,7 @@ class Stats:
             "filtered": dict(sorted(self.filtered.items())),
             "seconds": round(seconds, 3),
             "pages_per_second": round(self.pages / seconds, 1) if seconds > 0 else 0.0,
+            **kept,
         }
 
     def summary(self) -> str:

@@ -4,6 +4,11 @@ JSON lines and JSON are written as items arrive. CSV needs every column
 before the first row, so items go to a JSON-lines spool file first and the
 CSV is written at close with the union of their fields, in bounded memory.
 A new export file is created 0600 (`harvester.storage.files`).
+
+On a resumed run (`--resume`) the file is written from the start again: first
+the items the run stored before (read back from the database, so the store
+pipeline must be on), then the new ones. The file holds every item of the run
+once, whatever became of the file the stopped part wrote.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from harvester.exceptions import ConfigError
 from harvester.items import as_dict
 from harvester.run import Run
 from harvester.storage.files import open_private
+from harvester.storage.recount import run_items
 
 FORMATS = (".jsonl", ".json", ".csv")
 
@@ -43,10 +49,16 @@ class ExportPipeline:
                 raise ConfigError(f"cannot export to {self.path}: {exc.strerror}") from None
             if self.format == ".json":
                 self._file.write("[")
+        if run.resumed:
+            for data in run_items(run.engine, run.id):
+                self._write(data)
 
     def process_item(self, item: Any, run: Run) -> None:
+        self._write(as_dict(item))
+
+    def _write(self, data: dict[str, Any]) -> None:
         assert self._file is not None
-        line = json.dumps(as_dict(item), ensure_ascii=False)
+        line = json.dumps(data, ensure_ascii=False)
         if self.format == ".json":
             self._file.write(("," if self._count else "") + "\n" + line)
         else:

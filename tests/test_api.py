@@ -6,7 +6,8 @@ import harvester
 def test_public_names_are_exported_and_sorted():
     assert harvester.__all__ == sorted(harvester.__all__)
     for name in ("Spider", "Request", "FormRequest", "Response", "Selector", "DropItem", "CrawlSpider", "Rule",
-                 "LinkExtractor", "XMLFeedSpider", "CSVFeedSpider", "JSONFeedSpider", "SitemapSpider", "ParseError"):
+                 "LinkExtractor", "XMLFeedSpider", "CSVFeedSpider", "JSONFeedSpider", "SitemapSpider", "ParseError",
+                 "CloseSpider"):
         assert name in harvester.__all__
         assert getattr(harvester, name) is not None
 

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         crawl(settings, spider_cls, spider_args(args.args), export=getattr(args, "output", None),
               handle_signals=True, resume=getattr(args, "resume", False), worker=worker)
     )
-    print(f"{spider_cls.name}: run {result.id} {result.status}: {result.stats.summary()}")
+    reason = result.stats.close_reason
+    why = f" ({reason})" if reason and reason != result.status else ""  # closed by a limit or CloseSpider
+    print(f"{spider_cls.name}: run {result.id} {result.status}{why}: {result.stats.summary()}")
     if result.failure:
         print(f"harvester: error: run {result.id} failed: {result.failure}", file=sys.stderr)
     output = getattr(args, "output", None)
