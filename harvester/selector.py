@@ -254,18 +254,9 @@ class Selector:
             response, text = None, response
         elif isinstance(response, _Element) and root is _NOT_SET:
             response, root = None, response
-        given = [
-            name
-            for name, missing in (
-                ("response", response is None),
-                ("text", text is None),
-                ("body", not body),
-                ("root", root is _NOT_SET),
-            )
-            if not missing
-        ]
-        if len(given) != 1:
-            raise ValueError(f"Selector takes one of response, text, body or root; got {given}")
+        given = (response is not None) + (text is not None) + bool(body) + (root is not _NOT_SET)
+        if given != 1:
+            raise ValueError("Selector takes one of response, text, body or root")
         if type not in (None, "html", "xml", "json", "text"):
             raise ValueError(f"Selector type must be html, xml, json or text, not {type!r}")
         self.ns = tuple(sorted(namespaces.items())) if namespaces else _NO_NS
@@ -415,9 +406,11 @@ class Selector:
     def xpath(
         self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any
     ) -> SelectorList:
-        tree = self._queried()
-        if tree is None:
-            return SelectorList()
+        tree, kind = self.root, self.type
+        if not isinstance(tree, _Element):
+            tree, kind = self._queried(), "html"  # (plain text is read as HTML)
+            if tree is None:
+                return SelectorList()
         ns = self.ns
         if namespaces:
             ns = tuple(sorted({**dict(ns), **namespaces}.items()))
@@ -425,15 +418,14 @@ class Selector:
             result = _compile_xpath(query, ns)(tree, **variables)
         except etree.XPathError as exc:
             raise ValueError(f"XPath {query!r} failed: {exc}") from exc
-        kind: SelectorType = "xml" if self.type == "xml" else "html"
         own = self.ns
         if type(result) is list:
             return SelectorList([_wrap(x, kind, own) for x in result])
         return SelectorList([_wrap(result, kind, own)])
 
     def css(self, query: str) -> SelectorList:
-        if self._queried() is None:
-            return SelectorList()
+        if not isinstance(self.root, _Element) and self._queried() is None:
+            return SelectorList()  # a string selected from a document
         return self.xpath(_css_to_xpath(query, self.type != "xml"))
 
     def jmespath(self, query: str, **kwargs: Any) -> SelectorList:
