@@ -1,12 +1,13 @@
 """The Scrapy tutorial's spiders run in Harvester unchanged but for the import.
 
 Each spider below is the tutorial's ("Scrapy Tutorial", sections "Following links",
-"A shortcut for creating Requests" and "More examples and patterns"), as written there;
+"A shortcut for creating Requests", "More examples and patterns" and "Using spider
+arguments", whose `async def start()` is Scrapy 2.13's), as written there;
 `ported()` makes the only two changes: ``import scrapy`` becomes ``import harvester as
 scrapy``, and the site's address becomes that of a small copy of quotes.toscrape.com
-served on loopback: 10 pages of 10 quotes (100 quotes by 50 authors) and the authors'
-pages, in the site's markup. Each spider is crawled with ``harvester crawl``, as a user
-runs it, and gives the items the tutorial's site gives.
+served on loopback: 10 pages of 10 quotes (100 quotes by 50 authors), the authors'
+pages and tag pages, in the site's markup. Each spider is crawled with ``harvester
+crawl``, as a user runs it, and gives the items the tutorial's site gives.
 """
 
 from __future__ import annotations
@@ -120,6 +121,33 @@ class AuthorSpider(scrapy.Spider):
         }
 '''
 
+# "Using spider arguments": `-a tag=humor`, read in Scrapy 2.13's `async def start()`.
+QUOTES_TAG = '''
+import scrapy
+
+
+class QuotesSpider(scrapy.Spider):
+    name = "quotes"
+
+    async def start(self):
+        url = "https://quotes.toscrape.com/"
+        tag = getattr(self, "tag", None)
+        if tag is not None:
+            url = url + "tag/" + tag
+        yield scrapy.Request(url, self.parse)
+
+    def parse(self, response):
+        for quote in response.css("div.quote"):
+            yield {
+                "text": quote.css("span.text::text").get(),
+                "author": quote.css("small.author::text").get(),
+            }
+
+        next_page = response.css("li.next a::attr(href)").get()
+        if next_page is not None:
+            yield response.follow(next_page, self.parse)
+'''
+
 # --- a small quotes.toscrape.com ------------------------------------------------------------
 
 AUTHORS = [
@@ -222,7 +250,8 @@ TAG = """
 """
 
 
-def list_page(number: int, page_quotes: list[dict]) -> str:
+def list_page(number: int, page_quotes: list[dict], pages: int = PAGES, prefix: str = "") -> str:
+    """A page of quotes; its pager links to `prefix`/page/N/, as the site's (and its tags')."""
     body = "".join(
         QUOTE.format(text=html.escape(q["text"], quote=False), author=html.escape(q["author"]),
                      slug=slug(q["author"]), keywords=",".join(q["tags"]),
@@ -233,12 +262,12 @@ def list_page(number: int, page_quotes: list[dict]) -> str:
     if number > 1:
         pager += f"""
             <li class="previous">
-                <a href="/page/{number - 1}/"><span aria-hidden="true">&larr;</span> Previous</a>
+                <a href="{prefix}/page/{number - 1}/"><span aria-hidden="true">&larr;</span> Previous</a>
             </li>"""
-    if number < PAGES:
+    if number < pages:
         pager += f"""
             <li class="next">
-                <a href="/page/{number + 1}/">Next <span aria-hidden="true">&rarr;</span></a>
+                <a href="{prefix}/page/{number + 1}/">Next <span aria-hidden="true">&rarr;</span></a>
             </li>"""
     side = "".join(
         f'\n            <span class="tag-item">\n            <a class="tag" style="font-size: 28px" '
@@ -288,6 +317,14 @@ def quotes_site(site: Site) -> Site:
             site.page("/", page)
     for index, name in enumerate(AUTHORS):
         site.page(f"/author/{slug(name)}", author_page(author_details(index, name)))
+    for tag in TAGS:
+        tagged = [q for q in all_quotes if tag in q["tags"]]
+        pages = -(-len(tagged) // PER_PAGE)
+        for number in range(1, pages + 1):
+            page = list_page(number, tagged[(number - 1) * PER_PAGE: number * PER_PAGE], pages, f"/tag/{tag}")
+            site.page(f"/tag/{tag}/page/{number}/", page)
+            if number == 1:
+                site.page(f"/tag/{tag}", page)
     return site
 
 
@@ -338,3 +375,15 @@ def test_the_author_spider_visits_each_author_page_once(project, quotes_site) ->
     assert len(author_hits) == 50 and set(author_hits.values()) == {1}  # 100 links, 50 pages, once each
     assert quotes_site.hits["/"] == 1
     assert all(quotes_site.hits[f"/page/{n}/"] == 1 for n in range(2, PAGES + 1))
+
+
+def test_the_spider_arguments_example_gets_the_quotes_of_one_tag(project, quotes_site) -> None:
+    project.spider("quotes_spider", ported(QUOTES_TAG, quotes_site))
+
+    items = crawl(project, "quotes", "-o", "quotes-humor.json", "-a", "tag=humor")
+
+    expected = [{"text": q["text"], "author": q["author"]} for q in quotes() if "humor" in q["tags"]]
+    assert len(expected) > PER_PAGE  # two pages: the pagination is followed
+    assert sorted(items, key=lambda q: q["text"]) == sorted(expected, key=lambda q: q["text"])
+    assert quotes_site.hits["/tag/humor"] == quotes_site.hits["/tag/humor/page/2/"] == 1
+    assert not any(path.startswith("/page/") for path in quotes_site.hits)
