@@ -27,6 +27,10 @@ class Spider:
             setattr(self, key, value)
         self.logger = logging.getLogger(f"harvester.spider.{self.name or type(self).__name__}")
 
+    def log(self, message: object, level: int = logging.DEBUG, **kwargs: Any) -> None:
+        """Log `message` through `self.logger`, as Scrapy's ``Spider.log``."""
+        self.logger.log(level, message, **kwargs)
+
     def start_requests(self) -> Iterable[Request] | AsyncIterator[Request]:
         start = getattr(type(self), "start", None)
         if callable(start):  # Scrapy 2.13's `async def start(self)`, yielding the first requests

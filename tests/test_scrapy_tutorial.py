@@ -1,8 +1,8 @@
 """The Scrapy tutorial's spiders run in Harvester unchanged but for the import.
 
-Each spider below is the tutorial's ("Scrapy Tutorial", sections "Following links",
-"A shortcut for creating Requests", "More examples and patterns" and "Using spider
-arguments", whose `async def start()` is Scrapy 2.13's), as written there;
+Each spider below is the tutorial's ("Scrapy Tutorial", sections "Our first Spider",
+"Following links", "A shortcut for creating Requests", "More examples and patterns" and
+"Using spider arguments"; `async def start()` is Scrapy 2.13's), as written there;
 `ported()` makes the only two changes: ``import scrapy`` becomes ``import harvester as
 scrapy``, and the site's address becomes that of a small copy of quotes.toscrape.com
 served on loopback: 10 pages of 10 quotes (100 quotes by 50 authors), the authors'
@@ -21,6 +21,31 @@ import pytest
 from conftest import Project, Site
 
 TUTORIAL_HOST = "https://quotes.toscrape.com"
+
+# "Our first Spider": start() requests two pages, parse() saves each body to a file.
+FIRST = '''
+from pathlib import Path
+
+import scrapy
+
+
+class QuotesSpider(scrapy.Spider):
+    name = "quotes"
+
+    async def start(self):
+        urls = [
+            "https://quotes.toscrape.com/page/1/",
+            "https://quotes.toscrape.com/page/2/",
+        ]
+        for url in urls:
+            yield scrapy.Request(url=url, callback=self.parse)
+
+    def parse(self, response):
+        page = response.url.split("/")[-2]
+        filename = f"quotes-{page}.html"
+        Path(filename).write_bytes(response.body)
+        self.log(f"Saved file {filename}")
+'''
 
 # "Following links": the next page joined by hand and requested with scrapy.Request.
 QUOTES_REQUEST = '''
@@ -339,6 +364,16 @@ def crawl(project: Project, spider: str, *args: str) -> list[dict]:
     assert done.returncode == 0, done.stderr
     assert project.sql("select kind, message from errors") == []
     return [json.loads(data) for (data,) in project.sql("select data from items order by id")]
+
+
+def test_the_first_spider_saves_the_two_pages(project, quotes_site) -> None:
+    project.spider("quotes_spider", ported(FIRST, quotes_site))
+
+    assert crawl(project, "quotes") == []
+
+    for number in (1, 2):
+        saved = (project.root / f"quotes-{number}.html").read_text(encoding="utf-8")
+        assert saved == list_page(number, quotes()[(number - 1) * PER_PAGE: number * PER_PAGE])
 
 
 def test_the_quotes_site_is_as_the_tutorial_describes_it() -> None:
