@@ -11,7 +11,7 @@ import codecs
 import json
 import posixpath
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -202,29 +202,31 @@ class Response:
         css: str | None = None,
         xpath: str | None = None,
         **kwargs: Any,
-    ) -> list[Request]:
-        """Requests for several links, as Scrapy's ``follow_all``; other arguments go to `Request`.
+    ) -> Iterator[Request]:
+        """Requests for several links, made as they are taken, as Scrapy's ``follow_all``.
 
         `urls` holds URLs (relative to this page), `Link`s or selectors; ``css=`` or
         ``xpath=`` selects them here. Of selected `<a>` and `<link>` elements the href is
         followed, of attribute or text selections the value; other elements and anchors
         without href are skipped. With none of the three: every link of the page, `links()`.
+        Other arguments go to each `Request`.
         """
         if sum(x is not None for x in (urls, css, xpath)) > 1:
             raise ValueError("follow_all takes one of urls, css or xpath")
+        if isinstance(urls, str | bytes):
+            raise TypeError("follow_all takes an iterable of URLs; for one URL use follow()")
         if css is not None:
             urls = self.css(css)
         elif xpath is not None:
             urls = self.xpath(xpath)
+        targets: Iterable[Any]
         if urls is None:
-            targets: Any = self.links()
+            targets = self.links()
         elif isinstance(urls, SelectorList):
-            targets = [url for url in map(_selected_url, urls) if url is not None]
-        elif isinstance(urls, str | bytes):
-            raise TypeError("follow_all takes an iterable of URLs; for one URL use follow()")
+            targets = (url for url in map(_selected_url, urls) if url is not None)
         else:  # URLs, selectors, or Links (their url)
-            targets = [u if isinstance(u, str | Selector) else getattr(u, "url", u) for u in urls]
-        return [self.follow(url, callback=callback, **kwargs) for url in targets]
+            targets = (u if isinstance(u, str | Selector) else getattr(u, "url", u) for u in urls)
+        return (self.follow(url, callback=callback, **kwargs) for url in targets)
 
     def jmespath(self, query: str, **kwargs: Any) -> SelectorList:
         """The values matching a JMESPath `query` in the JSON body, as Scrapy's ``response.jmespath``.

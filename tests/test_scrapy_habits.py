@@ -112,7 +112,7 @@ def test_a_spider_written_with_scrapy_habits_crawls_through_the_cli(project, sit
 
 def test_follow_all_css_follows_anchor_hrefs_and_skips_anchors_without_one() -> None:
     response = html_response(HOME)
-    requests = response.follow_all(css="ul.pager a", callback="parse_shelf", priority=3)
+    requests = list(response.follow_all(css="ul.pager a", callback="parse_shelf", priority=3))
     assert [r.url for r in requests] == ["http://shop.test/shelf/1", "http://shop.test/shelf/2"]
     assert all(isinstance(r, Request) and r.callback == "parse_shelf" and r.priority == 3 for r in requests)
 
@@ -125,7 +125,7 @@ def test_follow_all_takes_link_elements_attribute_values_and_selector_lists() ->
         "http://shop.test/api/products.json"]
     assert [r.url for r in response.follow_all(response.css("li a"))] == [
         "http://shop.test/shelf/1", "http://shop.test/shelf/2"]
-    assert response.follow_all(css="ul.pager li") == []  # not <a>/<link>: nothing to follow
+    assert list(response.follow_all(css="ul.pager li")) == []  # not <a>/<link>: nothing to follow
 
 
 def test_follow_all_takes_urls_links_and_selectors_and_one_source_only() -> None:
