@@ -11,7 +11,7 @@ import codecs
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _BASE_TAG = re.compile(rb"<base[\s/>]", re.IGNORECASE)
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what the URL parser strips from both ends
+_HTML5_SPACE = " \t\n\r\x0c"  # stripped from an href, as browsers do
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
 
@@ -49,6 +50,7 @@ class Response:
     _encoding: str | None = field(default=None, repr=False)
     _text: str | None = field(default=None, repr=False)
     _selector: Selector | None = field(default=None, repr=False)
+    _json_selector: Selector | None = field(default=None, repr=False)  # behind jmespath()
     _soup: BeautifulSoup | None = field(default=None, repr=False)
     _base_url: str | None = field(default=None, repr=False)
     _resolver: urls.Resolver | None = field(default=None, repr=False)
@@ -194,12 +196,59 @@ class Response:
             url = self.urljoin(url)
         return Request(url, callback=callback, **kwargs)
 
-    def follow_all(self, urls: Any = None, callback: Any = None, **kwargs: Any) -> Iterator[Request]:
-        """A request for each of `urls` (the page's `links()` when none are given), made as they are taken."""
-        targets = self.links() if urls is None else urls
-        return (self.follow(u, callback=callback, **kwargs) for u in targets)
+    def follow_all(
+        self,
+        urls: Any = None,
+        callback: Any = None,
+        *,
+        css: str | None = None,
+        xpath: str | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Request]:
+        """Requests for several links, made as they are taken, as Scrapy's ``follow_all``.
+
+        `urls` holds URLs (relative to this page), `Link`s or selectors; ``css=`` or
+        ``xpath=`` selects them here. Of selected `<a>` and `<link>` elements the href is
+        followed, of attribute or text selections the value; other elements and anchors
+        without href are skipped. With none of the three: every link of the page, `links()`.
+        Other arguments go to each `Request`.
+        """
+        if sum(x is not None for x in (urls, css, xpath)) > 1:
+            raise ValueError("follow_all takes one of urls, css or xpath")
+        if isinstance(urls, str | bytes):
+            raise TypeError("follow_all takes an iterable of URLs; for one URL use follow()")
+        if css is not None:
+            urls = self.css(css)
+        elif xpath is not None:
+            urls = self.xpath(xpath)
+        targets: Iterable[Any]
+        if urls is None:
+            targets = self.links()
+        elif isinstance(urls, SelectorList):
+            targets = (url for url in map(_selected_url, urls) if url is not None)
+        else:  # URLs, selectors, or Links (their url)
+            targets = (u if isinstance(u, str | Selector) else getattr(u, "url", u) for u in urls)
+        return (self.follow(url, callback=callback, **kwargs) for url in targets)
+
+    def jmespath(self, query: str, **kwargs: Any) -> SelectorList:
+        """The values matching a JMESPath `query` in the JSON body, as Scrapy's ``response.jmespath``.
+
+        A body that is not JSON matches nothing; `kwargs` go to ``jmespath.search``.
+        """
+        if self._json_selector is None:
+            self._json_selector = Selector(text=self.text, type="json")
+        return self._json_selector.jmespath(query, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{self.status} {self.url}>"
+
+
+def _selected_url(selected: Selector) -> str | None:
+    """The URL a selection names (`<a>`/`<link>` href, or a selected value), as Scrapy reads it."""
+    root = selected.root
+    if isinstance(root, str):
+        return root.strip(_HTML5_SPACE)
+    href = root.get("href") if getattr(root, "tag", None) in ("a", "link") else None
+    return None if href is None else href.strip(_HTML5_SPACE)
 
 

@@ -27,9 +27,15 @@ class Spider:
             setattr(self, key, value)
         self.logger = logging.getLogger(f"harvester.spider.{self.name or type(self).__name__}")
 
+    def log(self, message: object, level: int = logging.DEBUG, **kwargs: Any) -> None:
+        """Log `message` through `self.logger`, as Scrapy's ``Spider.log``."""
+        self.logger.log(level, message, **kwargs)
+
     def start_requests(self) -> Iterable[Request] | AsyncIterator[Request]:
-        for url in self.start_urls:
-            yield Request(url, callback=self.parse)
+        start = getattr(type(self), "start", None)
+        if callable(start):  # Scrapy 2.13's `async def start(self)`, yielding the first requests
+            return start(self)
+        return (Request(url, callback=self.parse) for url in self.start_urls)
 
     def parse(self, response: Response) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.parse is not defined")

@@ -50,7 +50,7 @@ def test_comma_separated_css_parts_each_get_pseudo_elements(page: Selector) -> N
 def test_xpath_with_variables(page: Selector) -> None:
     assert page.xpath("//a[@data-sku=$sku]/text()", sku="B2").get() == "Second"
     assert page.xpath("count(//li[contains(@class, $c)])", c="item").get() == "2.0"
-    assert page.xpath("boolean(//h1)").get() == "True"
+    assert page.xpath("boolean(//h1)").get() == "1"  # as parsel: "1" / "0"
     assert page.xpath("string(//h1)").get() == "Hello big world"
 
 
@@ -79,7 +79,7 @@ def test_element_get_getall_attrib_text(page: Selector) -> None:
 
 
 def test_text_selector_get_getall_attrib_text() -> None:
-    sel = Selector(text="plain value")
+    sel = Selector(text="plain value", type="text")
     assert sel.type == "text"
     assert sel.root == sel.get() == "plain value"
     assert sel.getall() == ["plain value"]
