@@ -537,6 +537,7 @@ class SelectorList(list[Selector]):
         return SelectorList([r for s in self for r in s.css(query)])
 
     def jmespath(self, query: str, **kwargs: Any) -> SelectorList:
+        """The JMESPath `query` run on every member, results in one list."""
         return SelectorList([r for s in self for r in s.jmespath(query, **kwargs)])
 
     def get(self, default: Any = None) -> Any:
@@ -550,6 +551,7 @@ class SelectorList(list[Selector]):
     extract_first = get
 
     def getall(self) -> list[Any]:
+        """Every member's ``get()``, in document order (``extract()`` is the same)."""
         return [s.get() for s in self]
 
     extract = getall

@@ -26,7 +26,7 @@ KNOWN_MISSING = {
     "Response.is_html",
     "Selector.namespaces", "Selector.xpath", "Selector.css", "Selector.get", "Selector.getall",
     "Selector.attrib", "Selector.re", "Selector.re_first",
-    "SelectorList.xpath", "SelectorList.css", "SelectorList.get", "SelectorList.getall",
+    "SelectorList.xpath", "SelectorList.css", "SelectorList.get",
     "SelectorList.attrib", "SelectorList.re", "SelectorList.re_first",
 }
 
