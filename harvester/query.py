@@ -15,7 +15,8 @@ The same filters give the same rows on SQLite and PostgreSQL:
 The small Python API for notebooks:
 
     from harvester.query import open_database, items_of_run, changed_items, item_history
-    db = open_database()                      # ./harvester.toml, or open_database("sqlite:///x.db")
+    db = open_database()                      # ./harvester.toml, or open_database("sqlite:///x.db");
+                                              # read-only (harvester.read_only) unless write=True
     items_of_run(db, spider="books")          # data of the newest run's items, as dicts
     changed_items(db, spider="books")         # item rows new or changed in it, with "change"
     item_history(db, item_id)                 # earlier versions of a keyed item, oldest first
@@ -36,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from harvester.exceptions import QueryError
-from harvester.read_only import WRITE_REFUSED, open_read_only, refusal
+from harvester.read_only import WRITE_REFUSED, is_read_only, open_read_only, refusal
 from harvester.storage.tables import item_history as history_table
 from harvester.storage.tables import items, runs
 
@@ -73,12 +74,13 @@ def run_sql(engine: Engine, sql: str, limit: int | None = None) -> tuple[list[st
             columns = list(result.keys()) if result.returns_rows else None
     except Exception as exc:
         connection.close()
-        if refusal(exc):
+        if refusal(exc) and is_read_only(engine):
             raise QueryError(WRITE_REFUSED) from None
         if isinstance(exc, SQLAlchemyError) or type(exc).__module__.startswith("psycopg"):
             raise QueryError(f"bad SQL: {_reason(exc)}") from None
         raise
     if columns is None:
+        result.close()
         connection.commit()
         connection.close()
         return [], iter(())
@@ -90,13 +92,14 @@ def run_sql(engine: Engine, sql: str, limit: int | None = None) -> tuple[list[st
                     break
                 yield dict(zip(columns, row, strict=True))
         finally:
+            result.close()
             connection.close()
 
     return columns, rows()
 
 
 def _read_only_postgresql(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql" and bool(engine.get_execution_options().get("postgresql_readonly"))
+    return engine.dialect.name == "postgresql" and is_read_only(engine)
 
 
 def _one_postgresql_statement(connection: Any, sql: str) -> Any:

@@ -14,7 +14,8 @@ text looks like:
   the extended protocol, one statement at a time (so `SET TRANSACTION READ
   WRITE; DELETE ...` cannot slip a write in).
 
-`refusal(exc)` tells a refused write apart from other errors, for one clear line.
+`refusal(exc)` tells a refused write apart from other errors, for one clear line;
+`is_read_only(engine)` whether an engine came from here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -35,24 +36,37 @@ from harvester.storage.database import open_engine
 WRITE_REFUSED = "refused: this statement writes, and query reads only; add --write to let it change the database"
 _SQLITE_REFUSALS = ("attempt to write a readonly database", "too many attached databases")
 _PG_READ_ONLY = "25006"  # read_only_sql_transaction
+_MARK = "harvester_read_only"  # an execution option: this engine came from open_read_only
 
 
 def open_read_only(url: str, busy_ms: int = 10_000) -> Engine:
     """An engine on the existing database at `url` that cannot write; one clear error otherwise."""
     path = _sqlite_file(url)
-    if path is None:
+    if path is not None:
+        engine = _sqlite_read_only(path, busy_ms)
+    else:
         engine = open_engine(url, must_exist=True)
         if engine.dialect.name == "postgresql":
-            return engine.execution_options(postgresql_readonly=True)
-        return engine
+            engine = engine.execution_options(postgresql_readonly=True)
+        else:  # SQLite by a URL of another form (a `file:` URI, options): its connections cannot write either
+            event.listen(engine, "connect", lambda connection, _record: _no_writes(connection))
+            engine.dispose()  # the connection open_engine checked the database with had no such limits
+    return engine.execution_options(**{_MARK: True})
+
+
+def is_read_only(engine: Engine) -> bool:
+    """Whether `engine` came from `open_read_only`."""
+    return bool(engine.get_execution_options().get(_MARK))
+
+
+def _sqlite_read_only(path: Path, busy_ms: int) -> Engine:
     if not path.exists():
         raise DatabaseError(f"no harvest database at {path}; run a crawl first")
     uri = _sqlite_uri(path)
 
     def connect() -> sqlite3.Connection:
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH and VACUUM INTO would create files
-        connection.execute("PRAGMA query_only=1")
+        _no_writes(connection)
         connection.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         return connection
 
@@ -65,6 +79,11 @@ def open_read_only(url: str, busy_ms: int = 10_000) -> Engine:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise DatabaseError(f"cannot open database {path}: {reason}") from None
     return engine
+
+
+def _no_writes(connection: sqlite3.Connection) -> None:
+    connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH and VACUUM INTO would create files
+    connection.execute("PRAGMA query_only=1")
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -102,6 +102,61 @@ def test_a_database_in_a_read_only_folder_can_be_queried(crawled: Project) -> No
     assert crawled.sql("select count(*) from items") == [(3,)]
 
 
+def test_a_read_only_folder_whose_wal_holds_changes_is_refused_in_one_line(crawled: Project) -> None:
+    db = crawled.root / "harvest.db"
+    writer = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('pragma wal_autocheckpoint=0'); "
+              "c.execute(\"update items set spider = 'later'\"); c.commit(); os._exit(0)")  # dies, WAL kept
+    subprocess.run([sys.executable, "-c", writer, str(db)], check=True, timeout=60)
+    assert (crawled.root / "harvest.db-wal").stat().st_size > 0
+    (crawled.root / "harvest.db-shm").unlink()  # as after a copy or a reboot: SQLite would rebuild it
+    result = run_read_only(crawled.root, "query", "select count(*) from items")
+    assert result.returncode == 2
+    assert "harvest.db-wal" in one_line_error(result)
+    assert crawled.sql("select distinct spider from items") == [("later",)]  # nothing was lost (writable again)
+
+
+def test_the_python_api_reads_only_unless_asked_to_write(crawled: Project) -> None:
+    script = f"""
+from harvester.exceptions import QueryError
+from harvester.query import open_database, run_sql
+db = open_database({crawled.db_url!r})
+try:
+    run_sql(db, "delete from items")
+except QueryError as exc:
+    print("refused:", exc)
+writer = open_database({crawled.db_url!r}, write=True)
+run_sql(writer, "delete from items where id = 1")
+print(list(run_sql(db, "select count(*) as n from items")[1]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].startswith("refused:")
+    assert out.stdout.splitlines()[1] == "[{'n': 2}]"
+
+
+def test_a_sqlite_uri_given_to_the_python_api_is_read_only_too(crawled: Project) -> None:
+    url = f"sqlite:///file:{crawled.root / 'harvest.db'}?uri=true"
+    script = f"""
+from harvester.exceptions import QueryError
+from harvester.query import open_database, run_sql
+db = open_database({url!r})
+for sql in ("delete from items", "attach 'other.db' as other"):
+    try:
+        run_sql(db, sql)
+    except QueryError as exc:
+        print("refused:", exc)
+print(list(run_sql(db, "select count(*) as n from items")[1]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=crawled.root, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.startswith("refused:") for line in lines[:2]] == [True, True], lines
+    assert lines[2] == "[{'n': 3}]"
+    assert not (crawled.root / "other.db").exists()
+
+
 def test_a_read_only_file_can_be_queried(crawled: Project) -> None:
     (crawled.root / "harvest.db").chmod(0o444)
     assert ok(crawled.run("query", "select count(*) as n from items", "--format", "csv")).splitlines() == ["n", "3"]
