@@ -3,9 +3,10 @@
 The last step of the data path: storage -> reports. `gather(run)` reads what
 a run did (its figures, counted from its rows; errors by kind with a few examples, the items new or
 changed in it, with the fields that changed); `compose(report, ...)` makes
-one `EmailMessage` whose subject leads with `FAILED` when the run failed or every
-page of it failed (errors, and no page below status 400), with a plain-text part, an HTML alternative and, if asked,
-the new and changed items as a CSV attachment.
+one `EmailMessage` with a plain-text part, an HTML alternative and, if asked,
+the new and changed items as a CSV attachment (declared UTF-8). Its subject
+starts with `FAILED` when the run failed, or every page of it failed (errors,
+and no page whose final status is below 400): the subject is what people scan.
 
 Scraped text never reaches a header as it is: header values are folded to
 one line (every line break and run of whitespace becomes one space) and

@@ -1,9 +1,10 @@
 """Printing query results: an aligned table, JSON, JSON lines or CSV.
 
-An empty CSV result is its header alone. Item rows carry `data` as an object: JSON formats keep it nested; in CSV and
-table output its fields become columns after the item's own. Text that cannot
-be printed (lone surrogates in rows stored before items were scrubbed) is
-shown as U+FFFD, as newer rows hold it.
+Item rows carry `data` as an object: JSON formats keep it nested; in CSV and
+table output its fields become columns after the item's own. An empty CSV
+result is its header alone. Text that cannot be printed (lone surrogates in
+rows stored before items were scrubbed) is shown as U+FFFD, as newer rows
+hold it.
 """
 
 from __future__ import annotations
