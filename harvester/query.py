@@ -15,7 +15,8 @@ The same filters give the same rows on SQLite and PostgreSQL:
 The small Python API for notebooks:
 
     from harvester.query import open_database, items_of_run, changed_items, item_history
-    db = open_database()                      # ./harvester.toml, or open_database("sqlite:///x.db")
+    db = open_database()                      # ./harvester.toml, or open_database("sqlite:///x.db");
+                                              # read-only (harvester.read_only) unless write=True
     items_of_run(db, spider="books")          # data of the newest run's items, as dicts
     changed_items(db, spider="books")         # item rows new or changed in it, with "change"
     item_history(db, item_id)                 # earlier versions of a keyed item, oldest first
@@ -36,6 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from harvester.exceptions import QueryError
+from harvester.read_only import WRITE_REFUSED, is_read_only, open_read_only, refusal
 from harvester.storage.tables import item_history as history_table
 from harvester.storage.tables import items, runs
 
@@ -43,38 +45,69 @@ ITEM_COLUMNS = ("id", "run_id", "spider", "url", "created_at", "data")
 _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
 
 
-def open_database(url: str | None = None, config: str | Path | None = None) -> Engine:
-    """The harvest database at `url`, or the one `config` (default ./harvester.toml) names."""
+def open_database(url: str | None = None, config: str | Path | None = None, write: bool = False) -> Engine:
+    """The harvest database at `url`, or the one `config` (default ./harvester.toml) names.
+
+    Read-only unless `write` (`harvester.read_only`): a statement that would change
+    the database raises `QueryError`, and a read-only file or folder can be read.
+    """
     from harvester import config as settings
     from harvester.storage.database import open_engine
 
     if url is None:
         url = settings.load(config).database_url()
-    return open_engine(url, must_exist=True)
+    return open_engine(url, must_exist=True) if write else open_read_only(url)
 
 
-def run_sql(engine: Engine, sql: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    """Column names and rows of one SQL statement."""
+def run_sql(engine: Engine, sql: str, limit: int | None = None) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """Column names and rows (the first `limit`, if given) of one SQL statement.
+
+    On a read-only engine a statement that writes raises `QueryError` saying so.
+    """
     connection = engine.connect()
     try:
-        result = connection.execute(text(sql))
-    except SQLAlchemyError as exc:
+        if _read_only_postgresql(engine):
+            result: Any = _one_postgresql_statement(connection, sql)
+            columns = [column.name for column in result.description] if result.description else None
+        else:
+            result = connection.execute(text(sql))
+            columns = list(result.keys()) if result.returns_rows else None
+    except Exception as exc:
         connection.close()
-        raise QueryError(f"bad SQL: {_reason(exc)}") from None
-    if not result.returns_rows:
+        if refusal(exc) and is_read_only(engine):
+            raise QueryError(WRITE_REFUSED) from None
+        if isinstance(exc, SQLAlchemyError) or type(exc).__module__.startswith("psycopg"):
+            raise QueryError(f"bad SQL: {_reason(exc)}") from None
+        raise
+    if columns is None:
+        result.close()
         connection.commit()
         connection.close()
         return [], iter(())
-    columns = list(result.keys())
 
     def rows() -> Iterator[dict[str, Any]]:
         try:
-            for row in result:
+            for count, row in enumerate(result):
+                if limit is not None and count >= limit:
+                    break
                 yield dict(zip(columns, row, strict=True))
         finally:
+            result.close()
             connection.close()
 
     return columns, rows()
+
+
+def _read_only_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql" and is_read_only(engine)
+
+
+def _one_postgresql_statement(connection: Any, sql: str) -> Any:
+    """The psycopg cursor of `sql` run as a prepared statement: the server takes one statement only,
+    in the connection's READ ONLY transaction."""
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.execute(sql, prepare=True)
+    return cursor
 
 
 def find_items(
@@ -85,8 +118,9 @@ def find_items(
     where: Sequence[str] = (),
     changed: bool = False,
     columns: Sequence[str] = ITEM_COLUMNS,
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Item rows (with `data` as a dict) matching every filter given, oldest first."""
+    """Item rows (with `data` as a dict) matching every filter given, oldest first (the first `limit`)."""
     query = select(*(items.c[name] for name in columns if name != "change")).order_by(items.c.id)
     if "change" in columns:
         query = _with_change(query)
@@ -103,6 +137,8 @@ def find_items(
         if not sep or not field.strip():
             raise QueryError(f"bad --where {condition!r}: expected field=value")
         query = query.where(field_equals(engine.dialect.name, field.strip(), value))
+    if limit is not None:
+        query = query.limit(limit)
     connection = engine.connect()
     try:
         result = connection.execute(query).mappings()
@@ -169,7 +205,7 @@ def field_equals(dialect: str, field: str, value: str) -> ColumnElement[bool]:
     return or_(*candidates)
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: BaseException) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 

@@ -4,7 +4,9 @@ The last step of the data path: storage -> reports. `gather(run)` reads what
 a run did (its figures, counted from its rows; errors by kind with a few examples, the items new or
 changed in it, with the fields that changed); `compose(report, ...)` makes
 one `EmailMessage` with a plain-text part, an HTML alternative and, if asked,
-the new and changed items as a CSV attachment.
+the new and changed items as a CSV attachment (declared UTF-8). Its subject
+starts with `FAILED` when the run failed, or every page of it failed (errors,
+and no page whose final status is below 400): the subject is what people scan.
 
 Scraped text never reaches a header as it is: header values are folded to
 one line (every line break and run of whitespace becomes one space) and
@@ -77,6 +79,16 @@ class Report:
     changed_examples: list[ChangedItem] = field(default_factory=list)
     previous: dict[str, Any] | None = None  # the spider's run before this one: id, status, items
     csv: str | None = None  # the new and changed items, when attached
+    good_pages: int = 0  # pages whose final status was below 400 (304 included)
+
+    @property
+    def alarm(self) -> str | None:
+        """What a reader must see first, in the subject: a failed run, or one where every page failed."""
+        if self.status == "failed":
+            return "FAILED"
+        if self.errors and not self.good_pages:
+            return "FAILED: every page failed"
+        return None
 
 
 def gather(run: Run, attach_csv: bool = False) -> Report:
@@ -90,6 +102,7 @@ def gather(run: Run, attach_csv: bool = False) -> Report:
             report.started_at, report.job = row.started_at, run.job or row.job
         counted = count_rows(connection, run.id)  # the rows, whatever was counted in memory across resumes
         report.pages, report.errors = counted["pages"], counted["errors"]
+        report.good_pages = sum(n for status, n in counted["statuses"].items() if _good_status(status))
         if counted["items"]:  # the run stores its items (without the store, the figure counted is all)
             report.items = counted["items"]
         report.error_kinds = _errors(connection, run.id, counted["errors_by_kind"])
@@ -163,10 +176,16 @@ def one_line(value: object, limit: int = MAX_HEADER) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _good_status(status: str) -> bool:
+    return status.isdigit() and int(status) < 400
+
+
 def subject(report: Report) -> str:
+    """`[harvester] SPIDER (JOB) STATUS: figures`, led by `FAILED...` when the run or every page failed."""
     job = f" ({report.job})" if report.job else ""
+    alarm = f"{report.alarm}: " if report.alarm else ""
     return one_line(
-        f"[harvester] {report.spider}{job} {report.status}: {report.pages} pages, {report.items} items "
+        f"[harvester] {alarm}{report.spider}{job} {report.status}: {report.pages} pages, {report.items} items "
         f"({report.new} new, {report.changed} changed), {report.errors} errors"
     )
 
@@ -206,6 +225,8 @@ def _figures(report: Report) -> list[tuple[str, str]]:
 
 def plain_text(report: Report) -> str:
     lines = [f"Harvester run {report.run_id} of {one_line(report.spider)}: {report.status}", ""]
+    if report.alarm:
+        lines[1:1] = [report.alarm]
     lines += [f"  {name:<13}{one_line(value, 300)}" for name, value in _figures(report)]
     if report.error_kinds:
         lines += ["", "Errors by kind"]
@@ -225,7 +246,7 @@ def plain_text(report: Report) -> str:
 def html_text(report: Report) -> str:
     e = html.escape
     parts = [f"<html><body><h2>Harvester run {report.run_id} of {e(report.spider)}: {e(report.status)}</h2>",
-             "<table>"]
+             f"<p><b>{e(report.alarm)}</b></p>" if report.alarm else "", "<table>"]
     parts += [f"<tr><th align='left'>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in _figures(report)]
     parts.append("</table>")
     if report.error_kinds:

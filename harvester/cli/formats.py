@@ -1,9 +1,10 @@
 """Printing query results: an aligned table, JSON, JSON lines or CSV.
 
 Item rows carry `data` as an object: JSON formats keep it nested; in CSV and
-table output its fields become columns after the item's own. Text that cannot
-be printed (lone surrogates in rows stored before items were scrubbed) is
-shown as U+FFFD, as newer rows hold it.
+table output its fields become columns after the item's own. An empty CSV
+result is its header alone. Text that cannot be printed (lone surrogates in
+rows stored before items were scrubbed) is shown as U+FFFD, as newer rows
+hold it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from harvester.items import safe_text
@@ -21,8 +22,13 @@ FORMATS = ("table", "json", "jsonl", "csv")
 MAX_CELL = 60
 
 
-def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO = sys.stdout) -> int:
-    """Print `rows` in `fmt`; the number of rows printed."""
+def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO = sys.stdout,
+          header: Sequence[str] = ()) -> int:
+    """Print `rows` in `fmt`; the number of rows printed.
+
+    `header` is the CSV header when there are no rows (a query's column names), so an
+    empty result is still a CSV file with its columns.
+    """
     if fmt == "json":
         return _json(rows, out)
     if fmt == "jsonl":
@@ -33,6 +39,7 @@ def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO = sys.stdout) ->
     flat = [_flatten(row) for row in rows]
     columns = list(dict.fromkeys(key for row in flat for key in row))
     if fmt == "csv":
+        columns = columns or [name for name in header if name != "data"]
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: _cell(v) for k, v in row.items()} for row in flat)

@@ -80,9 +80,10 @@ TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "query": (
         "Read the harvest database: run SQL, or list the items matching filters.\n"
+        "The database is opened read-only: SQL that writes is refused unless --write.\n"
         "Formats: table (default), json (one array), jsonl (one object per line), csv.",
         ('harvester query "select count(*) from items"',
-         "harvester query --spider books --where category=Poetry --format csv",
+         "harvester query --spider books --where category=Fiction --format csv --limit 10",
          "harvester query --changed --spider books",
          "harvester query --db sqlite:///elsewhere.db --run 3 --format jsonl"),
     ),
