@@ -24,9 +24,9 @@ from harvester.exceptions import InvalidURL, ParseError
 from harvester.feeds.body import feed_bytes, watch
 from harvester.feeds.xml import iter_nodes
 from harvester.request import Request
-from harvester.urls import join
 from harvester.response import Response
 from harvester.spider import Spider
+from harvester.urls import join
 
 MAX_URLS = 50_000
 MAX_BYTES = 50 * 1024 * 1024
