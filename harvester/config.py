@@ -54,9 +54,12 @@ class ProjectSettings:
         pipelines: Item pipelines, run in this order, each by dotted path: the built-ins
             `pipelines.validate`, `pipelines.dedupe`, `pipelines.store`, `pipelines.export`,
             `pipelines.email_report`, or a project's own class (`myproject.pipelines.Clean`).
+        middlewares: The project's fetch middlewares, in order, each by dotted path (`mymodule.AddHeader`);
+            a class is constructed with the settings. They run after retries, before the per-host throttle.
     """
     spiders: tuple[str, ...] = ("spiders",)
     pipelines: tuple[str, ...] = ("pipelines.store",)
+    middlewares: tuple[str, ...] = ()  # fetch middlewares by dotted path, in order (harvester.middleware)
 
 
 @dataclass(frozen=True)
