@@ -79,10 +79,11 @@ def load(entries: Iterable[Any], settings: Settings, where: str) -> list[Middlew
     """
     found = []
     for entry in entries:
-        target = _resolve(entry, where) if isinstance(entry, str) else entry
+        target: Any = _resolve(entry, where) if isinstance(entry, str) else entry
         if inspect.isclass(target):
+            construct: Callable[[Settings], Any] = target
             try:
-                target = target(settings)
+                target = construct(settings)
             except Exception as exc:  # noqa: BLE001 - one line, before the run starts
                 raise ConfigError(f"{where}: {_name(entry)} failed to start: {type(exc).__name__}: {exc}") from None
         if not callable(target):

@@ -213,3 +213,16 @@ def test_a_proxy_login_reaches_the_proxy_alone(project, tls_site, ca, proxies):
     (_, _, headers), = tls_site.requests
     assert not {"Proxy-Authorization", "Authorization"} & set(headers)
     assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_the_rotating_proxy_without_a_proxy_list_is_one_line_and_exit_2(project, site):
+    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
+                  .replace('pipelines = ["pipelines.store"]',
+                           'pipelines = ["pipelines.store"]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]'))
+    project.spider("follow", follow_spider("follow"))
+
+    done = project.run("crawl", "follow", "-a", f"base={site.url}")
+
+    assert done.returncode == 2
+    assert "proxy_list is empty" in done.stderr and done.stderr.strip().count("\n") == 0
+    assert site.requests == []

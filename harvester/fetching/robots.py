@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 from protego import Protego
 
 from harvester.exceptions import FetchError, RedirectError, RobotsDisallowed, Truncated
-from harvester.fetching.base import Fetch
 from harvester.fetching.hosts import Hosts
 from harvester.middleware import CallNext
 from harvester.request import Request
@@ -37,7 +36,7 @@ class Robots:
     `fetch_robots` is the chain robots.txt itself is fetched with (at most 5 redirects, RFC 9309).
     """
 
-    def __init__(self, user_agent: str, hosts: Hosts, fetch_robots: Fetch, max_crawl_delay: float = 30.0) -> None:
+    def __init__(self, user_agent: str, hosts: Hosts, fetch_robots: CallNext, max_crawl_delay: float = 30.0) -> None:
         self.fetch_robots = fetch_robots
         self.token = user_agent.split("/")[0].split()[0] if user_agent.strip() else "*"
         self.hosts = hosts
