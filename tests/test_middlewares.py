@@ -226,3 +226,28 @@ def test_the_rotating_proxy_without_a_proxy_list_is_one_line_and_exit_2(project,
     assert done.returncode == 2
     assert "proxy_list is empty" in done.stderr and done.stderr.strip().count("\n") == 0
     assert site.requests == []
+
+
+def test_a_request_with_a_bad_proxy_is_one_error_row_without_the_login(project, site):
+    site.page("/", "<html><body><h1>home</h1></body></html>")
+    project.spider("own", """
+        from harvester import Request, Spider
+
+        class Own(Spider):
+            name = "own"
+            base = ""
+
+            def start_requests(self):
+                yield Request(self.base + "/", proxy="ftp://bot:s3cret@127.0.0.1:21")
+
+            def parse(self, response):
+                yield {"h1": response.css("h1::text").get()}
+        """)
+
+    done = project.run("crawl", "own", "-a", f"base={site.url}")
+
+    assert done.returncode == 0, done.stderr
+    (kind, message), = project.sql("select kind, message from errors")
+    assert "bad proxy URL 'ftp://127.0.0.1:21'" in message
+    assert b"s3cret" not in (project.root / "harvest.db").read_bytes()
+    assert site.requests == []

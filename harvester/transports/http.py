@@ -107,8 +107,8 @@ class HttpTransport:
         auth = None
         if request.credentials and (login := self._credentials.for_request(request)) is not None:
             auth = self._auth(login)
+        client = self._client_for(request.url) if request.proxy is None else self._through(request.proxy, request)
         with _translated(request):
-            client = self._client_for(request.url) if request.proxy is None else self._through(request.proxy)
             if auth is None and (request.proxy is not None or request.url.partition(":")[0].lower() not in
                                  self._proxied):
                 # Nothing for the client to add (no auth flow, no proxy, no jar of its own, no
@@ -129,7 +129,7 @@ class HttpTransport:
                 await raw.aclose()
         return response
 
-    def _through(self, proxy: str) -> pool.Client:
+    def _through(self, proxy: str, request: Request) -> pool.Client:
         """The client that sends requests through `proxy` (made on first use)."""
         client = self._via.get(proxy)
         if client is None:
@@ -137,8 +137,8 @@ class HttpTransport:
                 self._trust()  # the proxy itself is reached over TLS
             try:
                 via = pool.transport(proxy=httpx.Proxy(proxy), verify=self._context, limits=self._via_limits)
-            except (ValueError, httpx.InvalidURL):
-                raise ValueError(f"bad proxy URL {split_userinfo(proxy)[0]!r}") from None
+            except (ValueError, httpx.InvalidURL, ImportError):  # ImportError: socks5:// without socksio
+                raise FetchError(f"bad proxy URL {split_userinfo(proxy)[0]!r}", request) from None
             client = self._via[proxy] = pool.Client(via, trust_env=False)
         return client
 
@@ -243,8 +243,6 @@ def _translated(request: Request) -> Iterator[None]:
     """httpx's exceptions as Harvester's, at this boundary."""
     try:
         yield
-    except ValueError as exc:  # a bad Request.proxy
-        raise FetchError(str(exc), request) from None
     except httpx.TimeoutException as exc:
         raise FetchTimeout(f"timed out ({type(exc).__name__})", request) from exc
     except httpx.HTTPError as exc:
