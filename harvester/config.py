@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from harvester.credentials import auth_origin
+from harvester.credentials import auth_origin, split_userinfo
 from harvester.exceptions import ConfigError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
@@ -54,9 +55,12 @@ class ProjectSettings:
         pipelines: Item pipelines, run in this order, each by dotted path: the built-ins
             `pipelines.validate`, `pipelines.dedupe`, `pipelines.store`, `pipelines.export`,
             `pipelines.email_report`, or a project's own class (`myproject.pipelines.Clean`).
+        middlewares: The project's fetch middlewares, in order, each by dotted path (`mymodule.AddHeader`);
+            a class is constructed with the settings. They run after retries, before the per-host throttle.
     """
     spiders: tuple[str, ...] = ("spiders",)
     pipelines: tuple[str, ...] = ("pipelines.store",)
+    middlewares: tuple[str, ...] = ()  # fetch middlewares by dotted path, in order (harvester.middleware)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ class FetchSettings:
         proxies: A proxy URL per scheme, such as `{ http = "http://127.0.0.1:3128" }`.
         proxy_username: The proxy login; sent to the proxy only.
         proxy_password_env: The environment variable holding the proxy password.
+        proxy_list: Proxies the `harvester.middlewares.RotatingProxy` middleware takes in turn
+            (`http://[user:password@]host:port`); the login goes to that proxy only.
+        proxy_rest: Seconds a proxy that refused a connection or timed out is left out of the rotation.
         ca_file: An extra CA bundle to trust, such as a private CA.
         insecure_hosts: Hosts whose TLS certificates are not verified.
         resolve: Host name to IP address to connect to, as `curl --resolve`; the name stays in the
@@ -144,6 +151,8 @@ class FetchSettings:
     proxies: Mapping[str, str] = field(default_factory=dict)  # scheme -> proxy URL
     proxy_username: str = ""
     proxy_password_env: str = ""
+    proxy_list: tuple[str, ...] = ()  # proxies RotatingProxy takes in turn, http://[user:password@]host:port
+    proxy_rest: float = 60.0  # seconds a failing proxy is left out of the rotation
     ca_file: str = ""  # an extra CA bundle to trust
     insecure_hosts: tuple[str, ...] = ()  # hosts whose TLS certificates are not verified
     resolve: Mapping[str, str] = field(default_factory=dict)  # host -> IP address to connect to (curl --resolve)
@@ -431,6 +440,9 @@ def _validate(settings: Settings) -> None:
         (fetch.field_size > 0, "[fetch] field_size must be positive"),
         (fetch.memory_budget >= 2 * 1024**2, "[fetch] memory_budget must be at least 2MB"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
+        (fetch.proxy_rest >= 0, "[fetch] proxy_rest must not be negative"),
+        *((proxy_url(proxy) is not None, f"[fetch] proxy_list: {split_userinfo(proxy)[0].rpartition('@')[2]!r} is not an http:// or https:// "
+           "proxy URL (scheme://host:port)") for proxy in fetch.proxy_list),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         *((getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")
           for key in ("max_pages", "max_items", "max_errors", "max_seconds")),
@@ -453,6 +465,18 @@ def _validate(settings: Settings) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def proxy_url(value: str) -> str | None:
+    """`value` if it is a proxy URL (`http://` or `https://`, a host, no path beyond `/`), else None."""
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    return value.strip()
 
 
 def _is_ip(value: object) -> bool:

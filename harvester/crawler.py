@@ -18,7 +18,7 @@ from harvester.config import Settings
 from harvester.credentials import Credentials
 from harvester.engine import Engine
 from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
-from harvester.fetching import Fetcher
+from harvester.fetching import Fetcher, load_middlewares
 from harvester.frontier import DbFrontier
 from harvester.limits import CloseReason, Limits
 from harvester.pipeline import Pipelines, load_pipeline
@@ -74,6 +74,7 @@ async def crawl(
     database = open_engine(settings.database_url(), patience=settings.storage.patience)
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
+    middlewares = load_middlewares(settings, spider_cls)  # a bad one is one line, before a run opens
     try:
         spider = spider_cls(**dict(args or {}))
     except Exception as exc:  # noqa: BLE001 - one line, before the run starts
@@ -98,7 +99,8 @@ async def crawl(
     scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
-    fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
+    fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots,
+                      middlewares=middlewares)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()

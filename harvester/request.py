@@ -51,6 +51,10 @@ class Request:
         stream: Do not buffer a 2xx body: the callback reads `response.aiter_bytes()`
             (feed spiders use it).
         userinfo: The login taken out of the URL, for this request alone.
+        proxy: The proxy this request goes through, `http://[user:password@]host:port` (or
+            `https://`), over `[fetch] proxies`; its login is sent to the proxy alone
+            (`Proxy-Authorization`) and never stored: a request resumed from the frontier keeps
+            the proxy without it.
 
     Example:
         ```python
@@ -74,6 +78,7 @@ class Request:
     stream: bool = False  # a 2xx body is not buffered: the callback reads `response.aiter_bytes()`
     # `user:password@` taken out of the URL: never in a recorded URL, never stored (harvester.credentials)
     userinfo: Login | None = field(default=None, repr=False)
+    proxy: str | None = field(default=None, repr=False)  # a proxy URL for this request (harvester.middlewares)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()

@@ -12,6 +12,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from harvester.credentials import split_userinfo
 from harvester.request import Request
 
 
@@ -38,6 +39,8 @@ def request_to_json(request: Request) -> dict[str, Any]:
         value = getattr(request, name)
         if value:
             data[name] = _json_value(value, name, request)
+    if request.proxy:
+        data["proxy"] = split_userinfo(request.proxy)[0]  # a proxy's login is never stored
     for name, default in (("priority", 0), ("depth", 0), ("dont_filter", False), ("credentials", True),
                           ("stream", False)):
         value = getattr(request, name)

@@ -1,14 +1,15 @@
-"""The fetcher: a transport per scheme wrapped in cross-cutting behaviour.
+"""The fetcher: a transport per scheme behind an ordered list of fetch middlewares.
 
-The wrappers are composed in one ordered list, outermost first; each is a
-callable `async (request) -> Response` that holds the next one:
+Each step is a middleware `async (request, call_next) -> Response`
+(`harvester.middleware`); the list is composed outermost first, in one place
+(`Fetcher.middlewares`, built in `fetcher.py`):
 
-    robots -> revalidate -> redirect -> retry -> throttle -> deadline -> transport (by scheme)
+    robots -> revalidate -> redirect -> retry -> [project's, spider's] -> throttle -> deadline -> transport (by scheme)
 """
 
 from __future__ import annotations
 
 from harvester.fetching.base import Fetch
-from harvester.fetching.fetcher import Fetcher
+from harvester.fetching.fetcher import Fetcher, load_middlewares
 
-__all__ = ["Fetch", "Fetcher"]
+__all__ = ["Fetch", "Fetcher", "load_middlewares"]

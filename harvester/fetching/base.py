@@ -1,4 +1,8 @@
-"""The shape every fetch step shares: `async (request) -> Response`."""
+"""The shape of a composed fetch chain, or of any part of it: `async (request) -> Response`.
+
+Each step is a middleware `(request, call_next) -> Response` (`harvester.middleware`);
+`Fetch` is what `call_next` is, and what the whole chain is once composed.
+"""
 
 from __future__ import annotations
 
@@ -9,4 +13,6 @@ from harvester.response import Response
 
 
 class Fetch(Protocol):
+    """A fetch chain: one request in, its response out."""
+
     async def __call__(self, request: Request) -> Response: ...

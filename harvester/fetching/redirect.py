@@ -13,7 +13,7 @@ import re
 
 from harvester import urls
 from harvester.exceptions import InvalidURL, RedirectError
-from harvester.fetching.base import Fetch
+from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
 from harvester.urls import canonicalize, origin
@@ -29,16 +29,17 @@ _PRIVATE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class Redirect:
-    def __init__(self, inner: Fetch, max_hops: int = MAX_HOPS) -> None:
-        self.inner = inner
+    """Follows each redirect through the rest of the chain, up to `max_hops` hops."""
+
+    def __init__(self, max_hops: int = MAX_HOPS) -> None:
         self.max_hops = max_hops
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
         chain: list[str] = []
         seen = {(request.method, canonicalize(request.url))}
         current = request
         while True:
-            response = await self.inner(current)
+            response = await call_next(current)
             location = response.headers.get("location") if response.status in REDIRECT_STATUSES else None
             if location is None and response.status == 200:
                 location = meta_refresh(response)

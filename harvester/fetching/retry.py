@@ -13,8 +13,8 @@ import random
 import time
 
 from harvester.exceptions import FetchTimeout, NetworkError
-from harvester.fetching.base import Fetch
-from harvester.fetching.throttle import Throttle
+from harvester.fetching.hosts import Hosts
+from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
 from harvester.urls import host_of
@@ -23,25 +23,19 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class Retry:
-    def __init__(
-        self,
-        inner: Fetch,
-        retries: int,
-        backoff: float,
-        retry_after_cap: float,
-        throttle: Throttle | None = None,
-    ) -> None:
-        self.inner = inner
+    """Runs the rest of the chain again, up to `retries` times; a `Retry-After` pauses that host in `hosts`."""
+
+    def __init__(self, retries: int, backoff: float, retry_after_cap: float, hosts: Hosts | None = None) -> None:
         self.retries = retries
         self.backoff = backoff
         self.cap = retry_after_cap
-        self.throttle = throttle
+        self.hosts = hosts
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
         attempt = 0
         while True:
             try:
-                response = await self.inner(request)
+                response = await call_next(request)
             except (NetworkError, FetchTimeout):
                 if attempt >= self.retries:
                     raise
@@ -53,8 +47,8 @@ class Retry:
                 after = retry_after(response.headers.get("retry-after"))
                 if after is not None:
                     wait = min(after, self.cap)
-                    if self.throttle is not None:
-                        self.throttle.pause(host_of(request.url), wait)
+                    if self.hosts is not None:
+                        self.hosts.pause(host_of(request.url), wait)
             attempt += 1
             await asyncio.sleep(wait)
 

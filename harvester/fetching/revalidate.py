@@ -8,20 +8,21 @@ A 304 is transparent: the stored copy is handed on as the response
 
 from __future__ import annotations
 
-from harvester.fetching.base import Fetch
+from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
 from harvester.storage.http_cache import HttpCache
 
 
 class Revalidate:
-    def __init__(self, inner: Fetch, cache: HttpCache) -> None:
-        self.inner = inner
+    """Asks again with the stored validators; a 304 hands on the stored copy."""
+
+    def __init__(self, cache: HttpCache) -> None:
         self.cache = cache
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
         if request.method != "GET" or request.stream:
-            return await self.inner(request)
+            return await call_next(request)
         key = request.fingerprint
         stored = await self.cache.get(key)
         if stored is not None:
@@ -31,7 +32,7 @@ class Revalidate:
             if stored.last_modified:
                 conditions["If-Modified-Since"] = stored.last_modified
             request = request.replace(headers={**conditions, **(request.headers or {})})
-        response = await self.inner(request)
+        response = await call_next(request)
         if response.status == 304 and stored is not None:
             return Response(
                 url=response.url, status=200, headers=stored.headers, body=stored.body,

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 from protego import Protego
 
 from harvester.exceptions import FetchError, RedirectError, RobotsDisallowed, Truncated
-from harvester.fetching.base import Fetch
-from harvester.fetching.throttle import Throttle
+from harvester.fetching.hosts import Hosts
+from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
 from harvester.urls import host_of
@@ -31,23 +31,26 @@ _DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /")
 
 
 class Robots:
-    def __init__(self, inner: Fetch, user_agent: str, throttle: Throttle, max_crawl_delay: float = 30.0,
-                 fetch_robots: Fetch | None = None) -> None:
-        self.inner = inner
-        self.fetch_robots = fetch_robots or inner  # robots.txt itself: at most 5 redirects (RFC 9309)
+    """Refuses what a host's robots.txt disallows; its Crawl-delay goes to `hosts`.
+
+    `fetch_robots` is the chain robots.txt itself is fetched with (at most 5 redirects, RFC 9309).
+    """
+
+    def __init__(self, user_agent: str, hosts: Hosts, fetch_robots: CallNext, max_crawl_delay: float = 30.0) -> None:
+        self.fetch_robots = fetch_robots
         self.token = user_agent.split("/")[0].split()[0] if user_agent.strip() else "*"
-        self.throttle = throttle
+        self.hosts = hosts
         self.max_crawl_delay = max_crawl_delay
         self._rules: dict[str, tuple[float, Protego]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
         parts = urlsplit(request.url)
         if parts.scheme in ("http", "https"):
             rules = await self._rules_for(f"{parts.scheme}://{parts.netloc.lower()}")
             if not rules.can_fetch(request.url, self.token):
                 raise RobotsDisallowed("disallowed by robots.txt", request)
-        return await self.inner(request)
+        return await call_next(request)
 
     async def _rules_for(self, root: str) -> Protego:
         cached = self._rules.get(root)
@@ -62,7 +65,7 @@ class Robots:
             self._rules[root] = (time.monotonic() + CACHE_SECONDS, rules)
             delay = rules.crawl_delay(self.token)
             if delay:
-                self.throttle.set_delay(host_of(root), min(float(delay), self.max_crawl_delay))
+                self.hosts.set_delay(host_of(root), min(float(delay), self.max_crawl_delay))
             return rules
 
     async def _fetch(self, root: str) -> Protego:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from harvester.fetching.base import Fetch
+from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
 from harvester.urls import host_of
@@ -30,9 +30,9 @@ class _Host:
 
 
 class Throttle:
-    def __init__(self, inner: Fetch, per_host: int, delay: float, adaptive: bool = False,
-                 max_delay: float = 30.0) -> None:
-        self.inner = inner
+    """The per-host politeness step; it also keeps the run's per-host records (`harvester.fetching.hosts`)."""
+
+    def __init__(self, per_host: int, delay: float, adaptive: bool = False, max_delay: float = 30.0) -> None:
         self.per_host = per_host
         self.delay = delay
         self.adaptive = adaptive
@@ -65,7 +65,7 @@ class Throttle:
             if (wait := max(state.next_start, state.paused_until) - now) > 0
         }
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
         state = self._host(host_of(request.url))
         async with state.slots:
             if state.delay or state.paused_until:
@@ -75,10 +75,10 @@ class Throttle:
                         await asyncio.sleep(wait)
                     state.next_start = time.monotonic() + state.delay
             if not self.adaptive:
-                return await self.inner(request)
+                return await call_next(request)
             began = time.monotonic()
             try:
-                return await self.inner(request)
+                return await call_next(request)
             finally:
                 self._observe(state, time.monotonic() - began)
 

@@ -13,6 +13,11 @@ hosts RFC 6265 says it is meant for, redirects included; credentials (an
 `[auth."origin"]` entry, or the userinfo the URL came with) are attached only
 to requests for exactly their origin (`harvester.credentials`), so a redirect
 to another origin never carries them.
+
+A request that names a proxy (`Request.proxy`) goes through it, over the
+per-scheme `[fetch] proxies`: one client per proxy URL, made on first use. The
+proxy URL's `user:password@` becomes `Proxy-Authorization`, which httpx sends
+to the proxy alone (in the CONNECT of an https:// request, never inside it).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import httpx
 
 from harvester.config import Settings
 from harvester.cookies import CookieJar
-from harvester.credentials import Credentials, Login
+from harvester.credentials import Credentials, Login, split_userinfo
 from harvester.decoding import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -65,7 +70,10 @@ class HttpTransport:
         # One context, shared; it verifies chains and host names. The trusted CAs (a MB or two
         # of memory) are loaded with the first https:// URL, so a plain-http crawl never holds them.
         self._ca_file = fetch.ca_file
-        self._verified: ssl.SSLContext | None = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # kept: per-proxy clients come later
+        self._verified: ssl.SSLContext | None = self._context
+        self._via: dict[str, pool.Client] = {}  # a client per proxy a request named
+        self._via_limits = httpx.Limits(max_connections=fetch.concurrency, max_keepalive_connections=fetch.concurrency)
         self._proxied = frozenset(scheme.lower() for scheme in fetch.proxies)
         self._clients = [_client(settings, limits, self._verified) for _ in range(pools)]
         if any(proxy.lower().startswith("https:") for proxy in fetch.proxies.values()):
@@ -99,9 +107,10 @@ class HttpTransport:
         auth = None
         if request.credentials and (login := self._credentials.for_request(request)) is not None:
             auth = self._auth(login)
-        client = self._client_for(request.url)
+        client = self._client_for(request.url) if request.proxy is None else self._through(request.proxy, request)
         with _translated(request):
-            if auth is None and request.url.partition(":")[0].lower() not in self._proxied:
+            if auth is None and (request.proxy is not None or request.url.partition(":")[0].lower() not in
+                                 self._proxied):
                 # Nothing for the client to add (no auth flow, no proxy, no jar of its own, no
                 # redirects): its transport directly, through httpx's public transport API.
                 raw = await client.direct.handle_async_request(outgoing)
@@ -119,6 +128,19 @@ class HttpTransport:
             finally:
                 await raw.aclose()
         return response
+
+    def _through(self, proxy: str, request: Request) -> pool.Client:
+        """The client that sends requests through `proxy` (made on first use)."""
+        client = self._via.get(proxy)
+        if client is None:
+            if proxy[:6].lower() == "https:":
+                self._trust()  # the proxy itself is reached over TLS
+            try:
+                via = pool.transport(proxy=httpx.Proxy(proxy), verify=self._context, limits=self._via_limits)
+            except (ValueError, httpx.InvalidURL, ImportError):  # ImportError: socks5:// without socksio
+                raise FetchError(f"bad proxy URL {split_userinfo(proxy)[0]!r}", request) from None
+            client = self._via[proxy] = pool.Client(via, trust_env=False)
+        return client
 
     def _auth(self, login: Login) -> httpx.Auth:
         """Basic is built per request (URL userinfo may come from any page: nothing kept);
@@ -188,7 +210,7 @@ class HttpTransport:
             lease.release()
 
     async def aclose(self) -> None:
-        for client in [*self._clients, *([self._insecure] if self._insecure else [])]:
+        for client in [*self._clients, *([self._insecure] if self._insecure else []), *self._via.values()]:
             await client.aclose()
 
 
