@@ -8,6 +8,8 @@
   `harvester.cli.main.parser()` builds.
 - `reference/database.md`: the tables of `harvester.storage.tables.metadata`.
 - `changelog.md`: CHANGELOG.md at the repository's root, as it is.
+- In `migrating.md`, the line `<!-- scrapy-settings -->` becomes the table of Scrapy
+  settings and their keys, from `harvester.scrapy_settings` (what `-s NAME=...` accepts).
 """
 
 from __future__ import annotations
@@ -38,6 +40,24 @@ def on_files(files, config):
     for path, make in pages.items():
         files.append(File.generated(config, path, content=make()))
     return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri == "migrating.md":
+        return markdown.replace("<!-- scrapy-settings -->", scrapy_settings_table())
+    return markdown
+
+
+def scrapy_settings_table() -> str:
+    """Scrapy's settings, as `harvester.scrapy_settings` maps them, sorted by name."""
+    from harvester import scrapy_settings
+
+    rows = {name: f"`{key}`" for name, key in scrapy_settings.COUNTERPARTS.items()}
+    rows |= {name: f"none; {hint.replace('|', chr(92) + '|')}"
+             for name, hint in scrapy_settings.WITHOUT_COUNTERPART.items()}
+    lines = ["| Scrapy setting | Harvester |", "|---|---|"]
+    lines += [f"| `{name}` | {rows[name]} |" for name in sorted(rows)]
+    return "\n".join(lines)
 
 
 # -- harvester.toml -------------------------------------------------------------------------------

@@ -77,20 +77,29 @@ class Response:
 
     @property
     def meta(self) -> dict[str, Any]:
+        """The request's `meta` dict (the spider's own data, carried to the callback); `{}` without a request."""
         return self.request.meta if self.request is not None else {}
 
     @property
     def content_type(self) -> str:
+        """The media type of the `Content-Type` header, lower case, without parameters (`"text/html"`); `""` when absent."""
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     @property
     def encoding(self) -> str:
+        """The name of the encoding the body is read with.
+
+        Taken from a byte order mark, the `Content-Type` charset or the page's `<meta charset>`
+        (WHATWG labels: `latin1` reads as windows-1252, Python's `cp1252`); when none says,
+        UTF-8 if the body is valid UTF-8, else detected (windows-1252 for Latin text).
+        """
         if self._encoding is None:
             self._encoding = charsets.html_encoding(self.headers.get("content-type", ""), self.body)
         return self._encoding
 
     @property
     def text(self) -> str:
+        """The body decoded with `encoding` (a byte order mark removed); bytes that do not decode become U+FFFD."""
         if self._text is None:
             marked = charsets.bom(self.body)
             same = marked is not None and codecs.lookup(marked[0]).name == codecs.lookup(self.encoding).name
@@ -99,10 +108,15 @@ class Response:
         return self._text
 
     def json(self) -> Any:
+        """The body decoded as JSON (`json.JSONDecodeError` when it is not).
+
+        Example: `yield from response.json()["items"]`.
+        """
         return json.loads(self.text)
 
     @property
     def selector(self) -> Selector:
+        """The body parsed once into a `Selector`: XML for an XML media type, else HTML."""
         if self._selector is None:
             if "xml" in self.content_type and "html" not in self.content_type:
                 body = charsets.xml_as_utf8(self.body, self.headers.get("content-type", ""))
@@ -112,13 +126,23 @@ class Response:
         return self._selector
 
     def css(self, query: str) -> SelectorList:
+        """Elements matching the CSS `query` (with `::text` and `::attr(name)`), as `response.selector.css`.
+
+        Example: `response.css("h1::text").get()`.
+        """
         return self.selector.css(query)
 
     def xpath(self, query: str, **kwargs: Any) -> SelectorList:
+        """Nodes matching the XPath 1.0 `query`, as `response.selector.xpath`.
+
+        Keyword arguments bind XPath variables (`$name`) or pass `namespaces=`.
+        Example: `response.xpath("//a[@rel=$rel]/@href", rel="next").get()`.
+        """
         return self.selector.xpath(query, **kwargs)
 
     @property
     def soup(self) -> BeautifulSoup:
+        """The body parsed once by BeautifulSoup (lxml parser), for code written against bs4."""
         if self._soup is None:
             from bs4 import BeautifulSoup
 
@@ -142,6 +166,7 @@ class Response:
 
     @property
     def is_html(self) -> bool:
+        """Whether the body is read as HTML: no `Content-Type`, an HTML one, or one that is not JSON, XML, CSV, script, media or binary."""
         kind = self.content_type
         return not kind or "html" in kind or not any(marker in kind for marker in _NON_HTML)
 

@@ -386,6 +386,7 @@ class Selector:
 
     @property
     def namespaces(self) -> dict[str, str]:
+        """The prefixes this selector's XPath queries may use, as `{prefix: uri}` (see `register_namespace`)."""
         return dict(self.ns)
 
     def register_namespace(self, prefix: str, uri: str) -> None:
@@ -421,6 +422,17 @@ class Selector:
     def xpath(
         self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any
     ) -> SelectorList:
+        """Nodes matching the XPath 1.0 `query` under this selection.
+
+        Args:
+            query: an XPath expression; `has-class("a", "b")` is available, as in parsel.
+            namespaces: extra `{prefix: uri}` for this query only.
+            **variables: values for `$name` variables in `query`.
+
+        A string selected from a document matches nothing; plain text is read as HTML;
+        a JSON selector raises `ValueError` (use `jmespath`). A bad query raises `ValueError`.
+        Example: `sel.xpath("//li[has-class('book')]/a/@href").getall()`.
+        """
         tree, kind = self.root, self.type
         if not isinstance(tree, _Element):
             tree, kind = self._queried(), "html"  # (plain text is read as HTML)
@@ -439,6 +451,11 @@ class Selector:
         return SelectorList([_wrap(result, kind, own)])
 
     def css(self, query: str) -> SelectorList:
+        """Elements matching the CSS `query` under this selection (translated to XPath).
+
+        `::text` selects text nodes and `::attr(name)` attribute values, as in Scrapy.
+        Example: `sel.css("article.product_pod h3 a::attr(title)").getall()`.
+        """
         if not isinstance(self.root, _Element) and self._queried() is None:
             return SelectorList()  # a string selected from a document
         return self.xpath(_css_to_xpath(query, self.type != "xml"))
@@ -476,10 +493,12 @@ class Selector:
     extract = get
 
     def getall(self) -> list[Any]:
+        """`[self.get()]`: a one-member list, so a Selector reads like a SelectorList."""
         return [self.get()]
 
     @property
     def attrib(self) -> dict[str, str]:
+        """The element's attributes as a dict; `{}` for a string or JSON value."""
         root = self.root
         return dict(root.attrib) if isinstance(root, _Element) else {}
 
@@ -502,6 +521,7 @@ class Selector:
     def re_first(
         self, regex: _Regex, default: str | None = None, replace_entities: bool = True
     ) -> str | None:
+        """The first match of `regex` (see `re`), or `default` when none."""
         return next(iter(self.re(regex, replace_entities)), default)
 
     def __bool__(self) -> bool:
@@ -531,9 +551,11 @@ class SelectorList(list[Selector]):
     def xpath(
         self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any
     ) -> SelectorList:
+        """`xpath()` run on every member, results in one list (parameters as `Selector.xpath`)."""
         return SelectorList([r for s in self for r in s.xpath(query, namespaces, **variables)])
 
     def css(self, query: str) -> SelectorList:
+        """`css()` run on every member, results in one list."""
         return SelectorList([r for s in self for r in s.css(query)])
 
     def jmespath(self, query: str, **kwargs: Any) -> SelectorList:
@@ -558,12 +580,22 @@ class SelectorList(list[Selector]):
 
     @property
     def attrib(self) -> dict[str, str]:
+        """The first member's attributes; `{}` when the list is empty."""
         return self[0].attrib if self else {}
 
     def re(self, regex: _Regex, replace_entities: bool = True) -> list[str]:
+        """Every member's `re()` matches, in one list.
+
+        Args:
+            regex: a pattern (string or compiled); with a group named `extract`, or other
+                groups, the groups' text is returned, as parsel does.
+            replace_entities: turn `&amp;` and other character references into characters.
+        Example: `response.css(".price::text").re(r"[\\d.]+")`.
+        """
         return [m for s in self for m in s.re(regex, replace_entities)]
 
     def re_first(
         self, regex: _Regex, default: str | None = None, replace_entities: bool = True
     ) -> str | None:
+        """The first match of `regex` across the members, or `default` when none."""
         return next((m for s in self for m in s.re(regex, replace_entities)), default)
