@@ -78,9 +78,13 @@ async def crawl(
                       patience=settings.storage.patience)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
-    frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
+    frontier = DbFrontier(database, journal, run_id, batch=settings.fetch.concurrency if worker else claim,
+                          lease=settings.crawl.lease, shared=worker, per_host=settings.fetch.per_host,
+                          delay=settings.fetch.delay)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
+    if worker:
+        frontier.join()
     # The operator's file:// trees, checked at admission and by the file transport; a resumed run
     # finds those of its start_urls again (its start requests are not run twice).
     file_roots = FileRoots(spider.start_urls)
@@ -88,6 +92,7 @@ async def crawl(
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
+    frontier.host_wait = fetcher.throttle.wait_of
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     journal.on_failure = lambda exc: engine.stop()
     journal.start()
@@ -108,6 +113,7 @@ async def crawl(
         if handle_signals:
             _remove_signals()
         await fetcher.aclose()
+        await frontier.close()
         stats.elapsed = stats.seconds()
         run.status = status
         if journal.failure is None:
