@@ -191,6 +191,11 @@ def start_worker(root: Path, site: Hosts, name: str) -> subprocess.Popen[str]:
     )
 
 
+def harvester(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harvester", *args], cwd=root, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
 def wait_for(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -266,6 +271,8 @@ def test_per_host_and_delay_hold_across_all_workers(hosts: Hosts, pg_url: str, t
     gap, first, second = hosts.closest()
     assert gap >= delay - JITTER, [hit for hit in hosts.hits if hit.host == first.host]
     assert rows(pg_url, "select status from runs") == [("finished",)]
+    listed = harvester(tmp_path, "runs")
+    assert listed.returncode == 0 and " finished " in listed.stdout, listed.stderr
 
 
 def test_a_stalled_worker_whose_lease_was_taken_over_writes_nothing_late(hosts: Hosts, pg_url: str, tmp_path: Path):
@@ -275,6 +282,11 @@ def test_a_stalled_worker_whose_lease_was_taken_over_writes_nothing_late(hosts: 
     try:
         wait_for(lambda: sum(hit.worker == "stalled" for hit in hosts.hits) >= 8, timeout=60)
         stalled.send_signal(signal.SIGSTOP)  # paused mid-request, as a frozen VM: its leases run out
+        shown = harvester(tmp_path, "runs", "--run", "1")
+        assert shown.returncode == 0, shown.stderr
+        line, = [line for line in shown.stdout.splitlines() if f" {stalled.pid} " in line]
+        assert int(line.split()[-1]) > 0  # the requests it holds
+        assert "hosts waiting" in shown.stdout and "running" in shown.stdout
         time.sleep(0.5)
         other = start_worker(tmp_path, hosts, "other")
         out, err = other.communicate(timeout=120)
@@ -295,3 +307,5 @@ def test_a_stalled_worker_whose_lease_was_taken_over_writes_nothing_late(hosts: 
     pages = rows(pg_url, "select url, count(*) from pages where url like '%/p/%' group by url")
     assert len(pages) == total and {n for _, n in pages} == {1}
     assert rows(pg_url, "select status from runs") == [("finished",)]
+    listed = harvester(tmp_path, "runs")
+    assert listed.returncode == 0 and " finished " in listed.stdout, listed.stderr
