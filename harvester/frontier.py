@@ -116,6 +116,10 @@ class DbFrontier:
         if self._renewing is not None:
             self._renewing.cancel()
             await asyncio.gather(self._renewing, return_exceptions=True)
+        if self.shared and self.claim_seconds:
+            times = sorted(self.claim_seconds)
+            log.info("claims: %d, median %.1f ms, 95th percentile %.1f ms", len(times),
+                     1000 * times[len(times) // 2], 1000 * times[int(len(times) * 0.95)])
 
     def push(self, request: Request) -> bool:
         key = request.fingerprint
