@@ -92,7 +92,7 @@ async def crawl(
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
-    frontier.host_wait = fetcher.throttle.wait_of
+    frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency, settings.crawl.max_pages)
     journal.on_failure = lambda exc: engine.stop()
     journal.start()

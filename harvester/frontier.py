@@ -46,7 +46,8 @@ from harvester.urls import host_of
 log = logging.getLogger("harvester.frontier")
 RECENT = 100_000  # fingerprints remembered in memory, to skip most duplicates without a query
 IDLE_WAIT = 1.0  # longest a shared claim waits for a delayed host before the engine looks again
-POLL = 0.02  # seconds between claims while every host with queued requests waits
+POLL = 0.02  # shortest wait between claims while every host with queued requests waits
+LONGEST_POLL = 0.25  # longest: a host whose request ends frees its slot without notice
 Claim = tuple[int, str | None, Request]  # a claimed request: its frontier row, its claim's token
 
 
@@ -93,6 +94,7 @@ class DbFrontier:
         self.worker = uuid.uuid4().hex
         # seconds until a host's next start, as this process's throttle has it (the crawler sets it)
         self.host_wait: Callable[[str], float] = lambda host: 0.0
+        self.host_delay: Callable[[str], float] = lambda host: delay  # its delay (Crawl-delay, adaptive)
         self.claim_seconds: list[float] = []  # how long each claim took (benchmarks)
         self._claimed: list[Claim] = []
         self._ids: dict[int, tuple[int, str | None]] = {}  # id(request) -> frontier row and token, while in flight
@@ -169,15 +171,17 @@ class DbFrontier:
         return claimed
 
     async def _claim_waiting(self) -> list[Claim]:
-        """A shared claim; while queued requests wait for their hosts, claim again shortly (for up to IDLE_WAIT)."""
+        """A shared claim; while queued requests wait for their hosts, claim again when the first
+        host's next start comes (for up to IDLE_WAIT)."""
         deadline = time.monotonic() + IDLE_WAIT
         while True:
             claimed = await self._claim_now(self._claim_shared)
             if claimed or time.monotonic() > deadline or self.journal.failure is not None:
                 return claimed
-            if not await self.journal.retrying(self._queued, "read"):
-                return []
-            await asyncio.sleep(POLL)
+            ready = await self.journal.retrying(self._next_ready, "read")
+            if ready is None:
+                return []  # nothing queued
+            await asyncio.sleep(min(max(POLL, (ready - now()).total_seconds()), LONGEST_POLL))
 
     def _claim_shared(self) -> list[Claim]:
         with self.engine.begin() as connection:
@@ -185,10 +189,9 @@ class DbFrontier:
                                 self.lease.total_seconds())
         return [(row.id, row.token, request_from_json(row.request)) for row in rows]
 
-    def _queued(self) -> bool:
+    def _next_ready(self) -> dt.datetime | None:
         with self.engine.connect() as connection:
-            query = select(frontier.c.id).where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
-            return connection.execute(query.limit(1)).first() is not None
+            return leases.next_ready(connection, self.run_id)
 
     async def _renew(self) -> None:
         """Renew this worker's leases while it runs: a request in progress outlives any one lease."""
@@ -213,7 +216,13 @@ class DbFrontier:
             return
         next_start = None
         if self.shared:  # this worker's delays (Crawl-delay, Retry-After) hold for every worker
-            next_start = now() + dt.timedelta(seconds=self.host_wait(host_of(request.url)))
+            host = host_of(request.url)
+            rest = self.host_wait(host)
+            if self.per_host == 1:
+                # The request reached the server at some moment before its response came back; no
+                # worker knows when. Counting the delay from now, the spacing holds as the server sees it.
+                rest = max(rest, self.host_delay(host))
+            next_start = now() + dt.timedelta(seconds=rest)
         self.journal.mark_done(held[0], held[1], next_start)
 
     async def size(self) -> int:

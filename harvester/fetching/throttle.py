@@ -78,6 +78,11 @@ class Throttle:
             return 0.0
         return max(0.0, max(state.next_start, state.paused_until) - time.monotonic())
 
+    def delay_of(self, host: str) -> float:
+        """The host's start-to-start delay now: configured, Crawl-delay or adaptive."""
+        state = self._hosts.get(host)
+        return self.delay if state is None else state.delay
+
     async def __call__(self, request: Request) -> Response:
         state = self._host(host_of(request.url))
         async with state.slots:

@@ -32,6 +32,7 @@ from harvester.storage.backend import for_update, insert_ignoring, skip_locked, 
 from harvester.storage.tables import frontier, frontier_hosts, runs, workers
 
 HOST = socket.gethostname()
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def now() -> dt.datetime:
@@ -54,13 +55,21 @@ def claim(
     held = select(func.count()).where(host_match, frontier.c.state == "claimed").scalar_subquery()
     top = select(func.max(frontier.c.priority)).where(host_match, frontier.c.state == "queued").scalar_subquery()
     ready = (
-        select(frontier_hosts.c.host, held.label("held"))
+        select(frontier_hosts.c.host)
         .where(frontier_hosts.c.run_id == run_id, held < per_host, top.is_not(None),
                or_(frontier_hosts.c.next_start.is_(None), frontier_hosts.c.next_start <= moment))
         .order_by(top.desc(), frontier_hosts.c.next_start.asc().nulls_first(), frontier_hosts.c.host)
         .limit(batch)
     )
-    free = {row.host: per_host - row.held for row in connection.execute(skip_locked(ready, connection))}
+    locked = [row.host for row in connection.execute(skip_locked(ready, connection))]
+    if not locked:
+        return []
+    # counted again now the hosts are locked: a claim that committed meanwhile is seen
+    held_now = dict(connection.execute(
+        select(frontier.c.host, func.count())
+        .where(frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.host.in_(locked))
+        .group_by(frontier.c.host)).all())
+    free = {host: per_host - held_now.get(host, 0) for host in locked if held_now.get(host, 0) < per_host}
     if not free:
         return []
     rank = func.row_number().over(partition_by=frontier.c.host, order_by=(frontier.c.priority.desc(), frontier.c.id))
@@ -87,6 +96,22 @@ def claim(
             .values(next_start=moment + dt.timedelta(seconds=delay))
         )
     return sorted(claimed, key=lambda row: (-row.priority, row.id))
+
+
+def next_ready(connection: Connection, run_id: int) -> dt.datetime | None:
+    """The earliest next start of a host with queued requests (None when nothing is queued)."""
+    queued = select(frontier.c.id).where(frontier.c.run_id == frontier_hosts.c.run_id,
+                                        frontier.c.host == frontier_hosts.c.host, frontier.c.state == "queued")
+    row = connection.execute(
+        select(func.count(), func.min(func.coalesce(frontier_hosts.c.next_start, EPOCH)))
+        .where(frontier_hosts.c.run_id == run_id, queued.exists())
+    ).first()
+    if row is None or not row[0]:
+        return None
+    moment = row[1]
+    if isinstance(moment, str):  # SQLite gives the aggregate of a timestamp back as text
+        moment = dt.datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def take_over(connection: Connection, run_id: int, moment: dt.datetime | None = None) -> int:
@@ -131,7 +156,7 @@ def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt
             if moment is not None and (key not in next_starts or next_starts[key] < moment):
                 next_starts[key] = moment
     if next_starts:
-        later = bindparam("b_next")
+        later: Any = bindparam("b_next")
         connection.execute(
             update(frontier_hosts)
             .where(frontier_hosts.c.run_id == bindparam("b_run"), frontier_hosts.c.host == bindparam("b_host"))

@@ -35,11 +35,11 @@ class Queue:
 
 def queue_of(connection: Connection, run_id: int) -> Queue:
     """The run's queue and its workers, as its rows have them now."""
-    states = dict(connection.execute(
+    states: dict[str, int] = dict(connection.execute(
         select(frontier.c.state, func.count()).where(frontier.c.run_id == run_id,
                                                      frontier.c.state.in_(("queued", "claimed")))
         .group_by(frontier.c.state)).all())
-    held = dict(connection.execute(
+    held: dict[str, int] = dict(connection.execute(
         select(frontier.c.worker, func.count()).where(frontier.c.run_id == run_id, frontier.c.state == "claimed")
         .group_by(frontier.c.worker)).all())
     rows = connection.execute(select(workers).where(workers.c.run_id == run_id).order_by(workers.c.started_at)).all()
@@ -60,7 +60,7 @@ def queue_of(connection: Connection, run_id: int) -> Queue:
 
 def recent_runs(connection: Connection, limit: int = 20) -> list[Any]:
     """The newest runs, newest first."""
-    return connection.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).all()
+    return list(connection.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).all())
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
