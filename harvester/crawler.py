@@ -89,9 +89,13 @@ async def crawl(
                       patience=settings.storage.patience)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
-    frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
+    frontier = DbFrontier(database, journal, run_id, batch=settings.fetch.concurrency if worker else claim,
+                          lease=settings.crawl.lease, shared=worker, per_host=settings.fetch.per_host,
+                          delay=settings.fetch.delay)
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
+    if worker:
+        frontier.join()
     # The operator's file:// trees, checked at admission and by the file transport; a resumed run
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
     file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
@@ -101,6 +105,7 @@ async def crawl(
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots,
                       middlewares=middlewares)
+    frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()
@@ -122,6 +127,7 @@ async def crawl(
         if handle_signals:
             _remove_signals()
         await fetcher.aclose()
+        await frontier.close()
         stats.elapsed = stats.seconds()
         run.status = status
         stats.close_reason = engine.close_reason if status == "finished" and engine.close_reason else status

@@ -7,6 +7,13 @@ new requests are written with the unit of the request that found them
 (`harvester.storage.journal`), and requests are claimed from the table in
 small batches, highest priority first, as leases held by a worker token.
 
+A run shared by several workers (`harvester worker`) claims through
+`harvester.storage.leases`: each claim also takes a slot of its host, so
+`per_host` and the delay hold across all workers, and claims go to hosts that
+may start now. Leases are renewed while requests are in progress, and a
+worker with nothing to claim waits while any request is queued or claimed:
+expired leases are taken over at the next claim.
+
 Every database operation goes through the journal's patience: a locked,
 full or lost database is retried for a bounded time, and while it is no
 request is handed out; when it does not come back the journal fails the run,
@@ -16,9 +23,13 @@ request is handed out; when it does not come back the journal fails the run,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
+import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import func, select, update
@@ -27,11 +38,17 @@ from sqlalchemy.engine import Engine
 from harvester.exceptions import DatabaseError
 from harvester.request import Request
 from harvester.serialize import request_from_json, request_to_json
+from harvester.storage import leases
 from harvester.storage.journal import Journal, now
 from harvester.storage.tables import frontier
 from harvester.urls import host_of
 
+log = logging.getLogger("harvester.frontier")
 RECENT = 100_000  # fingerprints remembered in memory, to skip most duplicates without a query
+IDLE_WAIT = 1.0  # longest a shared claim waits for a delayed host before the engine looks again
+POLL = 0.02  # shortest wait between claims while every host with queued requests waits
+LONGEST_POLL = 0.25  # longest: a host whose request ends frees its slot without notice
+Claim = tuple[int, str | None, Request]  # a claimed request: its frontier row, its claim's token
 
 
 class Frontier(Protocol):
@@ -61,18 +78,50 @@ class Frontier(Protocol):
 
 
 class DbFrontier:
-    def __init__(self, engine: Engine, journal: Journal, run_id: int, batch: int = 32, lease: float = 60.0) -> None:
+    def __init__(
+        self, engine: Engine, journal: Journal, run_id: int, batch: int = 32, lease: float = 60.0,
+        shared: bool = False, per_host: int = 8, delay: float = 0.0,
+    ) -> None:
+        """`shared`: other workers claim from this run too (host slots, `per_host`, `delay`)."""
         self.engine = engine
         self.journal = journal
         self.run_id = run_id
         self.batch = batch
         self.lease = dt.timedelta(seconds=lease)
+        self.shared = shared
+        self.per_host = per_host
+        self.delay = delay
         self.worker = uuid.uuid4().hex
-        self._claimed: list[tuple[int, Request]] = []
-        self._ids: dict[int, int] = {}  # id(request) -> frontier row id, while it is in flight
+        # seconds until a host's next start, as this process's throttle has it (the crawler sets it)
+        self.host_wait: Callable[[str], float] = lambda host: 0.0
+        self.host_delay: Callable[[str], float] = lambda host: delay  # its delay (Crawl-delay, adaptive)
+        self.claim_seconds: list[float] = []  # how long each claim took (benchmarks)
+        self._claimed: list[Claim] = []
+        self._ids: dict[int, tuple[int, str | None]] = {}  # id(request) -> frontier row and token, while in flight
         self._recent: set[str] = set()
         self._order: deque[str] = deque()
         self._refill = asyncio.Lock()
+        self._renewing: asyncio.Task[None] | None = None
+
+    def join(self) -> None:
+        """Register as one of the run's workers (blocking; before the crawl starts)."""
+        self.journal.worker, self.journal.lease = self.worker, self.lease.total_seconds()
+
+        def register() -> None:
+            with self.engine.begin() as connection:
+                leases.join(connection, self.run_id, self.worker)
+
+        self.journal.patience.call(register, "join the run in")
+
+    async def close(self) -> None:
+        """Stop renewing leases (the journal's close releases what is still claimed)."""
+        if self._renewing is not None:
+            self._renewing.cancel()
+            await asyncio.gather(self._renewing, return_exceptions=True)
+        if self.shared and self.claim_seconds:
+            times = sorted(self.claim_seconds)
+            log.info("claims: %d, median %.1f ms, 95th percentile %.1f ms", len(times),
+                     1000 * times[len(times) // 2], 1000 * times[int(len(times) * 0.95)])
 
     def push(self, request: Request) -> bool:
         key = request.fingerprint
@@ -95,6 +144,8 @@ class DbFrontier:
     async def next(self) -> Request | None:
         if not await self.journal.steady():  # a bad day: no new request until the database is back
             return None  # the run failed: it stops (the journal has told it)
+        if self.shared and self._renewing is None:
+            self._renewing = asyncio.create_task(self._renew())
         async with self._refill:  # one refill at a time: the others wait for its batch
             if not self._claimed:
                 if self.journal.pending():
@@ -102,24 +153,77 @@ class DbFrontier:
                 if self.journal.failure is not None:
                     return None
                 try:
-                    async with self.journal.lock:
-                        claimed = await self.journal.retrying(self._claim, "claim requests from")
+                    claimed = await self._claim_waiting() if self.shared else await self._claim_now(self._claim)
                 except DatabaseError:
                     return None
                 self._claimed = claimed[::-1]
         if not self._claimed or self.journal.failure is not None:
             return None
-        row_id, request = self._claimed.pop()
-        self._ids[id(request)] = row_id
+        row_id, token, request = self._claimed.pop()
+        self._ids[id(request)] = (row_id, token)
         return request
 
+    async def _claim_now(self, claim: Callable[[], list[Claim]]) -> list[Claim]:
+        began = time.perf_counter()
+        async with self.journal.lock:
+            claimed: list[Claim] = await self.journal.retrying(claim, "claim requests from")
+        self.claim_seconds.append(time.perf_counter() - began)
+        return claimed
+
+    async def _claim_waiting(self) -> list[Claim]:
+        """A shared claim; while queued requests wait for their hosts, claim again when the first
+        host's next start comes (for up to IDLE_WAIT)."""
+        deadline = time.monotonic() + IDLE_WAIT
+        while True:
+            claimed = await self._claim_now(self._claim_shared)
+            if claimed or time.monotonic() > deadline or self.journal.failure is not None:
+                return claimed
+            ready = await self.journal.retrying(self._next_ready, "read")
+            if ready is None:
+                return []  # nothing queued
+            await asyncio.sleep(min(max(POLL, (ready - now()).total_seconds()), LONGEST_POLL))
+
+    def _claim_shared(self) -> list[Claim]:
+        with self.engine.begin() as connection:
+            rows = leases.claim(connection, self.run_id, self.worker, self.batch, self.per_host, self.delay,
+                                self.lease.total_seconds())
+        return [(row.id, row.token, request_from_json(row.request)) for row in rows]
+
+    def _next_ready(self) -> dt.datetime | None:
+        with self.engine.connect() as connection:
+            return leases.next_ready(connection, self.run_id)
+
+    async def _renew(self) -> None:
+        """Renew this worker's leases while it runs: a request in progress outlives any one lease."""
+        every = max(0.1, self.lease.total_seconds() / 3)
+
+        def renew() -> None:
+            with self.engine.begin() as connection:
+                leases.renew(connection, self.run_id, self.worker, self.lease.total_seconds())
+
+        while self.journal.failure is None:
+            await asyncio.sleep(every)
+            with contextlib.suppress(DatabaseError):  # a failure fails the run: the journal tells it
+                await self.journal.retrying(renew, "renew leases in")
+
     def row_id(self, request: Request) -> int | None:
-        return self._ids.get(id(request))
+        held = self._ids.get(id(request))
+        return held[0] if held is not None else None
 
     def done(self, request: Request) -> None:
-        row_id = self._ids.pop(id(request), None)
-        if row_id is not None:
-            self.journal.mark_done(row_id)
+        held = self._ids.pop(id(request), None)
+        if held is None:
+            return
+        next_start = None
+        if self.shared:  # this worker's delays (Crawl-delay, Retry-After) hold for every worker
+            host = host_of(request.url)
+            rest = self.host_wait(host)
+            if self.per_host == 1:
+                # The request reached the server at some moment before its response came back; no
+                # worker knows when. Counting the delay from now, the spacing holds as the server sees it.
+                rest = max(rest, self.host_delay(host))
+            next_start = now() + dt.timedelta(seconds=rest)
+        self.journal.mark_done(held[0], held[1], next_start)
 
     async def size(self) -> int:
         """Requests queued (as far as is known: on a bad day, those claimed)."""
@@ -134,7 +238,7 @@ class DbFrontier:
             queued = 0
         return queued + len(self._claimed)
 
-    def _claim(self) -> list[tuple[int, Request]]:
+    def _claim(self) -> list[Claim]:
         """Claim up to `batch` queued requests, atomically even with other workers claiming too.
 
         The UPDATE comes first, so two workers can never claim one row: on
@@ -142,7 +246,7 @@ class DbFrontier:
         are skipped by the other claimers and `state` is checked again. It
         returns the rows it claimed, found through the claim-order index.
         """
-        token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
+        token = uuid.uuid4().hex
         chosen = (
             select(frontier.c.id)
             .where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
@@ -155,7 +259,7 @@ class DbFrontier:
             claim = (
                 update(frontier)
                 .where(frontier.c.id.in_(chosen.scalar_subquery()), frontier.c.state == "queued")
-                .values(state="claimed", worker=token, lease_until=now() + self.lease)
+                .values(state="claimed", worker=self.worker, token=token, lease_until=now() + self.lease)
             )
             if connection.dialect.update_returning:
                 claimed = connection.execute(claim.returning(frontier.c.id, frontier.c.priority, frontier.c.request))
@@ -164,19 +268,26 @@ class DbFrontier:
                 connection.execute(claim)
                 rows = connection.execute(
                     select(frontier.c.id, frontier.c.request)
-                    .where(frontier.c.run_id == self.run_id, frontier.c.worker == token)
+                    .where(frontier.c.run_id == self.run_id, frontier.c.token == token)
                     .order_by(frontier.c.priority.desc(), frontier.c.id)
                 ).all()
-        return [(row.id, request_from_json(row.request)) for row in rows]
+        return [(row.id, token, request_from_json(row.request)) for row in rows]
 
     async def others_busy(self) -> bool:
-        """Whether another worker holds a live lease (its requests may still find new ones)."""
+        """Whether the run may still have work for this worker.
+
+        Shared: any request queued (its host may start later) or claimed (by a
+        live worker, or by a dead one whose lease this worker will take over).
+        Otherwise: another worker holds a live lease.
+        """
         def check() -> bool:
-            query = select(frontier.c.id).where(
-                frontier.c.run_id == self.run_id, frontier.c.state == "claimed",
-                ~frontier.c.worker.startswith(self.worker), frontier.c.lease_until > now(),
-            ).limit(1)
             with self.engine.connect() as connection:
+                if self.shared:
+                    return leases.unfinished(connection, self.run_id)
+                query = select(frontier.c.id).where(
+                    frontier.c.run_id == self.run_id, frontier.c.state == "claimed",
+                    frontier.c.worker != self.worker, frontier.c.lease_until > now(),
+                ).limit(1)
                 return connection.execute(query).first() is not None
 
         if self.journal.failure is not None:
@@ -197,6 +308,6 @@ class DbFrontier:
 
         def release() -> int:
             with self.engine.begin() as connection:
-                return connection.execute(query.values(state="queued", worker=None, lease_until=None)).rowcount or 0
+                return connection.execute(query.values(state="queued", worker=None, token=None, lease_until=None)).rowcount or 0
 
         return self.journal.patience.call(release, "release claims in")

@@ -28,12 +28,16 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
     command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
                "-s", "fetch.concurrency=4"]
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    workers = [subprocess.Popen(command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env) for _ in range(2)]
+    # started at the same moment, each named by its User-Agent so the server tells who fetched what
+    workers = [subprocess.Popen([*command, "-s", f"fetch.user_agent=worker-{n}"], cwd=project.root,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for n in range(2)]
     results = [worker.communicate(timeout=90) for worker in workers]
     for worker, (out, err) in zip(workers, results):
         assert worker.returncode == 0, err
     reached = {path for path in site.hits if path.startswith("/p/")}
+    fetched_by = {headers.get("User-Agent") for _, path, headers in site.requests if path.startswith("/p/")}
+    assert fetched_by == {"worker-0", "worker-1"}  # both took part
     assert all(site.hits[path] == 1 for path in reached)
     assert site.hits["/"] == 1
     assert project.sql("select id, status from runs") == [(1, "finished")]

@@ -24,6 +24,7 @@ from harvester.cli import (
     listing,
     parse,
     query,
+    runs,
     runspider,
     shell,
     startproject,
@@ -33,8 +34,8 @@ from harvester.exceptions import HarvesterError
 from harvester.project import CONFIG_NAME, require_config
 
 COMMANDS = (crawl, listing, genspider, check, parse, query, db, jobs,
-            startproject, runspider, fetch, shell, version)
-DB_COMMANDS = ("query", "db")  # need only a database: `--db URL` stands in for the project
+            startproject, runspider, fetch, shell, version, runs)
+DB_COMMANDS = ("query", "db", "runs")  # need only a database: `--db URL` stands in for the project
 
 EXAMPLES = (
     "harvester startproject shop && cd shop",

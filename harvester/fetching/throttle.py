@@ -3,7 +3,9 @@
 A host's delay is the largest of the configured delay, its robots.txt
 Crawl-delay, any `Retry-After` it sent, and, with `adaptive` on, its observed
 latency spread over its slots (a slow server is given room, a fast one is
-not held back); one slow host never slows the others.
+not held back); one slow host never slows the others. This holds in one
+process; in a run shared by several workers, the host slots claimed with
+each request (`harvester.storage.leases`) make it hold across them all.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ class Throttle:
             for host, state in self._hosts.items()
             if (wait := max(state.next_start, state.paused_until) - now) > 0
         }
+
+    def wait_of(self, host: str) -> float:
+        """Seconds `host` must still wait before its next start (0 when it may start now).
+
+        A shared run writes it to the database when a request is done, so the
+        delay, Crawl-delay and Retry-After hold for every worker (`harvester.storage.leases`).
+        """
+        state = self._hosts.get(host)
+        if state is None:
+            return 0.0
+        return max(0.0, max(state.next_start, state.paused_until) - time.monotonic())
+
+    def delay_of(self, host: str) -> float:
+        """The host's start-to-start delay now: configured, Crawl-delay or adaptive."""
+        state = self._hosts.get(host)
+        return self.delay if state is None else state.delay
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         state = self._host(host_of(request.url))

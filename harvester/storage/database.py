@@ -5,6 +5,8 @@ A new SQLite database is created 0600 (`harvester.storage.files`).
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from harvester.exceptions import DatabaseError
 from harvester.storage.files import create_private
-from harvester.storage.retry import PATIENCE
+from harvester.storage.retry import PATIENCE, reason
+
+LOCKED = re.compile(r"database is locked|database is busy|database table is locked", re.IGNORECASE)
 
 
 def open_engine(url: str, must_exist: bool = False, patience: float = PATIENCE) -> Engine:
@@ -37,12 +41,27 @@ def open_engine(url: str, must_exist: bool = False, patience: float = PATIENCE) 
         busy = round(1000 * min(10.0, max(0.05, patience / 4)))
         event.listen(engine, "connect", lambda connection, _record: _sqlite_pragmas(connection, busy))
     try:
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-    except (OperationalError, SQLAlchemyError) as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DatabaseError(f"cannot open database {safe_url(url)}: {reason}") from None
+        _probe(engine, patience)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(f"cannot open database {safe_url(url)}: {reason(exc)}") from None
     return engine
+
+
+def _probe(engine: Engine, patience: float) -> None:
+    """One query; a database locked or busy (workers starting at the same moment) is waited for."""
+    deadline = time.monotonic() + patience
+    wait = 0.05
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+            return
+        except OperationalError as exc:
+            if not LOCKED.search(reason(exc)) or time.monotonic() + wait > deadline:
+                raise
+        time.sleep(wait)
+        wait = min(2 * wait, 1.0)
 
 
 def _with_driver(url: str) -> str:
@@ -87,10 +106,10 @@ def _sqlite_path(url: str) -> str | None:
 
 def _sqlite_pragmas(dbapi_connection: Any, busy: int) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(busy)}")  # first: another process may be creating the file
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
     cursor.execute("PRAGMA cache_size=-1024")  # 1 MiB per connection, not 2: a crawl appends, and RSS counts
     cursor.close()
 

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import DatabaseError
@@ -47,6 +47,7 @@ from harvester.stats import Stats
 from harvester.storage.bulk import insert_rows
 from harvester.storage.files import FileIdentity
 from harvester.storage.items import write_items
+from harvester.storage.leases import add_hosts, commit_done, forget, leave, now
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import errors, frontier, items, pages, runs
 
@@ -56,10 +57,6 @@ GATHER_SECONDS = 0.05  # longest wait for a batch to gather: each commit costs a
 SPILL = 2000  # items (or found requests) of one request held before they are written
 BACKLOG = 6_000  # items and found requests waiting for the writer before their producers wait
 ItemWriter = Callable[[Connection, list[dict[str, Any]]], None]
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -73,7 +70,8 @@ class Unit:
     errors: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     found: list[dict[str, Any]] = field(default_factory=list)  # frontier rows
-    done: list[int] = field(default_factory=list)  # frontier ids finished
+    # frontier rows finished: (id, the claim's token, the host's next start as seen by this worker)
+    done: list[tuple[int, str | None, dt.datetime | None]] = field(default_factory=list)
 
 
 _current: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("unit", default=None)
@@ -96,6 +94,8 @@ class Journal:
         self.item_writer: ItemWriter = write_items  # the store pipeline may set its own
         self.lock = asyncio.Lock()  # one writer at a time: the database has one
         self.on_write: Callable[[], None] = lambda: None
+        self.worker: str | None = None  # set when the run is shared by several workers (`leases`)
+        self.lease = 60.0
         self.on_failure: Callable[[DatabaseError], None] = lambda exc: None
         self.failure: DatabaseError | None = None
         self._loose = Unit()  # writes outside any request (start requests, run-level errors)
@@ -205,8 +205,9 @@ class Journal:
         if len(unit.found) >= SPILL and unit is not self._loose:
             self._spill(unit)
 
-    def mark_done(self, frontier_id: int) -> None:
-        self._unit().done.append(frontier_id)
+    def mark_done(self, frontier_id: int, token: str | None = None, next_start: dt.datetime | None = None) -> None:
+        """The request of frontier row `frontier_id` is finished; written only while `token` is its claim's."""
+        self._unit().done.append((frontier_id, token, next_start))
 
     def pending(self) -> bool:
         loose = self._loose
@@ -301,12 +302,17 @@ class Journal:
                 self.fail(DatabaseError(change))
 
     def _write(self, units: list[Unit], stats: dict[str, Any] | None) -> None:
-        found = [row for unit in units for row in unit.found]
-        page_rows = [row for unit in units for row in unit.pages]
-        error_rows = [row for unit in units for row in unit.errors]
-        item_rows = [row for unit in units for row in unit.items]
-        done = [row_id for unit in units for row_id in unit.done]
         with self.engine.begin() as connection:
+            done = [entry for unit in units for entry in unit.done]
+            if done:  # a request whose lease another worker took over writes nothing of its outcome
+                marked = commit_done(connection, done)
+                units = [unit for unit in units if not unit.done or any(entry[0] in marked for entry in unit.done)]
+            found = [row for unit in units for row in unit.found]
+            page_rows = [row for unit in units for row in unit.pages]
+            error_rows = [row for unit in units for row in unit.errors]
+            item_rows = [row for unit in units for row in unit.items]
+            if found:
+                add_hosts(connection, self.run_id, [row["host"] for row in found])
             if connection.dialect.name == "sqlite":  # one statement per table and batch
                 insert_rows(connection, frontier, found, ignore=("run_id", "fingerprint"))
                 insert_rows(connection, pages, page_rows)
@@ -320,12 +326,6 @@ class Journal:
                     connection.execute(insert(errors), error_rows)
             if item_rows:
                 self.item_writer(connection, item_rows)
-            for start in range(0, len(done), 500):
-                connection.execute(
-                    update(frontier)
-                    .where(frontier.c.id.in_(done[start:start + 500]))
-                    .values(state="done", worker=None, lease_until=None)
-                )
             if stats is not None:
                 connection.execute(
                     update(runs).where(runs.c.id == self.run_id).values(stats=stats, heartbeat_at=now())
@@ -353,13 +353,15 @@ class Journal:
 
         def close() -> None:
             with self.engine.begin() as connection:
-                connection.execute(
-                    update(runs)
-                    .where(runs.c.id == self.run_id)
-                    .values(status=status, finished_at=now(), stats=stats, heartbeat_at=now())
-                )
-                if status == "finished":  # nothing left to resume: the queue is history
-                    connection.execute(delete(frontier).where(frontier.c.run_id == self.run_id))
+                closing: str | None = status
+                if self.worker is not None:  # a shared run: the last worker out closes it
+                    closing = leave(connection, self.run_id, self.worker, status, self.lease)
+                values: dict[str, Any] = {"stats": stats, "heartbeat_at": now()}
+                if closing is not None:
+                    values.update(status=closing, finished_at=now())
+                connection.execute(update(runs).where(runs.c.id == self.run_id).values(**values))
+                if closing == "finished":  # nothing left to resume: the queue is history
+                    forget(connection, self.run_id)
 
         try:
             await self.patience.run(close, "close the run in")

@@ -148,8 +148,9 @@ http_cache = Table(
 )
 
 # The persistent frontier: every request of a run, once per fingerprint, as JSON
-# (callbacks by name). Claims are leases held by a worker token, so several
-# processes can share one run; `frontier_hosts` keeps per-host politeness.
+# (callbacks by name). A claim is a lease: `worker` holds it until `lease_until`
+# (renewed while the request is in progress), and `token` names that one claim, so
+# the outcome of a request whose lease was taken over by another worker is not written.
 frontier = Table(
     "frontier",
     metadata,
@@ -164,16 +165,32 @@ frontier = Table(
     Column("state", String(10), nullable=False),  # queued | claimed | done
     Column("worker", String(64), nullable=True),
     Column("lease_until", Timestamp, nullable=True),
+    Column("token", String(32), nullable=True),
     UniqueConstraint("run_id", "fingerprint"),
 )
 # Claims take the highest priority first, then the order found: this order, so no sort.
 Index("ix_frontier_claim_order", frontier.c.run_id, frontier.c.state, frontier.c.priority.desc(), frontier.c.id)
+# A host's queued and claimed requests (host-aware claims of a shared run).
+Index("ix_frontier_host_state", frontier.c.run_id, frontier.c.host, frontier.c.state)
 
+# One row per host of a run: the host's slot lock in a shared run, and the earliest moment
+# a worker may start its next request (delay, Crawl-delay, Retry-After, for every worker).
 frontier_hosts = Table(
     "frontier_hosts",
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("host", String(255), primary_key=True),
     Column("next_start", Timestamp, nullable=True),
-    Column("in_flight", Integer, nullable=False, default=0),
+)
+
+# The live workers of a shared run: who they are and when they last renewed their leases.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("heartbeat_at", Timestamp, nullable=False),
 )
