@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harvester import schemes
 from harvester.config import Settings
 from harvester.credentials import Credentials
 from harvester.engine import Engine
@@ -74,6 +75,7 @@ async def crawl(
     database = open_engine(settings.database_url(), patience=settings.storage.patience)
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
+    registry = schemes.install(spider_cls)  # the crawl's schemes: built-in and the spider's `transports`
     try:
         spider = spider_cls(**dict(args or {}))
     except Exception as exc:  # noqa: BLE001 - one line, before the run starts
@@ -95,10 +97,11 @@ async def crawl(
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
     file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
     stats.file_roots = file_roots.urls  # kept with the run, in runs.stats
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots,
+                          registry)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
-    fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
+    fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache)
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()
