@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import functools
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,6 +96,7 @@ class Schemes:
 
     entries: tuple[_Entry, ...] = ()
     _by_name: Mapping[str, Scheme] = field(default_factory=dict, repr=False)
+    _all: tuple[str, ...] = field(default=(), repr=False)  # "name:" of every scheme, for startswith
     _prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +105,7 @@ class Schemes:
             for scheme in entry.schemes:
                 by_name[scheme.name] = scheme  # a later transport takes a scheme over
         object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_all", tuple(f"{name}:" for name in by_name))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -121,7 +122,7 @@ class Schemes:
 
     def requestable(self, url: str) -> bool:
         """Whether a transport fetches `url` (a parsed URL: its scheme is in lower case)."""
-        return url.partition(":")[0] in self._by_name
+        return url.startswith(self._all)
 
     def link_prefixes(self, page_url: str) -> tuple[str, ...]:
         """The `scheme:` prefixes of the links followed from the page at `page_url`."""
@@ -217,19 +218,27 @@ def _data(opening: Opening) -> Transport:
     return DataTransport(opening.settings)
 
 
-@functools.cache
 def builtin() -> Schemes:
     """The schemes Harvester fetches by itself: http, https, ftp, file and data."""
+    return _BUILTIN or _build_builtin()
+
+
+def _build_builtin() -> Schemes:
+    global _BUILTIN  # noqa: PLW0603 - built once, on first use: the transports import Request, which asks here
     from harvester.transports.data import DataTransport
     from harvester.transports.file import FileTransport
     from harvester.transports.ftp import FtpTransport
 
-    return Schemes((
+    _BUILTIN = Schemes((
         _Entry((HTTP, HTTPS), _http),
         _Entry(FtpTransport.schemes, _ftp),
         _Entry(FileTransport.schemes, _file),
         _Entry(DataTransport.schemes, _data),
     ))
+    return _BUILTIN
+
+
+_BUILTIN: Schemes | None = None
 
 
 def for_spider(spider_cls: type) -> Schemes:
@@ -242,8 +251,7 @@ _current: contextvars.ContextVar[Schemes] = contextvars.ContextVar("harvester_sc
 
 def current() -> Schemes:
     """The registry of the crawl running in this task (the built-in one outside a crawl)."""
-    registry = _current.get(None)
-    return registry if registry is not None else builtin()
+    return _current.get(None) or _BUILTIN or _build_builtin()
 
 
 def install(spider_cls: type) -> Schemes:
