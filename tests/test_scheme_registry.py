@@ -129,6 +129,13 @@ def test_the_built_in_policy_is_what_each_scheme_declares():
     assert registry.link_prefixes("data:,x") == ("http:", "https:")
 
 
+def test_the_registry_ports_agree_with_the_url_parser():
+    from harvester.urls import DEFAULT_PORTS
+
+    registry = schemes.builtin()
+    assert {name: registry.get(name).default_port for name in DEFAULT_PORTS} == DEFAULT_PORTS
+
+
 def test_links_on_a_listing_keep_its_own_scheme_and_web_pages_do_not():
     body = b'<a href="ftp://h/f">f</a><a href="file:///etc/passwd">p</a><a href="data:,x">d</a><a href="/n">n</a>'
     headers = httpx.Headers({"Content-Type": "text/html"})
@@ -140,3 +147,46 @@ def test_a_request_outside_a_crawl_knows_only_the_built_in_schemes():
     assert Request("data:,x").url == "data:,x"
     with pytest.raises(InvalidURL):
         Request("memo://work/")
+
+
+class Notes:
+    """A transport defined in the test: note://h/NAME answers NAME as text."""
+
+    schemes = (schemes.Scheme("note", follow=schemes.Follow.OWN_SCHEME),)
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    async def fetch(self, request):
+        body = request.url.rsplit("/", 1)[1].encode()
+        return Response(request.url, 200, httpx.Headers({"Content-Type": "text/plain"}), body, request)
+
+    async def aclose(self):
+        pass
+
+
+def test_two_crawls_in_one_process_keep_their_own_schemes(tmp_path, sql):
+    class WithNotes(Spider):
+        name = "with_notes"
+        transports = [Notes]
+        start_urls = ["note://h/one"]
+
+        def parse(self, response):
+            yield {"text": response.text}
+
+    class Without(Spider):
+        name = "without"
+        start_urls = ["data:,plain"]
+
+        def parse(self, response):
+            yield {"text": response.text}
+            yield Request("note://h/two")  # InvalidURL here: this crawl has no note transport
+
+    async def both():
+        settings = build({"fetch": {"retries": 0, "obey_robots": False}}, root=tmp_path)
+        return await asyncio.gather(crawl(settings, WithNotes), crawl(settings, Without))
+
+    first, second = asyncio.run(both())
+    assert sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.text') from items")) == ["one", "plain"]
+    assert sql(tmp_path, "select kind from errors") == [("url",)]
+    assert first.stats.errors == 0 and second.stats.errors == 1
