@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harvester import schemes
 from harvester.config import Settings
 from harvester.credentials import Credentials
 from harvester.engine import Engine
@@ -75,6 +76,7 @@ async def crawl(
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     middlewares = load_middlewares(settings, spider_cls)  # a bad one is one line, before a run opens
+    registry = schemes.install(spider_cls)  # the crawl's schemes: built-in and the spider's `transports`
     try:
         spider = spider_cls(**dict(args or {}))
     except Exception as exc:  # noqa: BLE001 - one line, before the run starts
@@ -100,10 +102,11 @@ async def crawl(
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
     file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
     stats.file_roots = file_roots.urls  # kept with the run, in runs.stats
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots,
+                          registry)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
-    fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots,
+    fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
                       middlewares=middlewares)
     frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
     engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,

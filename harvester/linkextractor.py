@@ -6,8 +6,9 @@ restrict_xpaths=..., restrict_css=...)` reads the `href` of `<a>` and
 tree, so broken markup still yields its links. Links are absolute, resolved
 as the WHATWG URL Standard says (the page's `<base href>` honoured; an href
 that does not parse is skipped), without fragments, once each, in page order;
-only http(s) links are taken, plus those of the page's own scheme (the
-entries of an ftp:// or file:// directory listing). A page nested deeper
+only the links the scheme registry says are followed from the page are
+taken (`harvester.schemes`: http(s) from any page, ftp:// and file:// from a
+page of the same scheme, such as a directory listing; data: never). A page nested deeper
 than the tree parser goes (256 levels) raises `ParseError`, recorded as a
 `parse` error, rather than losing the links after the nesting unseen.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from harvester import schemes
 from harvester.exceptions import InvalidURL, ParseError
 from harvester.urls import Resolver, ascii_domain
 from harvester.urls import canonicalize as canonical_url
@@ -123,7 +125,7 @@ class LinkExtractor:
         if not response.is_html or not response.body:
             return []
         resolve = response.resolver
-        schemes = ("http://", "https://", response.url.partition(":")[0].lower() + ":")
+        prefixes = schemes.current().link_prefixes(response.url)
         found: set[str] = set()
         links: list[Link] = []
         for element in self._elements(response):
@@ -131,7 +133,7 @@ class LinkExtractor:
                 value = element.get(attr)
                 if value is None:
                     continue
-                link = self._link(element, value, resolve, schemes)
+                link = self._link(element, value, resolve, prefixes)
                 if link is None or not self._accepts(link):
                     continue
                 if self.unique:
@@ -164,7 +166,7 @@ class LinkExtractor:
                         seen.add(id(element))
                         yield element
 
-    def _link(self, element: Any, value: str, resolve: Resolver, schemes: tuple[str, ...]) -> Link | None:
+    def _link(self, element: Any, value: str, resolve: Resolver, prefixes: tuple[str, ...]) -> Link | None:
         if self.strip:
             value = value.strip(_C0_OR_SPACE)  # as the URL parser does: NBSP and other spaces stay
         if self.process_value is not None:
@@ -175,7 +177,7 @@ class LinkExtractor:
             url, _, fragment = resolve(value).partition("#")
         except InvalidURL:
             return None  # as a browser: a link that does not parse leads nowhere
-        if not url.startswith(schemes):
+        if not url.startswith(prefixes):
             return None
         if self.canonicalize:
             url = canonical_url(url)

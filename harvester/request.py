@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from harvester import schemes
 from harvester.credentials import Login, split_userinfo
 from harvester.exceptions import InvalidURL
 from harvester.urls import fingerprint, parse
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from harvester.response import Response
 
 Callback = Callable[..., Any] | str | None
-_SCHEMES = ("http:", "https:", "ftp:", "file:")  # URLs are parsed first: the scheme is lower-case
 
 
 @dataclass(eq=False)
@@ -27,7 +27,8 @@ class Request:
     """A URL to fetch, and what to do with its response.
 
     The URL is parsed as the WHATWG URL Standard says (as a browser would request it);
-    one that does not parse, or whose scheme is not http, https, ftp or file, raises
+    one that does not parse, or whose scheme no transport of the crawl fetches (http, https,
+    ftp, file, data and the spider's own `transports`: `harvester.schemes`), raises
     `InvalidURL` (a `ValueError`). `user:password@` in the URL is taken out and kept
     beside it, so no recorded URL carries it. A request is fetched once per run by its
     fingerprint unless `dont_filter` is set.
@@ -95,7 +96,7 @@ class Request:
             self.url, login = split_userinfo(self.url)
             if login is not None:
                 self.userinfo = login
-        if not self.url.startswith(_SCHEMES):
+        if not schemes.current().requestable(self.url):  # parsed: the scheme is in lower case
             raise InvalidURL(f"unsupported URL scheme in {self.url!r}", self.url)
 
     @property

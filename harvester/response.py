@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harvester import charsets, urls
+from harvester import charsets, schemes, urls
 from harvester.exceptions import InvalidURL, ParseError
 from harvester.hrefs import first_href, iter_hrefs
 from harvester.linkextractor import Link
@@ -184,15 +184,17 @@ class Response:
     def links(self) -> Iterator[str]:
         """The page's links, as they are found: absolute, without fragments, once each, in page order.
 
-        Only http(s) links, plus links of the response's own scheme (the
-        entries of an ftp:// or file:// directory listing). An href that does
+        Only links the scheme registry says are followed from this page
+        (`harvester.schemes`): http(s) links from any page, ftp:// and file://
+        links from a page of the same scheme (a directory listing's entries),
+        data: links never. An href that does
         not parse is skipped, as a browser does; a page the HTML parser cannot
         read to its end raises `ParseError` after the links before the fault.
         """
         if not self.is_html or not self.body:
             return
         resolve = self.resolver
-        schemes = ("http://", "https://", self.url.partition(":")[0].lower() + ":")
+        prefixes = schemes.current().link_prefixes(self.url)
         seen: set[str] = set()
         try:
             for href in iter_hrefs(self.body, self.encoding):
@@ -203,7 +205,7 @@ class Response:
                     url = resolve(href).split("#", 1)[0]
                 except InvalidURL:
                     continue
-                if url not in seen and url.startswith(schemes):
+                if url not in seen and url.startswith(prefixes):
                     seen.add(url)
                     yield url
         except ParseError as exc:

@@ -1,10 +1,12 @@
 """Admission to the frontier: what a spider yields is checked here before it is queued.
 
 Start requests come from the operator; requests found in fetched documents
-are checked against `allowed_domains`, the depth limit, and the fetch-safety
-rule that a `file://` URL is only ever fetched when the operator gave it (or
-lies under a directory the operator gave: the roots, kept with the run so a
-resume still knows them).
+are checked by the policy of their scheme (`harvester.schemes`):
+`allowed_domains` for every scheme whose URLs name a host (http, https, ftp,
+a project's own), the depth limit, and the fetch-safety rule of a confined
+scheme (file:): its URL is only ever fetched when the operator gave it, or
+when found in a document of its own scheme under a directory the operator
+gave (the roots, kept with the run so a resume still knows them).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from harvester import schemes as scheme_registry
 from harvester.exceptions import InvalidURL
 from harvester.frontier import Frontier
 from harvester.request import Request
@@ -29,8 +32,10 @@ class Scheduler:
         depth_limit: int = 0,
         filtered: Counter[str] | None = None,
         file_roots: FileRoots | None = None,
+        schemes: scheme_registry.Schemes | None = None,
     ) -> None:
         self.frontier = frontier
+        self.schemes = schemes if schemes is not None else scheme_registry.current()
         self.allowed_domains = tuple(allowed_domains)
         self.depth_limit = depth_limit
         self.filtered: Counter[str] = Counter() if filtered is None else filtered
@@ -42,7 +47,10 @@ class Scheduler:
         Raises InvalidURL for a URL that cannot be requested as written (also in `add_found`).
         """
         _check_requestable(request.url)
-        if urlsplit(request.url).scheme.lower() == "file":
+        scheme = self.schemes.of(request.url)
+        if scheme is None:
+            raise InvalidURL(f"unsupported URL scheme in {request.url!r}", request.url)
+        if scheme.confined:
             self._file_roots.add(request.url)
         return self._push(request)
 
@@ -50,12 +58,14 @@ class Scheduler:
         """Queue a request a callback yielded while handling `parent`'s response."""
         request.depth = (parent.depth + 1) if parent is not None else 0
         _check_requestable(request.url)
-        scheme = request.url.partition(":")[0].lower()  # one of Request's schemes: it checked
-        if scheme == "file":
-            from_file = parent is not None and parent.url.partition(":")[0].lower() == "file"
-            if not (from_file and self._under_file_root(request.url)):
+        scheme = self.schemes.of(request.url)
+        if scheme is None:
+            return self._filter("unsafe_scheme")  # no transport of this crawl fetches it
+        if scheme.confined:
+            from_own = parent is not None and self.schemes.of(parent.url) is scheme
+            if not (from_own and self._under_file_root(request.url)):
                 return self._filter("unsafe_scheme")
-        if scheme in ("http", "https") and not domain_allowed(request.url, self.allowed_domains):
+        if scheme.has_host and not domain_allowed(request.url, self.allowed_domains):
             return self._filter("offsite")
         if self.depth_limit and request.depth > self.depth_limit:
             return self._filter("depth")
@@ -81,6 +91,8 @@ class Scheduler:
     def check(self, request: Request) -> None:
         """Raise InvalidURL for a request no transport can send (one an earlier version queued)."""
         _check_requestable(request.url)
+        if self.schemes.of(request.url) is None:
+            raise InvalidURL(f"unsupported URL scheme in {request.url!r}", request.url)
 
     def source_of(self, request: Request) -> int | None:
         return self.frontier.row_id(request)

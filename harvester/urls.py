@@ -28,7 +28,9 @@ import ada_url
 
 from harvester.exceptions import InvalidURL
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+# The URL Standard's own tables (what the parser does), not fetch policy: which schemes are
+# fetched, and how, is the scheme registry's (harvester.schemes), whose ports agree with these.
+DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}  # the default ports the WHATWG parser drops
 _SPECIAL = ("http:", "https:", "ftp:", "file:")  # special schemes whose query takes a page's charset
 
 # Characters the WHATWG serializer leaves as they are, per component of an http(s) URL.

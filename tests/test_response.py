@@ -201,7 +201,7 @@ def test_soup_is_a_beautifulsoup_tree_built_once() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["javascript:alert(1)", "mailto:a@example.com", "data:text/plain,hi", "gopher://x/", "/a/b"],
+    ["javascript:alert(1)", "mailto:a@example.com", "gopher://x/", "memo://x/", "/a/b"],
 )
 def test_request_rejects_unsupported_schemes(url: str) -> None:
     with pytest.raises(ValueError):
@@ -209,7 +209,7 @@ def test_request_rejects_unsupported_schemes(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://e.example/", "https://e.example/", "ftp://e.example/f", "file:///tmp/x"]
+    "url", ["http://e.example/", "https://e.example/", "ftp://e.example/f", "file:///tmp/x", "data:text/plain,hi"]
 )
 def test_request_accepts_supported_schemes(url: str) -> None:
     assert Request(url).url == url

@@ -28,18 +28,18 @@ DATA = Path(__file__).parent / "data" / "urltestdata.json"
 CASES = [case for case in json.loads(DATA.read_text(encoding="utf-8")) if isinstance(case, dict)]
 WEB = [case for case in CASES if (case.get("base") or "").startswith(("http:", "https:"))]
 ABSOLUTE = [case for case in CASES if case.get("base") is None]
-FETCHED = ("http:", "https:", "ftp:", "file:")  # the schemes Harvester has transports for
+FETCHED = ("http:", "https:", "ftp:", "file:", "data:")  # the schemes Harvester has transports for
 C0_OR_SPACE = "".join(map(chr, range(0x21)))
 
 # What Harvester does on purpose where a browser's URL would differ, and why.
 DELIBERATE = {
     "not fetched": "Request() and follow() refuse a URL of a scheme Harvester has no transport for "
-                   "(javascript:, mailto:, data:, ...) with InvalidURL; links() leaves it out",
+                   "(javascript:, mailto:, gopher:, ...) with InvalidURL; links() leaves it out",
     "the page itself": "links() leaves out an empty or fragment-only href: it names the page being read",
     "credentials apart": "Request keeps a URL's user:password@ apart from its URL (request.userinfo, "
                          "never stored or recorded): it requests the browser's URL without them",
     "links are http(s)": "links() gives http(s) links only (plus the page's own scheme on ftp:// and file:// "
-                         "listings): a file:// or ftp:// link found on a web page is never fetched",
+                         "listings): a file://, ftp:// or data: link found on a web page is never fetched",
 }
 
 

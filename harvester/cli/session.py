@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harvester import schemes
 from harvester.callbacks import outputs
 from harvester.cli.crawl import spider_args
 from harvester.cli.options import settings_from
 from harvester.config import Settings
+from harvester.credentials import Credentials
 from harvester.exceptions import ConfigError, HttpError, SpiderLoadError
 from harvester.fetching import Fetcher
 from harvester.items import as_dict, is_item
@@ -63,7 +65,7 @@ def make_spider(cls: type[Spider], attributes: dict[str, str], settings: Setting
 
 def as_url(target: str) -> str:
     """A URL as a user types it: an existing local file becomes file://, a bare host http://."""
-    if "://" in target:
+    if "://" in target or ":" in target and schemes.current().of(target) is not None:  # data:...
         return target
     path = Path(target)
     if path.exists():
@@ -91,7 +93,7 @@ class Session:
     def __init__(self, settings: Settings, spider: Spider) -> None:
         self.settings = settings
         self.spider = spider
-        self.fetcher = Fetcher(settings)
+        self.fetcher = Fetcher(settings, schemes.for_spider(type(spider)).open(settings, Credentials(settings)))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Session:

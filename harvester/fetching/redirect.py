@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from harvester import urls
+from harvester import schemes, urls
 from harvester.exceptions import InvalidURL, RedirectError
 from harvester.middleware import CallNext
 from harvester.request import Request
@@ -51,7 +51,7 @@ class Redirect:
                 target = urls.join(current.url, location)  # WHATWG, as a browser follows it
             except InvalidURL:
                 raise RedirectError(f"redirect to an invalid URL: {location[:200]!r}", request) from None
-            if not target.startswith(("http://", "https://")):
+            if not schemes.current().may_redirect_to(target):
                 raise RedirectError(f"redirect to a non-http(s) URL refused: {target}", request)
             if len(chain) >= self.max_hops:
                 raise RedirectError(f"more than {self.max_hops} redirects", request)

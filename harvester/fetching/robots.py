@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
+from harvester import schemes
 from harvester.exceptions import FetchError, RedirectError, RobotsDisallowed, Truncated
 from harvester.fetching.hosts import Hosts
 from harvester.middleware import CallNext
@@ -46,7 +47,7 @@ class Robots:
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         parts = urlsplit(request.url)
-        if parts.scheme in ("http", "https"):
+        if schemes.current().has_robots(parts.scheme):
             rules = await self._rules_for(f"{parts.scheme}://{parts.netloc.lower()}")
             if not rules.can_fetch(request.url, self.token):
                 raise RobotsDisallowed("disallowed by robots.txt", request)

@@ -1,4 +1,9 @@
-"""The transport protocol: one request in, one response out, one transport per scheme."""
+"""The transport protocol: one request in, one response out, one transport per scheme.
+
+A transport class declares the schemes it fetches and their policy in a `schemes`
+attribute (`harvester.schemes.Scheme` values); the registry (`harvester.schemes`)
+chooses it by scheme. A project's own transport is built as `cls(settings)`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from harvester.response import Response
 
 
 class Transport(Protocol):
+    """Fetches the URLs of its schemes: `fetch(request) -> Response`, `aclose()` at the end of a crawl."""
+
     async def fetch(self, request: Request) -> Response:
         """Fetch one request once: no retries, no redirects followed.
 
@@ -16,4 +23,6 @@ class Transport(Protocol):
         """
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release connections, threads and files; called once when the crawl ends."""
+        ...

@@ -37,6 +37,7 @@ from harvester.config import Settings
 from harvester.exceptions import FetchError, Forbidden, TooLarge
 from harvester.request import Request
 from harvester.response import Response
+from harvester.schemes import Follow, Scheme
 from harvester.transports.listing import HTML, guess_type, listing_page
 from harvester.transports.threaded import ThreadedStream
 
@@ -101,6 +102,12 @@ def local_path(url: str) -> str:
 
 
 class FileTransport:
+    """file:// URLs: local files and directories, confined to the trees the operator gave."""
+
+    # No host; links followed from file:// pages only, and admitted only under the operator's roots
+    # (never from a fetched document of another scheme); never a redirect target.
+    schemes = (Scheme("file", has_host=False, follow=Follow.OWN_SCHEME, confined=True),)
+
     def __init__(self, settings: Settings, roots: FileRoots | None = None) -> None:
         self.roots = roots  # None: every path the operator asks for (no crawl: `harvester fetch`)
         self.max_size = int(settings.fetch.max_size)

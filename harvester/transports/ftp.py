@@ -50,6 +50,7 @@ from harvester.credentials import Credentials
 from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
+from harvester.schemes import Follow, Scheme
 from harvester.transports.listing import HTML, guess_type, listing_page
 from harvester.transports.threaded import ThreadedStream
 
@@ -59,6 +60,12 @@ _CHUNK = 64 * 1024
 
 
 class FtpTransport:
+    """ftp:// URLs: files read in worker threads, directories as listings; FTP replies as HTTP statuses."""
+
+    # Links to ftp:// are followed from ftp:// pages only (a listing's entries); its hosts are
+    # hosts for allowed_domains; no robots.txt; never a redirect target.
+    schemes = (Scheme("ftp", 21, follow=Follow.OWN_SCHEME),)
+
     def __init__(self, settings: Settings, credentials: Credentials | None = None) -> None:
         self.credentials = credentials or Credentials(settings)
         self.timeout = settings.fetch.timeout
