@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harvester.config import Settings
+from harvester.config import Settings, for_spider
 from harvester.credentials import Credentials
 from harvester.engine import Engine
+from harvester.events import RunClosed, RunOpened, load_subscribers, subscribe
 from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
 from harvester.fetching import Fetcher
 from harvester.frontier import DbFrontier
@@ -71,9 +72,11 @@ async def crawl(
     newest unfinished run of the spider if there is one (several processes
     share its frontier), and starts one otherwise.
     """
+    settings = for_spider(settings, spider_cls.name, getattr(spider_cls, "custom_settings", None))
     database = open_engine(settings.database_url(), patience=settings.storage.patience)
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
+    subscribers = load_subscribers(settings.project.subscribers)
     try:
         spider = spider_cls(**dict(args or {}))
     except Exception as exc:  # noqa: BLE001 - one line, before the run starts
@@ -87,6 +90,7 @@ async def crawl(
     journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4),
                       patience=settings.storage.patience)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
+    events = run.events  # the run's figures count them first, then the project's subscribers, then the spider
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
     frontier = DbFrontier(database, journal, run_id, batch=claim, lease=settings.crawl.lease)
     if earlier is not None:
@@ -95,7 +99,7 @@ async def crawl(
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
     file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
     stats.file_roots = file_roots.urls  # kept with the run, in runs.stats
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots)
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, events, file_roots)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
@@ -109,7 +113,11 @@ async def crawl(
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
     status = "failed"
     try:
+        for path, subscriber in zip(settings.project.subscribers, subscribers, strict=True):
+            subscribe(events, f"subscriber {path!r}", subscriber)
+        subscribe(events, f"spider {spider.name!r}", spider.subscribe)
         await _open(pipelines, run)
+        events.emit(RunOpened(run_id, spider.name, run.resumed, settings))
         status = await engine.crawl()
         if journal.failure is not None or engine.failure is not None:
             status = "failed"
@@ -126,6 +134,7 @@ async def crawl(
         if journal.failure is None:
             with contextlib.suppress(DatabaseError):
                 await journal.flush()  # pipelines closing (reports) see every item of the run
+        await events.drain()  # async handlers of the run's last events
         await pipelines.close(run)
         _closed(spider, stats.close_reason)  # after the pipelines, as Scrapy's spider_closed
         await journal.finish(status)
@@ -136,6 +145,9 @@ async def crawl(
         if failure is not None:
             run.status, run.failure = "failed", str(failure)
             run.stats.close_reason = CloseReason.FAILED
+        events.emit(RunClosed(run_id, spider.name, run.stats.close_reason, run.status, run.stats.as_json()))
+        await events.drain()
+        events.report_failures()
         database.dispose()
     return run
 
