@@ -13,7 +13,9 @@ class with a `subscribe(events)` method, or to such a function), a spider
 overrides `Spider.subscribe(events)`. A handler is a plain function or a
 coroutine function; a coroutine runs as a task the run awaits before it
 closes. A handler that raises is logged once (the run goes on) and counted.
-Emitting an event nobody listens to costs one dictionary look-up.
+Emitting an event nobody listens to costs one dictionary look-up. Events are
+slotted dataclasses, not frozen ones (a frozen one costs twice as much to build,
+and a page can emit a dozen): a handler reads them and does not change them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("harvester.events")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunOpened:
     """A run started (or resumed): emitted once, before its first request is scheduled."""
 
@@ -47,7 +49,7 @@ class RunOpened:
     settings: Settings  # the spider's settings: harvester.toml, its custom_settings, then -s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunClosed:
     """A run ended, after its pipelines closed; `reason` is `finished`, a limit (`max_pages`,
     `max_items`, `max_errors`, `max_seconds`), a `CloseSpider` reason, `interrupted` or `failed`."""
@@ -59,14 +61,14 @@ class RunClosed:
     stats: Mapping[str, Any]  # the run's figures, as kept in `runs.stats`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestScheduled:
     """A request was admitted to the frontier (a start request or one a callback yielded)."""
 
     request: Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFiltered:
     """A request was not queued; `reason` is `duplicate`, `offsite`, `depth` or `unsafe_scheme`."""
 
@@ -74,7 +76,7 @@ class RequestFiltered:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseReceived:
     """A request got its final response, recorded as one `pages` row (a streamed one once read)."""
 
@@ -83,7 +85,7 @@ class ResponseReceived:
     size: int  # bytes received
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemScraped:
     """An item passed every pipeline; `url` is the page it came from."""
 
@@ -91,7 +93,7 @@ class ItemScraped:
     url: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemDropped:
     """A pipeline dropped an item with `DropItem(reason)`."""
 
@@ -100,7 +102,7 @@ class ItemDropped:
     url: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorRecorded:
     """One `errors` row: `kind` such as `http`, `network`, `timeout`, `parse`, `spider`, `pipeline`."""
 
