@@ -28,21 +28,32 @@ from harvester.request import FormRequest, Request
 from harvester.response import Response
 from harvester.selector import Selector, SelectorList
 from harvester.spider import Spider
+from harvester.events import (ErrorRecorded, Events, ItemDropped, ItemScraped, RequestFiltered, RequestScheduled,
+                              ResponseReceived, RunClosed, RunOpened)
 
 __all__ = [
     "CSVFeedSpider",
     "CloseSpider",
     "CrawlSpider",
     "DropItem",
+    "ErrorRecorded",
+    "Events",
     "FormRequest",
     "HarvesterError",
+    "ItemDropped",
+    "ItemScraped",
     "JSONFeedSpider",
     "Link",
     "LinkExtractor",
     "ParseError",
     "Request",
+    "RequestFiltered",
+    "RequestScheduled",
     "Response",
+    "ResponseReceived",
     "Rule",
+    "RunClosed",
+    "RunOpened",
     "Selector",
     "SelectorList",
     "SitemapSpider",

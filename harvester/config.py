@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from harvester.credentials import auth_origin, split_userinfo
 from harvester.exceptions import ConfigError
+from harvester.scrapy_settings import harvester_key
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
@@ -57,10 +58,13 @@ class ProjectSettings:
             `pipelines.email_report`, or a project's own class (`myproject.pipelines.Clean`).
         middlewares: The project's fetch middlewares, in order, each by dotted path (`mymodule.AddHeader`);
             a class is constructed with the settings. They run after retries, before the per-host throttle.
+        subscribers: A project's run-event subscribers, each by dotted path: a class with a
+            `subscribe(events)` method, or such a function (`harvester.events`).
     """
     spiders: tuple[str, ...] = ("spiders",)
     pipelines: tuple[str, ...] = ("pipelines.store",)
     middlewares: tuple[str, ...] = ()  # fetch middlewares by dotted path, in order (harvester.middleware)
+    subscribers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,8 @@ class Settings:
         jobs: Scheduled jobs by name.
         root: The folder holding harvester.toml.
         env: The environment `*_env` keys are read from.
+        pinned: The `section.key`s set by `-s` or a job's settings: a spider's `custom_settings`
+            leave them as they are.
     """
     project: ProjectSettings = ProjectSettings()
     storage: StorageSettings = StorageSettings()
@@ -239,6 +245,7 @@ class Settings:
     jobs: Mapping[str, JobSettings] = field(default_factory=dict)
     root: Path = Path(".")  # the directory holding harvester.toml
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    pinned: frozenset[str] = field(default=frozenset(), repr=False)
 
     def secret(self, variable: str) -> str | None:
         """The value of the environment variable a `*_env` key names."""
@@ -279,7 +286,9 @@ def load(
         data = _read(path)
     for override in overrides or []:
         _apply_override(data, override)
-    return build(data, root=path.resolve().parent, env=env)
+    settings = build(data, root=path.resolve().parent, env=env)
+    pinned = frozenset(override.partition("=")[0].strip() for override in overrides or [])
+    return dataclasses.replace(settings, pinned=pinned) if pinned else settings
 
 
 def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str] | None = None) -> Settings:
@@ -323,9 +332,32 @@ def override(settings: Settings, values: Mapping[str, Any]) -> Settings:
             raise ConfigError(f"unknown key {key!r} in [{section}]")
         changed[section] = dataclasses.replace(current, **{key: _section(sections[section], {key: value},
                                                                           section).__dict__[key]})
-    result = dataclasses.replace(settings, **changed)
+    result = dataclasses.replace(settings, **changed, pinned=settings.pinned | set(values))
     _validate(result)
     return result
+
+
+def for_spider(settings: Settings, spider: str, custom: object) -> Settings:
+    """`settings` with a spider's `custom_settings` applied: `{"fetch.delay": 1.0}` (or Scrapy's name,
+    `{"DOWNLOAD_DELAY": 1.0}`), checked as at load; a key set by `-s` or a job keeps its value.
+    A bad key or value is a ConfigError naming the spider."""
+    if not custom:
+        return settings
+    where = f"spider {spider!r}: custom_settings"
+    if not isinstance(custom, Mapping):
+        raise ConfigError(f"{where} must be a dict of section.key: value, got {type(custom).__name__}")
+    values: dict[str, Any] = {}
+    try:
+        for name, value in custom.items():
+            key = name if "." in str(name) else harvester_key(str(name))
+            if key is None:
+                raise ConfigError(f"unknown setting {name!r}: use section.key as in harvester.toml")
+            if key not in settings.pinned:
+                values[key] = value
+        result = override(settings, values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {str(exc).removeprefix('-s ')}") from None
+    return dataclasses.replace(result, pinned=settings.pinned)
 
 
 def _read(path: Path) -> dict[str, Any]:

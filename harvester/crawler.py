@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from harvester import schemes
-from harvester.config import Settings
+from harvester.config import Settings, for_spider
 from harvester.credentials import Credentials
 from harvester.engine import Engine
+from harvester.events import RunClosed, RunOpened, load_subscribers, subscribe
 from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
 from harvester.fetching import Fetcher, load_middlewares
 from harvester.frontier import DbFrontier
@@ -72,11 +73,13 @@ async def crawl(
     newest unfinished run of the spider if there is one (several processes
     share its frontier), and starts one otherwise.
     """
+    settings = for_spider(settings, spider_cls.name, getattr(spider_cls, "custom_settings", None))
     database = open_engine(settings.database_url(), patience=settings.storage.patience)
     ensure_current(database)
     pipelines = build_pipelines(settings, export)
     middlewares = load_middlewares(settings, spider_cls)  # a bad one is one line, before a run opens
     registry = schemes.install(spider_cls)  # the crawl's schemes: built-in and the spider's `transports`
+    subscribers = load_subscribers(settings.project.subscribers)
     try:
         spider = spider_cls(**dict(args or {}))
     except Exception as exc:  # noqa: BLE001 - one line, before the run starts
@@ -90,6 +93,7 @@ async def crawl(
     journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4),
                       patience=settings.storage.patience)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
+    events = run.events  # the run's figures count them first, then the project's subscribers, then the spider
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
     frontier = DbFrontier(database, journal, run_id, batch=settings.fetch.concurrency if worker else claim,
                           lease=settings.crawl.lease, shared=worker, per_host=settings.fetch.per_host,
@@ -102,7 +106,7 @@ async def crawl(
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
     file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
     stats.file_roots = file_roots.urls  # kept with the run, in runs.stats
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, stats.filtered, file_roots,
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, events, file_roots,
                           registry)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
@@ -119,7 +123,11 @@ async def crawl(
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
     status = "failed"
     try:
+        for path, subscriber in zip(settings.project.subscribers, subscribers, strict=True):
+            subscribe(events, f"subscriber {path!r}", subscriber)
+        subscribe(events, f"spider {spider.name!r}", spider.subscribe)
         await _open(pipelines, run)
+        events.emit(RunOpened(run_id, spider.name, run.resumed, settings))
         status = await engine.crawl()
         if journal.failure is not None or engine.failure is not None:
             status = "failed"
@@ -137,6 +145,7 @@ async def crawl(
         if journal.failure is None:
             with contextlib.suppress(DatabaseError):
                 await journal.flush()  # pipelines closing (reports) see every item of the run
+        await events.drain()  # async handlers of the run's last events
         await pipelines.close(run)
         _closed(spider, stats.close_reason)  # after the pipelines, as Scrapy's spider_closed
         await journal.finish(status)
@@ -147,6 +156,9 @@ async def crawl(
         if failure is not None:
             run.status, run.failure = "failed", str(failure)
             run.stats.close_reason = CloseReason.FAILED
+        events.emit(RunClosed(run_id, spider.name, run.stats.close_reason, run.status, run.stats.as_json()))
+        await events.drain()
+        events.report_failures()
         database.dispose()
     return run
 

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from harvester.callbacks import outputs
+from harvester.events import ResponseReceived
 from harvester.exceptions import CloseSpider, DatabaseError, FetchError, HttpError
 from harvester.faults import Stage, describe, kind_of
 from harvester.fetching import Fetch
@@ -179,10 +180,7 @@ class Engine:
 
     async def _record_page(self, request: Request, response: Response) -> None:
         size = len(response.body) + response.received
-        stats = self.run.stats
-        stats.pages += 1
-        stats.bytes += size
-        stats.statuses[response.status] += 1
+        self.run.events.emit(ResponseReceived(request, response, size))  # counted in the run's figures
         self.run.journal.page(
             url=request.url,
             final_url=response.url,

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
+from harvester.events import ItemDropped, ItemScraped
 from harvester.exceptions import DropItem, SpiderLoadError
 from harvester.items import as_dict
 from harvester.run import Run
@@ -59,8 +60,7 @@ class Pipelines:
                 if inspect.isawaitable(result):  # (no coroutine of our own per item: a hot path)
                     result = await result
             except DropItem as exc:
-                run.stats.dropped += 1
-                run.stats.filtered[f"dropped: {exc}"[:80]] += 1
+                run.events.emit(ItemDropped(item, str(exc), url))
                 return False
             except Exception as exc:  # noqa: BLE001 - a failing pipeline loses one item, not the run
                 name = type(pipeline).__name__
@@ -68,7 +68,7 @@ class Pipelines:
                 return False
             if result is not None:
                 item = result
-        run.stats.items += 1
+        run.events.emit(ItemScraped(item, url))
         return True
 
     async def close(self, run: Run) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from harvester.config import Settings
+from harvester.events import ErrorRecorded, Events
 from harvester.stats import Stats
 from harvester.storage.journal import Journal
 
@@ -35,6 +36,10 @@ class Run:
     status: str = "running"
     resumed: bool = False
     failure: str | None = None  # why a failed run failed
+    events: Events = field(default_factory=Events)  # the run's events; its figures are counted from them
+
+    def __post_init__(self) -> None:
+        self.stats.subscribe(self.events)
 
     @property
     def spider_name(self) -> str:
@@ -50,9 +55,8 @@ class Run:
             log.warning("%s error at %s: %s", kind, _one_line(url), _one_line(message))
         else:
             log.warning("%s error: %s", kind, _one_line(message))
-        self.stats.errors += 1
-        self.stats.error_kinds[kind] += 1
         self.journal.error(url, kind, message)
+        self.events.emit(ErrorRecorded(kind, message, url))
 
 
 def _one_line(text: str) -> str:

@@ -12,11 +12,11 @@ gave (the roots, kept with the run so a resume still knows them).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from harvester import schemes as scheme_registry
+from harvester.events import Events, RequestFiltered, RequestScheduled
 from harvester.exceptions import InvalidURL
 from harvester.frontier import Frontier
 from harvester.request import Request
@@ -30,7 +30,7 @@ class Scheduler:
         frontier: Frontier,
         allowed_domains: Sequence[str] = (),
         depth_limit: int = 0,
-        filtered: Counter[str] | None = None,
+        events: Events | None = None,
         file_roots: FileRoots | None = None,
         schemes: scheme_registry.Schemes | None = None,
     ) -> None:
@@ -38,7 +38,7 @@ class Scheduler:
         self.schemes = schemes if schemes is not None else scheme_registry.current()
         self.allowed_domains = tuple(allowed_domains)
         self.depth_limit = depth_limit
-        self.filtered: Counter[str] = Counter() if filtered is None else filtered
+        self.events = Events() if events is None else events  # RequestScheduled, RequestFiltered
         self._file_roots = FileRoots() if file_roots is None else file_roots  # shared with the file transport
 
     def add_start(self, request: Request) -> bool:
@@ -60,15 +60,15 @@ class Scheduler:
         _check_requestable(request.url)
         scheme = self.schemes.of(request.url)
         if scheme is None:
-            return self._filter("unsafe_scheme")  # no transport of this crawl fetches it
+            return self._filter(request, "unsafe_scheme")  # no transport of this crawl fetches it
         if scheme.confined:
             from_own = parent is not None and self.schemes.of(parent.url) is scheme
             if not (from_own and self._under_file_root(request.url)):
-                return self._filter("unsafe_scheme")
+                return self._filter(request, "unsafe_scheme")
         if scheme.has_host and not domain_allowed(request.url, self.allowed_domains):
-            return self._filter("offsite")
+            return self._filter(request, "offsite")
         if self.depth_limit and request.depth > self.depth_limit:
-            return self._filter("depth")
+            return self._filter(request, "depth")
         return self._push(request)
 
     def _under_file_root(self, url: str) -> bool:
@@ -78,11 +78,13 @@ class Scheduler:
 
     def _push(self, request: Request) -> bool:
         if self.frontier.push(request):
+            if self.events.wants(RequestScheduled):
+                self.events.emit(RequestScheduled(request))
             return True
-        return self._filter("duplicate")
+        return self._filter(request, "duplicate")
 
-    def _filter(self, reason: str) -> bool:
-        self.filtered[reason] += 1
+    def _filter(self, request: Request, reason: str) -> bool:
+        self.events.emit(RequestFiltered(request, reason))
         return False
 
     async def next(self) -> Request | None:

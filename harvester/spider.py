@@ -7,12 +7,15 @@ iterable of them, or be a generator or an async generator of them.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harvester.config import Settings
 from harvester.request import Request
 from harvester.response import Response
+
+if TYPE_CHECKING:
+    from harvester.events import Events
 
 
 class Spider:
@@ -20,6 +23,8 @@ class Spider:
     start_urls: ClassVar[list[str] | tuple[str, ...]] = ()
     allowed_domains: ClassVar[list[str] | tuple[str, ...]] = ()
     item_key: ClassVar[tuple[str, ...]] = ()
+    # harvester.toml keys for this spider's runs, over the file and under -s: {"fetch.delay": 1.0}
+    custom_settings: ClassVar[Mapping[str, Any]] = {}
     settings: Settings | None = None  # the run's settings, set before start_requests()
 
     def __init__(self, **kwargs: Any) -> None:
@@ -39,6 +44,9 @@ class Spider:
 
     def parse(self, response: Response) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.parse is not defined")
+
+    def subscribe(self, events: Events) -> None:
+        """Called once before the run opens: subscribe to its events, `events.on(ItemScraped, self.count)`."""
 
     def closed(self, reason: str) -> None:
         """Called once when the run closes: `finished`, `interrupted`, `failed`, a limit or a CloseSpider reason."""

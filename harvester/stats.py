@@ -1,7 +1,8 @@
 """A run's figures: pages, items, errors, bytes, their breakdowns, and why it closed.
 
-They are kept in `runs.stats` (JSON) and read back at a resume, together with
-what the run must not forget: the operator's `file://` roots.
+They are counted from the run's events (`harvester.events`), the same values a
+project's subscribers see, kept in `runs.stats` (JSON) and read back at a
+resume, together with what the run must not forget: the operator's `file://` roots.
 """
 
 from __future__ import annotations
@@ -11,9 +12,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from harvester.events import (
+    ErrorRecorded,
+    Events,
+    ItemDropped,
+    ItemScraped,
+    RequestFiltered,
+    ResponseReceived,
+)
+
 
 @dataclass
 class Stats:
+    """A run's figures; `subscribe(events)` makes them count the run's events."""
+
     pages: int = 0
     items: int = 0
     errors: int = 0
@@ -28,7 +40,35 @@ class Stats:
     close_reason: str = ""  # finished, interrupted, failed, a limit (max_pages ...) or a CloseSpider reason
     file_roots: list[str] = field(default_factory=list)  # the file:// URLs the operator gave: their trees
 
+    def subscribe(self, events: Events) -> None:
+        """Count the run's pages, items, drops, filtered requests and errors from its events."""
+        events.on(ResponseReceived, self._page)
+        events.on(ItemScraped, self._item)
+        events.on(ItemDropped, self._dropped)
+        events.on(RequestFiltered, self._filtered)
+        events.on(ErrorRecorded, self._error)
+
+    def _page(self, event: ResponseReceived) -> None:
+        self.pages += 1
+        self.bytes += event.size
+        self.statuses[event.response.status] += 1
+
+    def _item(self, event: ItemScraped) -> None:
+        self.items += 1
+
+    def _dropped(self, event: ItemDropped) -> None:
+        self.dropped += 1
+        self.filtered[f"dropped: {event.reason}"[:80]] += 1
+
+    def _filtered(self, event: RequestFiltered) -> None:
+        self.filtered[event.reason] += 1
+
+    def _error(self, event: ErrorRecorded) -> None:
+        self.errors += 1
+        self.error_kinds[event.kind] += 1
+
     def seconds(self) -> float:
+        """Seconds the run has taken, across resumes."""
         return self.elapsed or (self.earlier + time.monotonic() - self.started)
 
     @classmethod
