@@ -17,6 +17,7 @@ naming the short one.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
@@ -113,6 +114,9 @@ def load_pipeline(name: str) -> Any:
     """The pipeline class `name` names: a built-in's short name, `pkg.module.Class` or `pkg.module`."""
     path = BUILTIN.get(name) or _old_name(name) or name
     module_path, _, attr = path.rpartition(".")
+    if not module_path and importlib.util.find_spec(path) is None:
+        raise SpiderLoadError(f"no pipeline {name!r}: the built-ins are {', '.join(BUILTIN)}; "
+                              "a project's own is named by dotted path (mypackage.pipelines.Clean)")
     if module_path:
         try:
             module = importlib.import_module(module_path)

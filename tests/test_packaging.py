@@ -144,5 +144,5 @@ def test_an_unknown_pipeline_name_is_one_line(project, site) -> None:
     project.write("harvester.toml", FAST_CONFIG.replace('pipelines = ["store"]', 'pipelines = ["stor"]'))
     result = project.run("crawl", "follow", "-a", f"base={site.url}")
     assert result.returncode != 0
-    assert "pipeline 'stor' failed to import" in result.stderr
+    assert "no pipeline 'stor': the built-ins are validate, dedupe, store, export, email_report" in result.stderr
     assert "Traceback" not in result.stderr
