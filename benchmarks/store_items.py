@@ -39,7 +39,7 @@ from harvester.storage.database import open_engine  # noqa: E402
 from harvester.storage.journal import Journal  # noqa: E402
 from harvester.storage.migrate import ensure_current  # noqa: E402
 from harvester.storage.runs import open_run  # noqa: E402
-from pipelines.store import StorePipeline  # noqa: E402
+from harvester.pipelines.store import StorePipeline  # noqa: E402
 
 PER_PAGE = 100
 

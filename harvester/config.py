@@ -53,16 +53,16 @@ class ProjectSettings:
 
     Attributes:
         spiders: Modules or packages scanned for Spider classes (`harvester list` shows what they hold).
-        pipelines: Item pipelines, run in this order, each by dotted path: the built-ins
-            `pipelines.validate`, `pipelines.dedupe`, `pipelines.store`, `pipelines.export`,
-            `pipelines.email_report`, or a project's own class (`myproject.pipelines.Clean`).
+        pipelines: Item pipelines, run in this order: the built-ins by short name (`validate`,
+            `dedupe`, `store`, `export`, `email_report`), a project's own by dotted path
+            (`myproject.pipelines.Clean`, or `pipelines.Clean` for a top-level `pipelines.py`).
         middlewares: The project's fetch middlewares, in order, each by dotted path (`mymodule.AddHeader`);
             a class is constructed with the settings. They run after retries, before the per-host throttle.
         subscribers: A project's run-event subscribers, each by dotted path: a class with a
             `subscribe(events)` method, or such a function (`harvester.events`).
     """
     spiders: tuple[str, ...] = ("spiders",)
-    pipelines: tuple[str, ...] = ("pipelines.store",)
+    pipelines: tuple[str, ...] = ("store",)
     middlewares: tuple[str, ...] = ()  # fetch middlewares by dotted path, in order (harvester.middleware)
     subscribers: tuple[str, ...] = ()
 

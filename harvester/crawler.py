@@ -25,7 +25,7 @@ from harvester.frontier import DbFrontier
 from harvester.limits import CloseReason, Limits
 from harvester.pipeline import Pipelines, load_pipeline
 from harvester.progress import report as report_progress
-from harvester.run import Run
+from harvester.run import Run, RunStatus
 from harvester.scheduler import Scheduler
 from harvester.spider import Spider
 from harvester.stats import Stats
@@ -40,8 +40,6 @@ log = logging.getLogger("harvester")
 
 
 def build_pipelines(settings: Settings, export: str | Path | None = None) -> Pipelines:
-    from pipelines.export import ExportPipeline
-
     pipelines = []
     for path in settings.project.pipelines:
         cls = load_pipeline(path)
@@ -50,7 +48,7 @@ def build_pipelines(settings: Settings, export: str | Path | None = None) -> Pip
         except Exception as exc:  # noqa: BLE001 - one line, before the run starts
             raise SpiderLoadError(f"pipeline {path!r} failed to start: {type(exc).__name__}: {exc}") from None
     if export:
-        pipelines.append(ExportPipeline(export))
+        pipelines.append(load_pipeline("export")(export))  # the built-in, by its short name
     return Pipelines(pipelines)
 
 
@@ -121,16 +119,16 @@ async def crawl(
     if handle_signals:
         _install_signals(engine)
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
-    status = "failed"
+    status = RunStatus.FAILED
     try:
         for path, subscriber in zip(settings.project.subscribers, subscribers, strict=True):
             subscribe(events, f"subscriber {path!r}", subscriber)
         subscribe(events, f"spider {spider.name!r}", spider.subscribe)
         await _open(pipelines, run)
         events.emit(RunOpened(run_id, spider.name, run.resumed, settings))
-        status = await engine.crawl()
+        status = RunStatus(await engine.crawl())
         if journal.failure is not None or engine.failure is not None:
-            status = "failed"
+            status = RunStatus.FAILED
     finally:
         progress.cancel()
         if stopper is not None:
@@ -154,7 +152,7 @@ async def crawl(
             run.stats.close_reason = stats.close_reason
         failure = journal.failure or engine.failure
         if failure is not None:
-            run.status, run.failure = "failed", str(failure)
+            run.status, run.failure = RunStatus.FAILED, str(failure)
             run.stats.close_reason = CloseReason.FAILED
         events.emit(RunClosed(run_id, spider.name, run.stats.close_reason, run.status, run.stats.as_json()))
         await events.drain()

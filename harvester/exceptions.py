@@ -23,15 +23,46 @@
 Fetch errors carry the request they concern and a short `kind`, which is
 what the `errors` table records. A feed spider raises `ParseError` from its
 callback after yielding the records before the fault, so those are kept and
-the error is recorded with kind `parse`.
+the error is recorded with kind `parse`. Every kind an `errors` row may hold
+is an `ErrorKind`.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from harvester.request import Request
+
+
+class ErrorKind(enum.StrEnum):
+    """The `kind` of an `errors` row (the value is what the database holds).
+
+    A fetch error's kind (`url` ... `interrupted`), the step a foreign exception
+    escaped from (`request`, `spider`, `parse`, `internal`), and what pipelines
+    record: `pipeline` (a pipeline raised), `validate` (an invalid item dropped),
+    `report` (the email report could not be sent).
+    """
+
+    URL = "url"
+    FETCH = "fetch"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    HTTP = "http"
+    TOO_LARGE = "too_large"
+    TRUNCATED = "truncated"
+    REDIRECT = "redirect"
+    FORBIDDEN = "forbidden"
+    ROBOTS = "robots"
+    PARSE = "parse"
+    INTERRUPTED = "interrupted"
+    REQUEST = "request"
+    SPIDER = "spider"
+    INTERNAL = "internal"
+    PIPELINE = "pipeline"
+    VALIDATE = "validate"
+    REPORT = "report"
 
 
 class HarvesterError(Exception):
@@ -65,7 +96,7 @@ class DropItem(HarvesterError):
 class InvalidURL(HarvesterError, ValueError):
     """A URL that does not parse (WHATWG URL Standard), or whose scheme Harvester does not fetch."""
 
-    kind = "url"
+    kind: ErrorKind = ErrorKind.URL
 
     def __init__(self, message: str, url: str = "") -> None:
         super().__init__(message)
@@ -73,7 +104,7 @@ class InvalidURL(HarvesterError, ValueError):
 
 
 class FetchError(HarvesterError):
-    kind = "fetch"
+    kind: ErrorKind = ErrorKind.FETCH
 
     def __init__(self, message: str, request: Request | None = None) -> None:
         super().__init__(message)
@@ -81,15 +112,15 @@ class FetchError(HarvesterError):
 
 
 class NetworkError(FetchError):
-    kind = "network"
+    kind: ErrorKind = ErrorKind.NETWORK
 
 
 class FetchTimeout(FetchError):
-    kind = "timeout"
+    kind: ErrorKind = ErrorKind.TIMEOUT
 
 
 class HttpError(FetchError):
-    kind = "http"
+    kind: ErrorKind = ErrorKind.HTTP
 
     def __init__(self, message: str, request: Request | None = None, status: int = 0) -> None:
         super().__init__(message, request)
@@ -97,29 +128,29 @@ class HttpError(FetchError):
 
 
 class TooLarge(FetchError):
-    kind = "too_large"
+    kind: ErrorKind = ErrorKind.TOO_LARGE
 
 
 class Truncated(FetchError):
-    kind = "truncated"
+    kind: ErrorKind = ErrorKind.TRUNCATED
 
 
 class RedirectError(FetchError):
-    kind = "redirect"
+    kind: ErrorKind = ErrorKind.REDIRECT
 
 
 class Forbidden(FetchError):
-    kind = "forbidden"
+    kind: ErrorKind = ErrorKind.FORBIDDEN
 
 
 class RobotsDisallowed(FetchError):
-    kind = "robots"
+    kind: ErrorKind = ErrorKind.ROBOTS
 
 
 class ParseError(FetchError):
     """The body could not be parsed past some point; the message names the record, line or byte."""
 
-    kind = "parse"
+    kind: ErrorKind = ErrorKind.PARSE
 
 
 class CloseSpider(HarvesterError):

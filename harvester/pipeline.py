@@ -1,26 +1,123 @@
 """Item pipelines: loaded from `[project].pipelines` and run in that order.
 
 A pipeline is a class with optional `open(run)`, `process_item(item, run)`
-(sync or async; raise `DropItem` to drop) and `close(run)`. A setting names
-the class by dotted path, or names a module that defines one pipeline class.
+(sync or async; raise `DropItem` to drop; return an item to replace it) and
+optional `close(run)`: the `Pipeline` protocol. What it receives as `run` is a
+`RunContext`. Both are exported from `harvester`, so a pipeline imports nothing
+else of Harvester's.
+
+A setting names a pipeline by a built-in's short name (`store`, `validate`,
+`dedupe`, `export`, `email_report`), or a project's own by dotted path: a class
+(`myproject.pipelines.Clean`, or `pipelines.Clean` for a top-level
+`pipelines.py` as in Scrapy) or a module that defines one pipeline class. The
+old names of the built-ins (`pipelines.store`) still load, with a warning
+naming the short one.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
-from collections.abc import Sequence
-from typing import Any
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from harvester.events import ItemDropped, ItemScraped
-from harvester.exceptions import DropItem, SpiderLoadError
+from harvester.exceptions import DropItem, ErrorKind, SpiderLoadError
 from harvester.items import as_dict
-from harvester.run import Run
+
+if TYPE_CHECKING:
+    from harvester.config import Settings
+    from harvester.run import Run
+    from harvester.spider import Spider
+
+log = logging.getLogger("harvester")
+
+BUILTIN = {  # the loader's name table: short name -> class path inside the harvester namespace
+    "validate": "harvester.pipelines.validate.ValidatePipeline",
+    "dedupe": "harvester.pipelines.dedupe.DedupePipeline",
+    "store": "harvester.pipelines.store.StorePipeline",
+    "export": "harvester.pipelines.export.ExportPipeline",
+    "email_report": "harvester.pipelines.email_report.EmailReportPipeline",
+}
+_OLD_PREFIX = "pipelines."  # how the built-ins were named when they installed as top-level `pipelines`
+_warned: set[str] = set()
 
 
-def load_pipeline(path: str) -> Any:
-    """The pipeline class `path` names: `pkg.module.Class` or `pkg.module`."""
+@runtime_checkable
+class RunContext(Protocol):
+    """The run a pipeline is given: what it may read of the run, and how it reports a problem.
+
+    Harvester's own run object satisfies it; a pipeline should use nothing else of it.
+    """
+
+    @property
+    def id(self) -> int:
+        """The run's id (`runs.id`, `items.run_id`)."""
+        ...
+
+    @property
+    def spider(self) -> Spider:
+        """The spider instance being run."""
+        ...
+
+    @property
+    def spider_name(self) -> str:
+        """The spider's name."""
+        ...
+
+    @property
+    def job(self) -> str | None:
+        """The job the run belongs to (`[jobs.NAME]`), or None."""
+        ...
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings: harvester.toml with its overrides."""
+        ...
+
+    @property
+    def resumed(self) -> bool:
+        """True when the run goes on where a stopped run left off (`--resume`)."""
+        ...
+
+    def item_url(self) -> str | None:
+        """The URL of the page the item being processed came from (after redirects)."""
+        ...
+
+    def record_error(self, kind: ErrorKind | str, message: str, url: str | None = None) -> None:
+        """One `errors` row for this run, counted in its figures and logged."""
+        ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of one read-only SQL statement on the harvest database, as dicts."""
+        ...
+
+
+@runtime_checkable
+class Pipeline(Protocol):
+    """What `[project].pipelines` names: `process_item` required, `open` and `close` optional.
+
+    `process_item(item, run)` may be sync or async. It returns None to pass the item
+    on unchanged, or another item to pass that on instead; it raises `DropItem` to
+    drop the item (counted, not an error). Any other exception loses that item only,
+    recorded as a `pipeline` error. `open(run)` is called before the first request,
+    `close(run)` after the last item (in reverse order); either may be async.
+    """
+
+    def process_item(self, item: Any, run: RunContext) -> Any | Awaitable[Any]:
+        """Check, change or keep one item; None passes it on as it is."""
+        ...
+
+
+def load_pipeline(name: str) -> Any:
+    """The pipeline class `name` names: a built-in's short name, `pkg.module.Class` or `pkg.module`."""
+    path = BUILTIN.get(name) or _old_name(name) or name
     module_path, _, attr = path.rpartition(".")
+    if not module_path and importlib.util.find_spec(path) is None:
+        raise SpiderLoadError(f"no pipeline {name!r}: the built-ins are {', '.join(BUILTIN)}; "
+                              "a project's own is named by dotted path (mypackage.pipelines.Clean)")
     if module_path:
         try:
             module = importlib.import_module(module_path)
@@ -31,18 +128,31 @@ def load_pipeline(path: str) -> Any:
     try:
         module = importlib.import_module(path)
     except Exception as exc:  # noqa: BLE001 - any import failure is one clear line
-        raise SpiderLoadError(f"pipeline {path!r} failed to import: {type(exc).__name__}: {exc}") from None
+        raise SpiderLoadError(f"pipeline {name!r} failed to import: {type(exc).__name__}: {exc}") from None
     found = [
         obj
         for obj in vars(module).values()
         if inspect.isclass(obj) and obj.__module__ == module.__name__ and hasattr(obj, "process_item")
     ]
     if len(found) != 1:
-        raise SpiderLoadError(f"pipeline module {path!r} must define exactly one class with process_item")
+        raise SpiderLoadError(f"pipeline module {name!r} must define exactly one class with process_item")
     return found[0]
 
 
+def _old_name(name: str) -> str | None:
+    """The class an old built-in name (`pipelines.store`) stands for, with a warning once."""
+    short = name.removeprefix(_OLD_PREFIX)
+    if not name.startswith(_OLD_PREFIX) or short not in BUILTIN:
+        return None
+    if name not in _warned:
+        _warned.add(name)
+        log.warning("pipeline %r is an old name: write %r in [project] pipelines", name, short)
+    return BUILTIN[short]
+
+
 class Pipelines:
+    """The configured pipelines, run in order for each item (close in reverse)."""
+
     def __init__(self, pipelines: Sequence[Any]) -> None:
         self.pipelines = list(pipelines)
 
@@ -64,7 +174,7 @@ class Pipelines:
                 return False
             except Exception as exc:  # noqa: BLE001 - a failing pipeline loses one item, not the run
                 name = type(pipeline).__name__
-                run.record_error("pipeline", f"{name}: {type(exc).__name__}: {exc} (item {_short(item)})", url)
+                run.record_error(ErrorKind.PIPELINE, f"{name}: {type(exc).__name__}: {exc} (item {_short(item)})", url)
                 return False
             if result is not None:
                 item = result
@@ -77,7 +187,7 @@ class Pipelines:
                 try:
                     await _maybe_await(pipeline.close(run))
                 except Exception as exc:  # noqa: BLE001
-                    run.record_error("pipeline", f"{type(pipeline).__name__}.close: {type(exc).__name__}: {exc}")
+                    run.record_error(ErrorKind.PIPELINE, f"{type(pipeline).__name__}.close: {type(exc).__name__}: {exc}")
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -1,5 +1,9 @@
 """A run as pipelines see it: its id, spider, settings, database, journal and figures.
 
+Pipelines are given it as a `harvester.RunContext` (`harvester.pipeline`): its id,
+spider, settings, `item_url()`, `record_error()` and the read-only `query()`.
+`RunStatus` names the states of `runs.status`.
+
 `Run.item_url()` names the page the item being processed came from; each
 request is handled in its own unit (`harvester.storage.journal`), so
 concurrent callbacks never mix their URLs.
@@ -7,25 +11,42 @@ concurrent callbacks never mix their URLs.
 
 from __future__ import annotations
 
+import enum
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from harvester.config import Settings
 from harvester.events import ErrorRecorded, Events
+from harvester.exceptions import ErrorKind, QueryError
 from harvester.stats import Stats
-from harvester.storage.journal import Journal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `import harvester` (RunStatus) loads no SQLAlchemy
+    from sqlalchemy.engine import Engine
+
     from harvester.spider import Spider
+    from harvester.storage.journal import Journal
 
 log = logging.getLogger("harvester.errors")
+
+_READING = re.compile(r"\s*(select|with|values)\b", re.IGNORECASE)  # after leading comments
+
+
+class RunStatus(enum.StrEnum):
+    """The `status` of a run (the value is what `runs.status` holds)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass
 class Run:
+    """One run; pipelines see it as a `harvester.RunContext`."""
+
     id: int
     spider: Spider
     settings: Settings
@@ -33,7 +54,7 @@ class Run:
     journal: Journal
     job: str | None = None
     stats: Stats = field(default_factory=Stats)
-    status: str = "running"
+    status: RunStatus = RunStatus.RUNNING
     resumed: bool = False
     failure: str | None = None  # why a failed run failed
     events: Events = field(default_factory=Events)  # the run's events; its figures are counted from them
@@ -49,7 +70,25 @@ class Run:
         """The URL of the response the current item came from (after redirects)."""
         return self.journal.current_url()
 
-    def record_error(self, kind: str, message: str, url: str | None = None) -> None:
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of one read-only SQL statement (`SELECT`/`WITH`/`VALUES`), as dicts.
+
+        Named parameters are written `:name` and given in `params`. The statement runs in a
+        transaction that is always rolled back, so nothing it might change is kept; a
+        statement that does not start by reading is refused (`QueryError`).
+        """
+        if not _READING.match(_strip_comments(sql)) or ";" in _strip_comments(sql).rstrip().rstrip(";"):
+            raise QueryError(f"run.query reads only: one SELECT, WITH or VALUES statement, not {sql[:60]!r}")
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            try:
+                result = connection.execute(text(sql), dict(params or {}))
+                return [dict(row) for row in result.mappings()]
+            finally:
+                connection.rollback()
+
+    def record_error(self, kind: ErrorKind | str, message: str, url: str | None = None) -> None:
         """One `errors` row for this run, counted in its figures, and logged as it happens."""
         if url:
             log.warning("%s error at %s: %s", kind, _one_line(url), _one_line(message))
@@ -57,6 +96,11 @@ class Run:
             log.warning("%s error: %s", kind, _one_line(message))
         self.journal.error(url, kind, message)
         self.events.emit(ErrorRecorded(kind, message, url))
+
+
+def _strip_comments(sql: str) -> str:
+    """`sql` without its `--` and `/* */` comments (a statement's first word is what counts)."""
+    return re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.DOTALL)
 
 
 def _one_line(text: str) -> str:

@@ -14,27 +14,24 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
-
-from harvester import DropItem
+from harvester import DropItem, RunContext
 from harvester.items import as_dict, key_fields, key_of
-from harvester.run import Run
-from harvester.storage.tables import items
 
 
 class DedupePipeline:
     def __init__(self) -> None:
         self.seen: set[bytes] = set()
 
-    def open(self, run: Run) -> None:
+    def open(self, run: RunContext) -> None:
         if not run.resumed:
             return
-        query = select(items.c.key, items.c.data).where(items.c.run_id == run.id)
-        with run.engine.connect() as connection:
-            for key, data in connection.execute(query):
-                self.seen.add(_digest(f"key:{key}" if key is not None else data))
+        for row in run.query("select key, data from items where run_id = :id", {"id": run.id}):
+            key, data = row["key"], row["data"]
+            if key is None and isinstance(data, str):  # SQLite returns the JSON column as text
+                data = json.loads(data)
+            self.seen.add(_digest(f"key:{key}" if key is not None else data))
 
-    def process_item(self, item: Any, run: Run) -> None:
+    def process_item(self, item: Any, run: RunContext) -> None:
         data = as_dict(item, scrub_nul=True)
         fields = key_fields(item, run.spider)
         try:

@@ -24,9 +24,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from harvester import DropItem
+from harvester import DropItem, ErrorKind, RunContext
 from harvester.items import as_dict, key_fields
-from harvester.run import Run
 
 _SIMPLE = (str, int, float, bool)
 
@@ -35,12 +34,12 @@ class ValidatePipeline:
     def __init__(self) -> None:
         self._schemas: dict[type, _Schema] = {}
 
-    def process_item(self, item: Any, run: Run) -> None:
+    def process_item(self, item: Any, run: RunContext) -> None:
         reason = self.problem(item, run.spider)
         if reason is None:
             return
         text = str(as_dict(item))
-        run.record_error("validate", f"{reason}: {text[:300]}", run.item_url())
+        run.record_error(ErrorKind.VALIDATE, f"{reason}: {text[:300]}", run.item_url())
         raise DropItem(f"invalid: {reason}")
 
     def problem(self, item: Any, spider: Any) -> str | None:

@@ -201,7 +201,7 @@ class Follow(Spider):
 FAST_CONFIG = """
 [project]
 spiders = ["spiders"]
-pipelines = ["pipelines.store"]
+pipelines = ["store"]
 
 [storage]
 url = "sqlite:///harvest.db"

@@ -159,7 +159,7 @@ def test_a_database_locked_too_long_fails_the_run_and_resume_completes_it(follow
 def test_a_disk_full_for_a_while_is_waited_for_and_every_page_fetched_once(follow: Project, site: Site):
     serve(site)
     follow.write("full.py", FULL)
-    result = crawl(follow, site, "-s", 'project.pipelines=["full", "pipelines.store"]',
+    result = crawl(follow, site, "-s", 'project.pipelines=["full", "store"]',
                    "-a", "full_after=10", "-a", "full_for=2", patience=30)
     assert result.returncode == 0, result.stderr
     assert "database or disk is full" in result.stderr and "works again" in result.stderr
@@ -169,7 +169,7 @@ def test_a_disk_full_for_a_while_is_waited_for_and_every_page_fetched_once(follo
 def test_a_full_disk_fails_the_run_and_resume_completes_it(follow: Project, site: Site):
     serve(site)
     follow.write("full.py", FULL)
-    pipelines = ("-s", 'project.pipelines=["full", "pipelines.store"]')
+    pipelines = ("-s", 'project.pipelines=["full", "store"]')
     first = crawl(follow, site, *pipelines, "-a", "full_after=10", patience=2)
     assert first.returncode == 1
     line = one_failure_line(first.stderr)
@@ -186,7 +186,7 @@ def test_a_full_disk_fails_the_run_and_resume_completes_it(follow: Project, site
 def test_a_run_without_resume_after_a_failed_one_starts_anew(follow: Project, site: Site):
     serve(site)
     follow.write("full.py", FULL)
-    pipelines = ("-s", 'project.pipelines=["full", "pipelines.store"]')
+    pipelines = ("-s", 'project.pipelines=["full", "store"]')
     assert crawl(follow, site, *pipelines, "-a", "full_after=5", patience=0).returncode == 1
     again = crawl(follow, site, *pipelines, patience=0)
     assert again.returncode == 0, again.stderr

@@ -332,8 +332,8 @@ def test_a_database_that_fails_mid_run_fails_the_run_with_one_line(project: Proj
                 return item
     """)
     config = (project.root / "harvester.toml").read_text()
-    project.write("harvester.toml", config.replace('pipelines = ["pipelines.store"]',
-                                                   'pipelines = ["breaker", "pipelines.store"]'))
+    project.write("harvester.toml", config.replace('pipelines = ["store"]',
+                                                   'pipelines = ["breaker", "store"]'))
     project.spider("home", f"""
         from harvester import Spider
 

@@ -14,7 +14,7 @@ from harvester.exceptions import ConfigError
 FULL_CONFIG = """
 [project]
 spiders = ["spiders"]
-pipelines = ["pipelines.validate", "pipelines.store"]
+pipelines = ["validate", "store"]
 
 [storage]
 url = "sqlite:///harvest.db"
@@ -88,7 +88,7 @@ def test_a_named_config_file_that_does_not_exist_is_a_config_error(tmp_path: Pat
 def test_the_documented_full_config_loads(tmp_path: Path) -> None:
     settings = config.load(write_config(tmp_path, FULL_CONFIG), env={})
 
-    assert settings.project.pipelines == ("pipelines.validate", "pipelines.store")
+    assert settings.project.pipelines == ("validate", "store")
     assert settings.storage.password_env == "HARVEST_DB_PASSWORD"
     assert settings.fetch.timeout == 30.0
     assert settings.fetch.max_size == 256 * 1024**2

@@ -234,7 +234,7 @@ def test_url_userinfo_logs_in_to_its_origin_only_and_is_never_recorded(project, 
     result = crawl_all(project, ca, None, start, extra=f"""
         [project]
         spiders = ["spiders"]
-        pipelines = ["pipelines.store", "pipelines.email_report"]
+        pipelines = ["store", "email_report"]
 
         [email]
         host = "127.0.0.1"

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from harvester import Spider
 from harvester.config import build
 from harvester.crawler import crawl
-from pipelines.validate import ValidatePipeline
+from harvester.pipelines.validate import ValidatePipeline
 
 
 @dataclasses.dataclass
@@ -59,7 +59,7 @@ def query(tmp_path: Path, sql: str) -> list[tuple]:
 
 
 def test_validate_drops_items_that_do_not_fit_the_item_class(site: Site, tmp_path: Path) -> None:
-    result = run(site, tmp_path, Typed, ["pipelines.validate", "pipelines.store"])
+    result = run(site, tmp_path, Typed, ["validate", "store"])
     stored = query(tmp_path, "select json_extract(data, '$.title') from items order by id")
     assert stored == [("Dune",), ("Emma",), ("Ulysses",)]
     assert result.stats.items == 3 and result.stats.dropped == 5
@@ -88,7 +88,7 @@ class Required(Spider):
 
 
 def test_required_fields_and_key_fields_must_have_values(site: Site, tmp_path: Path) -> None:
-    result = run(site, tmp_path, Required, ["pipelines.validate", "pipelines.store"])
+    result = run(site, tmp_path, Required, ["validate", "store"])
     assert query(tmp_path, "select key from items") == [("1",)]
     assert result.stats.filtered == {"dropped: invalid: missing field 'title'": 2,
                                      "dropped: invalid: missing field 'sku'": 1}
@@ -127,12 +127,12 @@ class Whole(Spider):
 
 
 def test_dedupe_drops_repeats_by_key_or_whole_item(site: Site, tmp_path: Path) -> None:
-    keyed = run(site, tmp_path, Repeats, ["pipelines.dedupe", "pipelines.store"])
+    keyed = run(site, tmp_path, Repeats, ["dedupe", "store"])
     assert query(tmp_path, "select key, json_extract(data, '$.price') from items order by id") == [("1", 1), ("2", 2)]
     assert (keyed.stats.dropped, keyed.stats.filtered["dropped: duplicate"]) == (2, 2)
     assert query(tmp_path, "select count(*) from item_history") == [(0,)]  # the store never saw the repeat
 
-    whole = run(site, tmp_path, Whole, ["pipelines.dedupe", "pipelines.store"])
+    whole = run(site, tmp_path, Whole, ["dedupe", "store"])
     assert whole.stats.items == 2 and whole.stats.filtered == {"dropped: duplicate": 1}
 
 
@@ -145,8 +145,8 @@ def test_dedupe_of_a_resumed_run_remembers_what_it_stored_before(tmp_path: Path)
     from harvester.storage.journal import Journal
     from harvester.storage.migrate import ensure_current
     from harvester.storage.runs import open_run
-    from pipelines.dedupe import DedupePipeline
-    from pipelines.store import StorePipeline
+    from harvester.pipelines.dedupe import DedupePipeline
+    from harvester.pipelines.store import StorePipeline
 
     engine = open_engine(f"sqlite:///{tmp_path / 'h.db'}")
     ensure_current(engine)

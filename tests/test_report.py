@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import Site
+from harvester.pipelines.email_report import send_report
 from products import PRODUCTS, Products, serve_products
 from sqlalchemy import create_engine, text
 
@@ -24,7 +25,6 @@ from harvester.config import build
 from harvester.crawler import crawl
 from harvester.mail import send
 from harvester.report import Report, compose
-from pipelines.email_report import send_report
 
 PASSWORD = "s3cret"
 
@@ -94,7 +94,7 @@ def smtp(ca) -> Iterator[Callable[..., tuple[LoopbackController, Recorder]]]:
 
 
 def run_products(site: Site, tmp_path: Path, email_settings: dict[str, Any], pipelines: tuple[str, ...] = (
-        "pipelines.store", "pipelines.email_report")):
+        "store", "email_report")):
     Products.start_urls = [site.url + "/"]
     settings = build(
         {"project": {"pipelines": list(pipelines)},
@@ -220,12 +220,12 @@ def test_send_report_after_the_run_is_closed_records_its_failure(site: Site, tmp
     """What a job with `report = true` does when the pipeline is not listed."""
     controller, recorder = smtp()
     serve_products(site, dict(PRODUCTS), broken=("X9",))
-    run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port}, ("pipelines.store",))
+    run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port}, ("store",))
     assert recorder.received == []
     assert asyncio.run(send_report(run)) is True
     assert "3 new" in recorder.only_message()["Subject"]
 
-    refused = run_products(site, tmp_path, {"host": "127.0.0.1", "port": closed_port()}, ("pipelines.store",))
+    refused = run_products(site, tmp_path, {"host": "127.0.0.1", "port": closed_port()}, ("store",))
     assert asyncio.run(send_report(refused)) is False
     assert len(report_errors(tmp_path)) == 1
 
@@ -255,3 +255,31 @@ def test_login_over_a_plain_connection_is_refused_by_the_config() -> None:
 
     with pytest.raises(ConfigError, match="username"):
         build({"email": {"username": "bot", "security": "none"}})
+
+
+@pytest.mark.parametrize("listed", [None, "email_report", "harvester.pipelines.email_report.EmailReportPipeline"])
+def test_a_job_with_report_sends_one_report_whether_the_pipeline_is_listed_or_not(project, site, smtp, listed) -> None:
+    from conftest import FAST_CONFIG, follow_spider
+
+    controller, recorder = smtp()
+    site.page("/", '<a href="/p/one">1</a>')
+    site.page("/p/one", "page")
+    project.spider("follow", follow_spider("follow"))
+    project.write("harvester.toml", FAST_CONFIG.replace(
+        'pipelines = ["store"]', f'pipelines = ["store", "{listed}"]' if listed else 'pipelines = ["store"]') + f"""
+[email]
+host = "127.0.0.1"
+port = {controller.port}
+sender = "harvester@example.org"
+to = ["team@example.org"]
+timeout = 5
+
+[jobs.nightly]
+spider = "follow"
+schedule = "0 3 * * *"
+args = {{ base = "{site.url}" }}
+report = true
+""")
+    result = project.run("jobs", "run", "nightly")
+    assert result.returncode == 0, result.stderr
+    assert "1 new" in recorder.only_message()["Subject"]  # one report, not one per way of asking

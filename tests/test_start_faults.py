@@ -35,8 +35,8 @@ def test_a_pipeline_that_raises_when_opened_fails_the_run_with_one_line(project)
                 return item
     """)
     config = (project.root / "harvester.toml").read_text()
-    project.write("harvester.toml", config.replace('pipelines = ["pipelines.store"]',
-                                                   'pipelines = ["warehouse", "pipelines.store"]'))
+    project.write("harvester.toml", config.replace('pipelines = ["store"]',
+                                                   'pipelines = ["warehouse", "store"]'))
     project.spider("picky", SPIDER)
     result = project.run("crawl", "picky")
     assert result.returncode == 2

@@ -116,7 +116,7 @@ def test_the_email_report_shows_the_same_text(api: Project, site: Site):
     controller.start()
     try:
         config = (api.root / "harvester.toml").read_text().replace(
-            'pipelines = ["pipelines.store"]', 'pipelines = ["pipelines.store", "pipelines.email_report"]')
+            'pipelines = ["store"]', 'pipelines = ["store", "email_report"]')
         api.write("harvester.toml", config + f"""
 [email]
 host = "127.0.0.1"

@@ -14,12 +14,13 @@ from harvester.cli.options import add_db_option, settings_from
 from harvester.config import Settings
 from harvester.crawler import crawl
 from harvester.jobs import Job, Service, aware, get_job, jobs_of, last_run
+from harvester.pipeline import load_pipeline
 from harvester.project import get_spider
-from harvester.run import Run
+from harvester.run import Run, RunStatus
 from harvester.storage.database import open_engine
 from harvester.storage.migrate import ensure_current
 
-EXIT = {"finished": 0, "interrupted": 130, "failed": 1}
+EXIT = {RunStatus.FINISHED: 0, RunStatus.INTERRUPTED: 130, RunStatus.FAILED: 1}
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -70,15 +71,15 @@ async def _run(settings: Settings, job: Job, stop: asyncio.Event | None = None, 
 
 
 async def send_report(run: Run) -> None:
-    """A job with `report = true` mails its report even when the pipeline is not listed."""
-    listed = "pipelines.email_report" in run.settings.project.pipelines
-    if listed:
+    """A job with `report = true` mails its report even when the pipeline is not listed.
+
+    The email report pipeline is recognised by its class, whatever name lists it (`email_report`,
+    its class path, a project's subclass of it), so a listed one never sends a second report.
+    """
+    report = load_pipeline("email_report")
+    if any(issubclass(load_pipeline(name), report) for name in run.settings.project.pipelines):
         return
-    try:
-        from pipelines.email_report import send_report as send
-    except ImportError:
-        return
-    await send(run)
+    await report().close(run)  # what the pipeline does when the run closes: send the report
 
 
 def run_job(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 from harvester.config import FetchSettings, Settings
 from harvester.decoding import BodyTooLarge, DecodeError, Decoder
-from harvester.exceptions import FetchError, FetchTimeout, ParseError, TooLarge
+from harvester.exceptions import ErrorKind, FetchError, FetchTimeout, ParseError, TooLarge
 from harvester.request import Request
 from harvester.response import Response
 
@@ -36,7 +36,7 @@ _BOMS = (
 class FeedInterrupted(FetchError):
     """The run was asked to stop while a feed streamed: read no further, keep what came before."""
 
-    kind = "interrupted"
+    kind = ErrorKind.INTERRUPTED
 
 
 def watch(response: Response, settings: Settings | None, stopping: Callable[[], bool]) -> None:

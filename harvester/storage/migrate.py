@@ -22,7 +22,7 @@ from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-import migrations
+import harvester.migrations as migrations
 from harvester.exceptions import DatabaseError
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import HarvesterError
+from harvester.run import RunStatus
 from harvester.storage.journal import count_rows, now
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import runs
@@ -31,7 +32,7 @@ class RunBusy(HarvesterError):
     """The run to resume is still running in another live process."""
 
 
-RESUMABLE = ("running", "interrupted", "failed")
+RESUMABLE = (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.FAILED)
 
 
 def open_run(
@@ -59,20 +60,20 @@ def _open_run(
         row = connection.execute(query).mappings().first()
         if join and row is not None and row["status"] in RESUMABLE:
             return int(row["id"]), dict(row["stats"] or {})  # one more worker on a shared run
-        if (resume or job) and row is not None and row["status"] == "running" and _alive(row, lease):
+        if (resume or job) and row is not None and row["status"] == RunStatus.RUNNING and _alive(row, lease):
             what = f"job {job!r}" if job else f"spider {spider!r}"
             raise RunBusy(f"{what} is already running (run {row['id']}, {row['owner']})")
         if resume and row is not None and row["status"] in RESUMABLE:
             connection.execute(
                 update(runs).where(runs.c.id == row["id"])
-                .values(status="running", finished_at=None, owner=OWNER, heartbeat_at=now())
+                .values(status=RunStatus.RUNNING, finished_at=None, owner=OWNER, heartbeat_at=now())
             )
             counted = count_rows(connection, int(row["id"]))
             if not counted["items"]:
                 del counted["items"]  # a run that stores none (no store pipeline) keeps the figure it counted
             return int(row["id"]), {**(row["stats"] or {}), **counted}
         result = connection.execute(
-            insert(runs).values(spider=spider, job=job, started_at=now(), status="running", stats={},
+            insert(runs).values(spider=spider, job=job, started_at=now(), status=RunStatus.RUNNING, stats={},
                                 owner=OWNER, heartbeat_at=now())
         )
         return int(result.inserted_primary_key[0]), None
@@ -96,7 +97,7 @@ def _lock(connection: Connection, name: str) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
     else:  # SQLite: the first write takes the database's one write lock for the transaction
-        connection.execute(update(runs).where(runs.c.id == -1).values(status="running"))
+        connection.execute(update(runs).where(runs.c.id == -1).values(status=RunStatus.RUNNING))
 
 
 def _alive(row: Any, lease: float) -> bool:
