@@ -6,6 +6,9 @@ PUBLIC = {
     "CSVFeedSpider", "CloseSpider", "CrawlSpider", "DropItem", "ErrorKind", "FormRequest", "HarvesterError",
     "JSONFeedSpider", "Link", "LinkExtractor", "ParseError", "Pipeline", "Request", "Response", "Rule",
     "RunContext", "RunStatus", "Selector", "SelectorList", "SitemapSpider", "Spider", "XMLFeedSpider",
+    # run events (harvester.events)
+    "ErrorRecorded", "Events", "ItemDropped", "ItemScraped", "RequestFiltered", "RequestScheduled",
+    "ResponseReceived", "RunClosed", "RunOpened",
 }
 
 

@@ -102,7 +102,7 @@ def test_a_project_subscriber_counts_the_items_of_a_run(project, site):
     linked_site(site)
     project.write("countitems.py", COUNTER)
     project.write("harvester.toml", (project.root / "harvester.toml").read_text().replace(
-        'pipelines = ["pipelines.store"]', 'pipelines = ["pipelines.store"]\nsubscribers = ["countitems.CountItems"]'))
+        '[project]', '[project]\nsubscribers = ["countitems.CountItems"]'))
     project.spider("links", LINKS_SPIDER)
     result = project.run("crawl", "links", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
@@ -141,7 +141,7 @@ def test_a_handler_that_raises_is_logged_once_and_the_run_goes_on(project, site)
             raise RuntimeError("subscriber bug")
     """)
     project.write("harvester.toml", (project.root / "harvester.toml").read_text().replace(
-        'pipelines = ["pipelines.store"]', 'pipelines = ["pipelines.store"]\nsubscribers = ["noisy.subscribe"]'))
+        '[project]', '[project]\nsubscribers = ["noisy.subscribe"]'))
     project.spider("links", LINKS_SPIDER)
     result = project.run("crawl", "links", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
@@ -153,7 +153,7 @@ def test_a_handler_that_raises_is_logged_once_and_the_run_goes_on(project, site)
 
 def test_a_subscriber_that_cannot_load_is_one_line(project):
     project.write("harvester.toml", (project.root / "harvester.toml").read_text().replace(
-        'pipelines = ["pipelines.store"]', 'pipelines = ["pipelines.store"]\nsubscribers = ["nowhere.Counter"]'))
+        '[project]', '[project]\nsubscribers = ["nowhere.Counter"]'))
     project.spider("links", LINKS_SPIDER)
     result = project.run("crawl", "links", "-a", "base=http://127.0.0.1:9")
     assert result.returncode == 2

@@ -55,8 +55,7 @@ def test_a_project_middleware_and_a_spiders_own_see_every_request(project, site)
     project.write("addheader.py", ADD_HEADER)
     project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
                   .replace("obey_robots = false", "obey_robots = true")
-                  .replace('pipelines = ["pipelines.store"]',
-                           'pipelines = ["pipelines.store"]\nmiddlewares = ["addheader.AddHeader"]'))
+                  .replace('[project]', '[project]\nmiddlewares = ["addheader.AddHeader"]'))
     source = follow_spider("follow").replace('    name = "follow"',
                                              '    name = "follow"\n    middlewares = ["addheader.stamp"]')
     project.spider("follow", source)
@@ -73,8 +72,7 @@ def test_a_project_middleware_and_a_spiders_own_see_every_request(project, site)
 def test_a_middleware_path_that_does_not_import_is_one_line_and_exit_2(project, site):
     pages(site, 1)
     project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('pipelines = ["pipelines.store"]',
-                           'pipelines = ["pipelines.store"]\nmiddlewares = ["nosuchmodule.AddHeader"]'))
+                  .replace('[project]', '[project]\nmiddlewares = ["nosuchmodule.AddHeader"]'))
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")
@@ -154,8 +152,7 @@ def test_rotating_proxy_spreads_requests_and_rests_one_that_refuses(project, sit
     first, second = proxies
     dead = f"http://127.0.0.1:{refusing_port}"
     project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('pipelines = ["pipelines.store"]',
-                           'pipelines = ["pipelines.store"]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
+                  .replace('[project]', '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
                   .replace("concurrency = 8", "concurrency = 1")
                   + f'proxy_list = ["http://bot:s3cret@127.0.0.1:{first.port}", "http://127.0.0.1:{second.port}",'
                     f' "{dead}"]\nproxy_rest = 600\n')
@@ -200,8 +197,7 @@ def test_a_proxy_login_reaches_the_proxy_alone(project, tls_site, ca, proxies):
     tls_site.page("/", "<html><body><h1>private</h1></body></html>")
     first, _ = proxies
     project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('pipelines = ["pipelines.store"]',
-                           'pipelines = ["pipelines.store"]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
+                  .replace('[project]', '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
                   + f'ca_file = "{ca.path}"\nproxy_list = ["http://bot:s3cret@127.0.0.1:{first.port}"]\n')
     project.spider("follow", follow_spider("follow"))
 
@@ -217,8 +213,7 @@ def test_a_proxy_login_reaches_the_proxy_alone(project, tls_site, ca, proxies):
 
 def test_the_rotating_proxy_without_a_proxy_list_is_one_line_and_exit_2(project, site):
     project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('pipelines = ["pipelines.store"]',
-                           'pipelines = ["pipelines.store"]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]'))
+                  .replace('[project]', '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]'))
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")

@@ -158,7 +158,7 @@ def write_project(root: Path, site: Hosts, db: str, delay: float, lease: float) 
     (root / "harvester.toml").write_text(f"""
 [project]
 spiders = ["spiders"]
-pipelines = ["pipelines.store"]
+pipelines = ["store"]
 
 [storage]
 url = "{db}"
