@@ -21,6 +21,7 @@ from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
 from harvester.fetching import Fetcher
 from harvester.frontier import DbFrontier
 from harvester.limits import CloseReason, Limits
+from harvester.logs import ResponseLog
 from harvester.pipeline import Pipelines, load_pipeline
 from harvester.progress import report as report_progress
 from harvester.run import Run
@@ -99,7 +100,7 @@ async def crawl(
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, cache=cache, credentials=credentials, file_roots=file_roots)
-    engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
+    engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()
     journal.start()
