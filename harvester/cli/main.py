@@ -82,7 +82,7 @@ def require_project(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_attached(list(sys.argv[1:] if argv is None else argv)))
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     if verbose and quiet:
         print("harvester: error: -v and -q cannot be used together", file=sys.stderr)
@@ -103,6 +103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _attached(argv: list[str]) -> list[str]:
+    """`-o -:json` as `-o=-:json`: argparse would take a value starting with `-` for an option."""
+    for i, word in enumerate(argv[:-1]):
+        if word in ("-o", "-O", "--output", "--overwrite-output") and argv[i + 1].startswith("-:"):
+            return [*argv[:i], f"{word}={argv[i + 1]}", *_attached(argv[i + 2:])]
+        if word == "--":
+            break
+    return argv
 
 
 if __name__ == "__main__":
