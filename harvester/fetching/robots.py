@@ -86,7 +86,7 @@ class Robots:
 def _disallow_all(why: str) -> Protego:
     """Rules that disallow every path, saying why: robots.txt could not be fetched (RFC 9309 2.3.1.4)."""
     rules = Protego.parse("User-agent: *\nDisallow: /")
-    rules.why = f"{why}: host treated as disallowed (RFC 9309)"
+    rules.why = f"{why}: host treated as disallowed (RFC 9309)"  # type: ignore[attr-defined]
     return rules
 
 
