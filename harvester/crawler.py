@@ -23,6 +23,7 @@ from harvester.exceptions import DatabaseError, HarvesterError, SpiderLoadError
 from harvester.fetching import Fetcher, load_middlewares
 from harvester.frontier import DbFrontier
 from harvester.limits import CloseReason, Limits
+from harvester.logs import ResponseLog
 from harvester.pipeline import Pipelines, load_pipeline
 from harvester.progress import report as report_progress
 from harvester.run import Run, RunStatus
@@ -111,7 +112,7 @@ async def crawl(
     fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
                       middlewares=middlewares)
     frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
-    engine = Engine(spider, scheduler, fetcher, pipelines, run, settings.fetch.concurrency,
+    engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats))
     journal.on_failure = lambda exc: engine.stop()
     journal.start()

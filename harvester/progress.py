@@ -28,7 +28,7 @@ LIVE_SECONDS = 0.5
 
 async def report(run: Run, scheduler: Scheduler, waits: Callable[[], dict[str, float]]) -> None:
     """Runs until cancelled."""
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and log.isEnabledFor(logging.INFO):  # no panel with -q
         await _live(run, scheduler, waits)
     else:
         await _lines(run, scheduler)

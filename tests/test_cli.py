@@ -194,10 +194,12 @@ def test_crawl_with_unknown_setting_is_one_line(project: Project, site: Site) ->
     assert site.hits == {}
 
 
-def test_crawl_exporting_into_a_missing_directory_is_one_line_before_the_run(project: Project, site: Site) -> None:
+def test_crawl_exporting_where_no_directory_can_be_made_is_one_line_before_the_run(
+    project: Project, site: Site
+) -> None:
     serve_three_pages(site)
     add_spider(project, site)
-    line = one_line_error(project.run("crawl", "pages", "-o", "no/such/dir/items.json"))
+    line = one_line_error(project.run("crawl", "pages", "-o", "harvester.toml/dir/items.json"))  # a file
     assert "items.json" in line
     assert site.hits == {}
     if (project.root / "harvest.db").exists():

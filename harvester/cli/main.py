@@ -3,16 +3,17 @@
 Errors a user can make (bad config, unknown spider, unreachable database, a
 spider that fails to import, bad SQL, a command that needs a project run
 outside one) print exactly one line to stderr and exit with status 2; they
-never print a traceback.
+never print a traceback. `-v`, `-q` and `--logfile` (before or after the
+command) set up the log (`harvester.logs`).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
+from harvester import logs
 from harvester.cli import (
     check,
     crawl,
@@ -51,7 +52,12 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help=f"the project's {CONFIG_NAME} (default: the one here or in a folder above)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="debug logging")
+                        help="more: one log line per response (status, URL, seconds, size), every "
+                             "traceback, debug messages")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="less: log only warnings and errors, no progress and no closing summary")
+    common.add_argument("--logfile", metavar="FILE", default=argparse.SUPPRESS,
+                        help="write the log to FILE (appended; created 0600) instead of stderr")
     top = argparse.ArgumentParser(
         prog="harvester", parents=[common],
         description="Crawl sites and harvest records into a SQL database.\n"
@@ -77,15 +83,16 @@ def require_project(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpcore", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = parser().parse_args(_attached(list(sys.argv[1:] if argv is None else argv)))
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    if verbose and quiet:
+        print("harvester: error: -v and -q cannot be used together", file=sys.stderr)
+        return 2
+    try:
+        args.errors_seen = logs.configure(verbose, quiet, getattr(args, "logfile", None))
+    except OSError as exc:
+        print(f"harvester: error: cannot write the log to {args.logfile}: {exc.strerror}", file=sys.stderr)
+        return 2
     try:
         require_project(args)
         return int(args.handler(args) or 0)
@@ -97,6 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _attached(argv: list[str]) -> list[str]:
+    """`-o -:json` as `-o=-:json`: argparse would take a value starting with `-` for an option."""
+    for i, word in enumerate(argv[:-1]):
+        if word in ("-o", "-O", "--output", "--overwrite-output") and argv[i + 1].startswith("-:"):
+            return [*argv[:i], f"{word}={argv[i + 1]}", *_attached(argv[i + 2:])]
+        if word == "--":
+            break
+    return argv
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Command-line pieces several commands share: settings from --config, -s and --db, and
 the options that set a spider's attributes and a run's settings.
 
+`-o FILE` appends items to FILE and `-O FILE` overwrites it (`harvester.exporters`).
 `-s` takes a harvester.toml key (`fetch.delay=1`) or, as a Scrapy user types it, the
 name of a Scrapy setting with a Harvester counterpart (`DOWNLOAD_DELAY=1`, the table
 in `harvester.scrapy_settings`). `--db` takes a database URL or an SQLite file's path.
@@ -20,6 +21,7 @@ from pathlib import Path
 from harvester import config
 from harvester.config import Settings
 from harvester.exceptions import ConfigError
+from harvester.exporters import Export
 from harvester.project import find_config
 from harvester.scrapy_settings import COUNTERPARTS, harvester_key
 
@@ -117,3 +119,19 @@ def add_spider_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a harvester.toml setting (repeatable); Scrapy's names, such as "
                              "DOWNLOAD_DELAY=1, work for the settings Harvester has")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """`-o FILE` (append) and `-O FILE` (overwrite), as in Scrapy 2."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-o", "--output", dest="output", metavar="FILE",
+                       help="append items to FILE (.jsonl/.jl, .json, .csv, .xml; FILE:FORMAT; - for stdout)")
+    group.add_argument("-O", "--overwrite-output", dest="overwrite", metavar="FILE",
+                       help="write items to FILE, replacing what it held")
+
+
+def export_of(args: argparse.Namespace) -> Export | None:
+    """Where `-o`/`-O` send the items, checked before the run starts; None without either."""
+    overwrite = getattr(args, "overwrite", None)
+    spec = overwrite or getattr(args, "output", None)
+    return Export.parse(spec, overwrite=bool(overwrite)) if spec else None

@@ -3,7 +3,8 @@
 It runs as `harvester crawl` does (same options, output and exit status) with
 the file as the only spider module. Inside a project (a harvester.toml here or
 above) the project's settings apply; elsewhere the defaults do, and the harvest
-database is harvest.db in the current directory, where `-o FILE` goes too.
+database is harvest.db in the current directory, where `-o FILE` (append) and
+`-O FILE` (overwrite) go too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from harvester.cli import crawl
 from harvester.cli.help import command
-from harvester.cli.options import add_db_option, add_spider_options, toml_string
+from harvester.cli.options import add_db_option, add_output_options, add_spider_options, toml_string
 from harvester.project import spider_of_file
 
 
@@ -27,11 +28,12 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                     "project's harvester.toml applies.",
         examples=("harvester runspider quotes.py",
                   "harvester runspider quotes.py -a tag=humor -o quotes.jsonl",
+                  "harvester runspider quotes.py -O quotes.csv",
                   "harvester runspider quotes.py -s fetch.delay=1 --db sqlite:///quotes.db"),
     )
     parser.add_argument("file", metavar="FILE.py", help="a Python file defining one Spider subclass")
     add_spider_options(parser)
-    parser.add_argument("-o", dest="output", metavar="FILE", help="also write items to FILE (.jsonl, .json, .csv)")
+    add_output_options(parser)
     add_db_option(parser)
     parser.set_defaults(handler=run, anywhere=True)
 

@@ -28,7 +28,6 @@ from harvester.urls import host_of
 MAX_BYTES = 500 * 1024
 CACHE_SECONDS = 24 * 3600
 _ALLOW_ALL = Protego.parse("")
-_DISALLOW_ALL = Protego.parse("User-agent: *\nDisallow: /")
 
 
 class Robots:
@@ -50,7 +49,7 @@ class Robots:
         if schemes.current().has_robots(parts.scheme):
             rules = await self._rules_for(f"{parts.scheme}://{parts.netloc.lower()}")
             if not rules.can_fetch(request.url, self.token):
-                raise RobotsDisallowed("disallowed by robots.txt", request)
+                raise RobotsDisallowed(getattr(rules, "why", "disallowed by robots.txt"), request)
         return await call_next(request)
 
     async def _rules_for(self, root: str) -> Protego:
@@ -74,18 +73,25 @@ class Robots:
         try:
             response = await self.fetch_robots(Request(url, stream=True))
             if response.status >= 500:
-                return _DISALLOW_ALL
+                return _disallow_all(f"robots.txt answered HTTP {response.status}")
             if response.status >= 400:
                 return _ALLOW_ALL
             text = robots_text(await _head(response, MAX_BYTES))
         except RedirectError:
             return _ALLOW_ALL  # more than 5 redirects: unavailable, as a 4xx is (RFC 9309 2.3.1.2)
-        except FetchError:
-            return _DISALLOW_ALL
+        except FetchError as exc:
+            return _disallow_all(f"robots.txt unreachable ({exc})")
         try:
             return Protego.parse(text)
         except Exception:  # noqa: BLE001 - a broken robots.txt allows all, as browsers do
             return _ALLOW_ALL
+
+
+def _disallow_all(why: str) -> Protego:
+    """Rules that disallow every path, saying why: robots.txt could not be fetched (RFC 9309 2.3.1.4)."""
+    rules = Protego.parse("User-agent: *\nDisallow: /")
+    rules.why = f"{why}: host treated as disallowed (RFC 9309)"  # type: ignore[attr-defined]
+    return rules
 
 
 async def _head(response: Response, limit: int) -> bytes:
