@@ -65,7 +65,7 @@ def claim(
     if not locked:
         return []
     # counted again now the hosts are locked: a claim that committed meanwhile is seen
-    held_now = dict(connection.execute(
+    held_now: dict[str, int] = dict(connection.execute(
         select(frontier.c.host, func.count())
         .where(frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.host.in_(locked))
         .group_by(frontier.c.host)).all())
