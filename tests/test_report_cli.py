@@ -23,8 +23,7 @@ class Shop(Spider):
 
 
 def report_project(project: Project, site: Site, port: int) -> None:
-    config = FAST_CONFIG.replace('pipelines = ["pipelines.store"]',
-                                 'pipelines = ["pipelines.store", "pipelines.email_report"]')
+    config = FAST_CONFIG.replace('pipelines = ["store"]', 'pipelines = ["store", "email_report"]')
     project.write("harvester.toml", config + f"""
 [email]
 host = "127.0.0.1"
