@@ -89,6 +89,8 @@ async def crawl(
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
+    elif resume and not worker:
+        log.warning("no unfinished run of %s to resume: run %d starts afresh", spider.name, run_id)
     journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4),
                       patience=settings.storage.patience)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)

@@ -13,6 +13,7 @@ from harvester import Spider
 class BooksSpider(Spider):
     name = "books"
     base_url = "http://127.0.0.1:8000/"
+    item_key = ("sku",)  # a later run updates each book's row (query --changed shows what changed)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
