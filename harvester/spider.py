@@ -19,6 +19,44 @@ if TYPE_CHECKING:
 
 
 class Spider:
+    """A spider: where a crawl starts, and how each response becomes items and more requests.
+
+    Subclass it, give it a `name` (what `harvester crawl NAME` runs) and `start_urls`,
+    and write `parse(response)`; a callback returns or yields `Request`s and items
+    (dicts or dataclass instances), or is an async generator of them.
+
+    Attributes:
+        name: The spider's name, unique in the project.
+        start_urls: The URLs the run starts from (`start_requests()` turns each into a
+            request for `parse`); the operator's `file://` trees are taken from them too.
+        allowed_domains: Hosts (and their subdomains) whose links are followed; others
+            are filtered as off-site. Empty: every host.
+        item_key: Field names that identify an item across runs (`("sku",)`): a stored
+            item with the same key is updated in place, its history kept.
+        custom_settings: harvester.toml keys for this spider's runs, `{"fetch.delay": 1.0}`
+            (Scrapy's names with a counterpart too), over the file and under `-s`.
+        settings: The run's settings, set before `start_requests()` runs.
+
+    `-a key=value` on the command line sets an attribute before the run starts.
+
+    Example:
+        ```python
+        from harvester import Spider
+
+        class Books(Spider):
+            name = "books"
+            start_urls = ["https://books.example/"]
+            allowed_domains = ["books.example"]
+
+            def parse(self, response):
+                for link in response.css("article a::attr(href)").getall():
+                    yield response.follow(link, callback=self.parse_book)
+
+            def parse_book(self, response):
+                yield {"title": response.css("h1::text").get()}
+        ```
+    """
+
     name: ClassVar[str] = ""
     start_urls: ClassVar[list[str] | tuple[str, ...]] = ()
     allowed_domains: ClassVar[list[str] | tuple[str, ...]] = ()
@@ -37,12 +75,20 @@ class Spider:
         self.logger.log(level, message, **kwargs)
 
     def start_requests(self) -> Iterable[Request] | AsyncIterator[Request]:
+        """The run's first requests: those of an `async def start()` if the spider has one
+        (Scrapy 2.13's form), else a GET of each of `start_urls` for `parse`.
+
+        Override it to start otherwise (a login form, requests with headers); it may be a
+        generator or an async generator. It runs once per run, not again on `--resume`.
+        """
         start = getattr(type(self), "start", None)
         if callable(start):  # Scrapy 2.13's `async def start(self)`, yielding the first requests
             return start(self)
         return (Request(url, callback=self.parse) for url in self.start_urls)
 
     def parse(self, response: Response) -> Any:
+        """The default callback: what to take from `response` (items) and where to go next
+        (requests). Every spider that uses `start_urls` defines it."""
         raise NotImplementedError(f"{type(self).__name__}.parse is not defined")
 
     def subscribe(self, events: Events) -> None:
@@ -60,6 +106,7 @@ class Spider:
         return _resolve(self, request.callback) or self.parse
 
     def errback_for(self, request: Request) -> Any:
+        """The bound method a request names as its `errback` (called with the failure), or None."""
         return _resolve(self, request.errback)
 
     def __repr__(self) -> str:
