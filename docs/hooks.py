@@ -53,7 +53,7 @@ def scrapy_settings_table() -> str:
     from harvester import scrapy_settings
 
     rows = {name: f"`{key}`" for name, key in scrapy_settings.COUNTERPARTS.items()}
-    rows |= {name: f"none; {hint.replace('|', chr(92) + '|')}"
+    rows |= {name: f"no counterpart; {hint.replace('|', chr(92) + '|')}"
              for name, hint in scrapy_settings.WITHOUT_COUNTERPART.items()}
     lines = ["| Scrapy setting | Harvester |", "|---|---|"]
     lines += [f"| `{name}` | {rows[name]} |" for name in sorted(rows)]

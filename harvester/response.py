@@ -116,7 +116,7 @@ class Response:
 
     @property
     def selector(self) -> Selector:
-        """The body parsed once into a `Selector`: XML for an XML media type, else HTML."""
+        """The body parsed once into a `Selector`: XML for an XML media type (XHTML excepted), else HTML."""
         if self._selector is None:
             if "xml" in self.content_type and "html" not in self.content_type:
                 body = charsets.xml_as_utf8(self.body, self.headers.get("content-type", ""))

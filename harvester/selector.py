@@ -587,9 +587,11 @@ class SelectorList(list[Selector]):
         """Every member's `re()` matches, in one list.
 
         Args:
-            regex: a pattern (string or compiled); with a group named `extract`, or other
-                groups, the groups' text is returned, as parsel does.
-            replace_entities: turn `&amp;` and other character references into characters.
+            regex: a pattern (string or compiled). With a group named `extract`, its text in
+                the first match only; with other groups, every match's groups; else the
+                matched text (as parsel).
+            replace_entities: turn character references (`&eacute;`, `&#233;`) into
+                characters, all but `&lt;` and `&amp;` (so markup stays markup).
         Example: `response.css(".price::text").re(r"[\\d.]+")`.
         """
         return [m for s in self for m in s.re(regex, replace_entities)]
