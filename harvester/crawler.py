@@ -89,7 +89,7 @@ async def crawl(
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
-    elif resume and not worker:
+    elif resume and not worker and job is None:  # a job resumes its own run when it has one, silently
         log.warning("no unfinished run of %s to resume: run %d starts afresh", spider.name, run_id)
     journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4),
                       patience=settings.storage.patience)

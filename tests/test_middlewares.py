@@ -241,7 +241,8 @@ def test_a_request_with_a_bad_proxy_is_one_error_row_without_the_login(project, 
 
     done = project.run("crawl", "own", "-a", f"base={site.url}")
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # its only request failed: no page fetched
+    assert "fetched no page" in done.stderr
     (kind, message), = project.sql("select kind, message from errors")
     assert "bad proxy URL 'ftp://127.0.0.1:21'" in message
     assert b"s3cret" not in (project.root / "harvest.db").read_bytes()
