@@ -3,7 +3,7 @@
 
 Crawls http://127.0.0.1:8088/index.html (same host, robots.txt obeyed, dedupe,
 persistent frontier), extracts the microdata record of every page into an item
-stored in SQLite by pipelines.store, and prints one JSON line: pages, items,
+stored in SQLite by the store pipeline, and prints one JSON line: pages, items,
 seconds, pages/s, CPU seconds and peak RSS of all its processes together.
 
 usage: python benchmarks/harvester_crawl.py [-c 64] [-p PROCESSES] [--base URL] [-s section.key=value]...
@@ -63,7 +63,7 @@ def project(concurrency: int) -> Path:
     (root / "harvester.toml").write_text(textwrap.dedent(f"""
         [project]
         spiders = ["spiders"]
-        pipelines = ["pipelines.store"]
+        pipelines = ["store"]
 
         [storage]
         url = "sqlite:///harvest.db"

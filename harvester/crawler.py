@@ -102,6 +102,7 @@ async def crawl(
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
     if worker:
+        journal.shared = True
         frontier.join()
     # The operator's file:// trees, checked at admission and by the file transport; a resumed run
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).

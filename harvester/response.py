@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 _BASE_TAG = re.compile(rb"<base[\s/>]", re.IGNORECASE)
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what the URL parser strips from both ends
 _HTML5_SPACE = " \t\n\r\x0c"  # stripped from an href, as browsers do
+_HREFS = "//a/@href | //area/@href"  # what `iter_hrefs` collects, in document order
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
 
 
@@ -197,7 +198,7 @@ class Response:
         prefixes = schemes.current().link_prefixes(self.url)
         seen: set[str] = set()
         try:
-            for href in iter_hrefs(self.body, self.encoding):
+            for href in self._hrefs():
                 bare = href.strip(_C0_OR_SPACE)
                 if not bare or bare[0] == "#":  # the page itself
                     continue
@@ -211,6 +212,14 @@ class Response:
         except ParseError as exc:
             exc.request = self.request
             raise
+
+    def _hrefs(self) -> Iterable[str]:
+        """The `<a>`/`<area>` hrefs in page order: from the parsed tree when the callback already
+        built it whole (no second parse), else streamed from the body without building one."""
+        tree = self._selector
+        if tree is not None and tree.type == "html" and tree.stopped is None:
+            return tree.root.xpath(_HREFS)  # type: ignore[no-any-return]
+        return iter_hrefs(self.body, self.encoding)
 
     def follow(self, url: str | Link | Selector, callback: Any = None, **kwargs: Any) -> Request:
         """A request for `url` (relative to this page, a `Link`, or an `<a>` selector); `InvalidURL` when it does not parse."""

@@ -57,7 +57,7 @@ class Scheduler:
     def add_found(self, request: Request, parent: Request | None) -> bool:
         """Queue a request a callback yielded while handling `parent`'s response."""
         request.depth = (parent.depth + 1) if parent is not None else 0
-        _check_requestable(request.url)
+        # Its URL was parsed by `Request` (WHATWG): no control character, a valid host and port.
         scheme = self.schemes.of(request.url)
         if scheme is None:
             return self._filter(request, "unsafe_scheme")  # no transport of this crawl fetches it

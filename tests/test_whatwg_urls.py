@@ -183,3 +183,11 @@ def test_follow_of_an_absolute_url_on_a_legacy_charset_page_sends_its_query_in_t
     page = Response("http://h/", 200, httpx.Headers({"Content-Type": "text/html; charset=windows-1252"}), b"<p>")
     assert page.follow("http://h/s?q=café").url == "http://h/s?q=caf%E9"
     assert page.follow("http://h/s?q=caf%E9").url == "http://h/s?q=caf%E9"
+
+
+@pytest.mark.parametrize("case", WEB, ids=[_case_id(i, c) for i, c in enumerate(WEB)])
+def test_links_read_from_an_already_parsed_tree_equal_the_streamed_ones(case: dict) -> None:
+    streamed = list(_page(case["base"], case["input"]).links())
+    parsed = _page(case["base"], case["input"])
+    parsed.css("a")  # the callback built the tree first: links() reads it instead of parsing again
+    assert list(parsed.links()) == streamed

@@ -90,6 +90,7 @@ class Journal:
         self.patience = Patience(patience)
         self.file = FileIdentity.of(engine)  # a SQLite file: the one this run writes to
         self.stores_items = False
+        self.shared = False  # a run several workers share: hosts get their frontier_hosts rows as found
         self.gather = gather  # finished requests worth a transaction of their own
         self.item_writer: ItemWriter = write_items  # the store pipeline may set its own
         self.lock = asyncio.Lock()  # one writer at a time: the database has one
@@ -311,7 +312,7 @@ class Journal:
             page_rows = [row for unit in units for row in unit.pages]
             error_rows = [row for unit in units for row in unit.errors]
             item_rows = [row for unit in units for row in unit.items]
-            if found:
+            if found and self.shared:  # a host's row is its slot across workers; a joining worker adds the rest
                 add_hosts(connection, self.run_id, [row["host"] for row in found])
             if connection.dialect.name == "sqlite":  # one statement per table and batch
                 insert_rows(connection, frontier, found, ignore=("run_id", "fingerprint"))

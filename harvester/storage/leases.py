@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from harvester.storage.backend import for_update, insert_ignoring, skip_locked, write_lock
@@ -141,20 +141,24 @@ def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt
     marked: set[int] = set()
     next_starts: dict[tuple[int, str], dt.datetime] = {}
     wanted = {row_id: moment for row_id, _token, moment in done}
-    for start in range(0, len(done), 500):
-        chunk = [(row_id, token) for row_id, token, _ in done[start:start + 500]]
-        rows = connection.execute(
-            update(frontier)
-            .where(tuple_(frontier.c.id, frontier.c.token).in_(chunk))
-            .values(state="done", worker=None, token=None, lease_until=None)
-            .returning(frontier.c.id, frontier.c.run_id, frontier.c.host)
-        ).all()
-        for row in rows:
-            marked.add(row.id)
-            moment = wanted[row.id]
-            key = (row.run_id, row.host)
-            if moment is not None and (key not in next_starts or next_starts[key] < moment):
-                next_starts[key] = moment
+    by_token: dict[str | None, list[int]] = {}
+    for row_id, token, _ in done:  # a claim gives one token to its whole batch: few groups
+        by_token.setdefault(token, []).append(row_id)
+    for token, ids in by_token.items():
+        held = frontier.c.token.is_(None) if token is None else frontier.c.token == token
+        for start in range(0, len(ids), 500):
+            rows = connection.execute(
+                update(frontier)
+                .where(frontier.c.id.in_(ids[start:start + 500]), held)
+                .values(state="done", worker=None, token=None, lease_until=None)
+                .returning(frontier.c.id, frontier.c.run_id, frontier.c.host)
+            ).all()
+            for row in rows:
+                marked.add(row.id)
+                moment = wanted[row.id]
+                key = (row.run_id, row.host)
+                if moment is not None and (key not in next_starts or next_starts[key] < moment):
+                    next_starts[key] = moment
     if next_starts:
         later: Any = bindparam("b_next")
         connection.execute(
