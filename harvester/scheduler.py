@@ -91,8 +91,8 @@ class Scheduler:
         return await self.frontier.next()
 
     def check(self, request: Request) -> None:
-        """Raise InvalidURL for a request no transport can send (one an earlier version queued)."""
-        _check_requestable(request.url)
+        """Raise InvalidURL for a request no transport of this crawl can send (one an earlier
+        version queued: `Request` parsed its URL again as it was read back)."""
         if self.schemes.of(request.url) is None:
             raise InvalidURL(f"unsupported URL scheme in {request.url!r}", request.url)
 
