@@ -60,7 +60,7 @@ def test_version_flag_and_command_print_the_installed_version(tmp_path: Path) ->
     from importlib import metadata
 
     flag = ok(run_in(tmp_path, "--version")).strip()
-    assert flag == f"harvester {metadata.version('harvester')}"
+    assert flag == f"harvester {metadata.version('harvester-crawler')}"  # the distribution's name
     assert ok(run_in(tmp_path, "version")).strip() == flag
     verbose = ok(run_in(tmp_path, "version", "-v"))
     assert re.search(r"^python\s+3\.\d+", verbose, re.MULTILINE)
