@@ -183,8 +183,8 @@ def test_an_empty_csv_result_prints_its_header(crawled: Project) -> None:
 
 
 def readme_query_examples() -> list[list[str]]:
-    """Every `harvester query ...` line of the README's sh blocks that reads the example's items."""
-    text = (REPO / "README.md").read_text()
+    """Every `harvester query ...` line of the sh blocks of the README and of the manual it leads to."""
+    text = (REPO / "README.md").read_text() + (REPO / "docs" / "guides" / "manual.md").read_text()
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.splitlines():
