@@ -16,30 +16,19 @@ import json
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from html import unescape
 from typing import Any, Literal, SupportsIndex, overload
 
 import lxml.html
-from cssselect import GenericTranslator, HTMLTranslator, SelectorError, parse
-from cssselect.parser import FunctionalPseudoElement, tokenize
 from lxml import etree
+
+from harvester.queries import Regex, compile_xpath, css_to_xpath, extract_regex
 
 __all__ = ["Selector", "SelectorList"]
 
 SelectorType = Literal["html", "xml", "json", "text"]
 _Element = etree._Element
-_DEFAULT_NS: dict[str, str] = {
-    "re": "http://exslt.org/regular-expressions",
-    "set": "http://exslt.org/sets",
-}
 _NO_NS: tuple[tuple[str, str], ...] = ()
 _NOT_SET: Any = object()  # "no root given": None is a root (JSON null)
-_Regex = str | re.Pattern[str]
-_SIMPLE_NAME = re.compile(r"[A-Za-z_][\w.-]*\Z")
-_TRANSLATORS = {True: HTMLTranslator(), False: GenericTranslator()}
-_HTML5_SPACE = " \t\n\r\x0c"
-_SPACES = re.compile(f"[{_HTML5_SPACE}]+")
-_ENTITY = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
 _STARTS_MARKUP = re.compile(rb"\s*<")
 
 
@@ -65,119 +54,6 @@ def _xml_parser(encoding: str | None) -> etree.XMLParser:
         huge_tree=False,
         recover=True,
     )
-
-
-@lru_cache(maxsize=1024)
-def _compile_xpath(query: str, ns: tuple[tuple[str, str], ...]) -> etree.XPath:
-    # The EXSLT prefixes are bound only for queries that use them: with `set:` bound,
-    # lxml 6.1 leaks about 130 bytes per evaluation (21 MB per 160,000 feed records).
-    defaults = {prefix: uri for prefix, uri in _DEFAULT_NS.items() if f"{prefix}:" in query}
-    try:
-        return etree.XPath(query, namespaces={**defaults, **dict(ns)}, smart_strings=False)
-    except etree.XPathError as exc:
-        raise ValueError(f"invalid XPath {query!r}: {exc}") from exc
-
-
-def _has_class(context: Any, *classes: Any) -> bool:
-    """XPath ``has-class("a", "b")``: the node's class attribute holds every name (as parsel)."""
-    if not classes:
-        raise ValueError("XPath error: has-class must have at least 1 argument")
-    if not all(isinstance(name, str) for name in classes):
-        raise ValueError("XPath error: has-class arguments must be strings")
-    try:
-        node = context.context_node
-    except AssertionError:  # a text or attribute node: lxml has no element for it
-        return False
-    value = node.get("class") if isinstance(node, _Element) else None
-    if value is None:
-        return False
-    names = f" {_SPACES.sub(' ', value)} "
-    return all(f" {name} " in names for name in classes)
-
-
-# Registered once, in lxml's global function namespace, as parsel does at import.
-etree.FunctionNamespace(None)["has-class"] = _has_class
-
-
-def _bare_parts(query: str) -> list[bool]:
-    """For each comma-separated part: does it start with a pseudo-element (``::text``)?"""
-    toks = [t for t in tokenize(query) if t.type != "S"]
-    flags: list[bool] = []
-    depth, at_start = 0, True
-    for i, tok in enumerate(toks):
-        if at_start and tok.type != "EOF":
-            nxt = toks[i + 1] if i + 1 < len(toks) else None
-            flags.append(tok == ("DELIM", ":") and nxt == ("DELIM", ":"))
-        at_start = False
-        if tok.type == "DELIM":
-            if tok.value == "(":
-                depth += 1
-            elif tok.value == ")":
-                depth -= 1
-            elif tok.value == "," and depth == 0:
-                at_start = True
-    return flags
-
-
-@lru_cache(maxsize=1024)
-def _css_to_xpath(query: str, html: bool) -> str:
-    translator = _TRANSLATORS[html]
-    try:
-        selectors = parse(query)
-        bare = _bare_parts(query)
-        parts = []
-        for sel, is_bare in zip(selectors, bare, strict=True):
-            # Relative to the selector's node; a bare "::text" means its own text children.
-            path = ("self::" if is_bare else "descendant-or-self::") + str(
-                translator.xpath(sel.parsed_tree)
-            )
-            pseudo = sel.pseudo_element
-            if isinstance(pseudo, FunctionalPseudoElement) and pseudo.name == "attr":
-                if pseudo.argument_types() not in (["IDENT"], ["STRING"]):
-                    raise SelectorError(f"::attr() takes one name, got {pseudo.arguments!r}")
-                name = pseudo.arguments[0].value
-                name = name.lower() if html else name
-                if _SIMPLE_NAME.match(name):
-                    path += f"/@{name}"
-                else:
-                    path += f"/@*[name() = {GenericTranslator.xpath_literal(name)}]"
-            elif pseudo == "text":
-                path += "/text()"
-            elif pseudo is not None:
-                shown = pseudo if isinstance(pseudo, str) else pseudo.name + "()"
-                raise SelectorError(f"unsupported pseudo-element ::{shown}")
-            parts.append(path)
-    except (SelectorError, ValueError) as exc:
-        raise ValueError(f"invalid CSS selector {query!r}: {exc}") from exc
-    return " | ".join(parts)
-
-
-def _extract_regex(regex: _Regex, text: str, replace_entities: bool = True) -> list[str]:
-    """Matches of `regex` in `text` as parsel gives them.
-
-    A group named ``extract`` gives its first match only; otherwise every match, flattened
-    over numbered groups. Character references are then replaced, except ``&lt;`` and
-    ``&amp;`` (so markup stays markup).
-    """
-    pattern = re.compile(regex) if isinstance(regex, str) else regex
-    if "extract" in pattern.groupindex:
-        match = pattern.search(text)
-        found = match.group("extract") if match else None
-        strings = [] if found is None else [found]
-    else:
-        strings = []
-        for match in pattern.findall(text):
-            if isinstance(match, tuple):
-                strings.extend(match)
-            else:
-                strings.append(match)
-    if not replace_entities:
-        return strings
-    return [_ENTITY.sub(_unescape, s) if "&" in s else s for s in strings]
-
-
-def _unescape(match: re.Match[str]) -> str:
-    return match.group(0) if match.group(1) in ("lt", "amp") else unescape(match.group(0))
 
 
 def _load_json(text: str | bytes) -> Any:
@@ -442,7 +318,7 @@ class Selector:
         if namespaces:
             ns = tuple(sorted({**dict(ns), **namespaces}.items()))
         try:
-            result = _compile_xpath(query, ns)(tree, **variables)
+            result = compile_xpath(query, ns)(tree, **variables)
         except etree.XPathError as exc:
             raise ValueError(f"XPath {query!r} failed: {exc}") from exc
         own = self.ns
@@ -458,7 +334,7 @@ class Selector:
         """
         if not isinstance(self.root, _Element) and self._queried() is None:
             return SelectorList()  # a string selected from a document
-        return self.xpath(_css_to_xpath(query, self.type != "xml"))
+        return self.xpath(css_to_xpath(query, self.type != "xml"))
 
     def jmespath(self, query: str, **kwargs: Any) -> SelectorList:
         """Values matching the JMESPath `query` in this JSON value (or JSON text).
@@ -514,12 +390,12 @@ class Selector:
             return "".join(root.itertext())
         return root.text or ""  # comment / processing instruction
 
-    def re(self, regex: _Regex, replace_entities: bool = True) -> list[str]:
+    def re(self, regex: Regex, replace_entities: bool = True) -> list[str]:
         """Matches of `regex` in the selection (an element's markup), as parsel finds them."""
-        return _extract_regex(regex, self.get(), replace_entities)
+        return extract_regex(regex, self.get(), replace_entities)
 
     def re_first(
-        self, regex: _Regex, default: str | None = None, replace_entities: bool = True
+        self, regex: Regex, default: str | None = None, replace_entities: bool = True
     ) -> str | None:
         """The first match of `regex` (see `re`), or `default` when none."""
         return next(iter(self.re(regex, replace_entities)), default)
@@ -583,7 +459,7 @@ class SelectorList(list[Selector]):
         """The first member's attributes; `{}` when the list is empty."""
         return self[0].attrib if self else {}
 
-    def re(self, regex: _Regex, replace_entities: bool = True) -> list[str]:
+    def re(self, regex: Regex, replace_entities: bool = True) -> list[str]:
         """Every member's `re()` matches, in one list.
 
         Args:
@@ -597,7 +473,7 @@ class SelectorList(list[Selector]):
         return [m for s in self for m in s.re(regex, replace_entities)]
 
     def re_first(
-        self, regex: _Regex, default: str | None = None, replace_entities: bool = True
+        self, regex: Regex, default: str | None = None, replace_entities: bool = True
     ) -> str | None:
         """The first match of `regex` across the members, or `default` when none."""
         return next((m for s in self for m in s.re(regex, replace_entities)), default)
