@@ -16,6 +16,7 @@ import codecs
 import sys
 from collections.abc import AsyncIterator, Callable
 
+from harvester import charsets
 from harvester.config import FetchSettings, Settings
 from harvester.decoding import BodyTooLarge, DecodeError, Decoder
 from harvester.exceptions import ErrorKind, FetchError, FetchTimeout, ParseError, TooLarge
@@ -24,13 +25,6 @@ from harvester.response import Response
 
 GZIP_MAGIC = b"\x1f\x8b"
 SLICE = 256 * 1024  # most bytes handed to a parser at once: libxml2 refuses a 10 MB push
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM it starts with
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 
 
 class FeedInterrupted(FetchError):
@@ -125,20 +119,13 @@ def _slices(data: bytes) -> list[bytes]:
 
 
 def charset_of(response: Response) -> str | None:
-    """The charset the Content-Type header names, if Python knows it."""
-    for part in response.headers.get("content-type", "").split(";")[1:]:
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "charset":
-            return _known(value.strip().strip("'\""))
-    return None
+    """The codec the Content-Type header's charset names (WHATWG labels), if known."""
+    return charsets.header_charset(response.headers.get("content-type", ""))
 
 
 def choose_encoding(head: bytes, declared: str | None, fallback: str | None) -> tuple[str, int]:
     """(encoding, length of its BOM) for a body opening with `head`: BOM, header, spider, UTF-8."""
-    for bom, name in _BOMS:
-        if head.startswith(bom):
-            return name, len(bom)
-    return declared or _known(fallback or "") or "utf-8", 0
+    return charsets.bom(head) or (declared or charsets.codec_for(fallback) or "utf-8", 0)
 
 
 async def feed_text(
@@ -164,10 +151,3 @@ async def feed_text(
         head = head[skip:]
     if text := decoder.decode(head, final=True):
         yield text
-
-
-def _known(name: str) -> str | None:
-    try:
-        return codecs.lookup(name).name if name else None
-    except LookupError:
-        return None
