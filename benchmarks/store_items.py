@@ -2,7 +2,7 @@
 """Benchmark: 100,000 small items through `pipelines.store` into SQLite, end to end.
 
 The same path a crawl takes, without the network: items go through the
-`Pipelines` runner into the store pipeline, gather in the journal's units
+`Pipelines` runner into the store pipeline, gather in the outcome of their request
 (one per "page" of 100 items), and are written by the journal's group commit
 in transactions, off the event loop; the clock stops when the run is closed.
 The database is a fresh SQLite file (WAL, synchronous=NORMAL, as a crawl
@@ -32,10 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harvester import Spider  # noqa: E402
 from harvester.config import build  # noqa: E402
+from harvester.outcome import Outcome  # noqa: E402
 from harvester.pipeline import Pipelines  # noqa: E402
 from harvester.run import Run  # noqa: E402
 from harvester.stats import Stats  # noqa: E402
+from harvester.storage.closing import close_run  # noqa: E402
 from harvester.storage.database import open_engine  # noqa: E402
+from harvester.storage.items import ItemRows  # noqa: E402
 from harvester.storage.journal import Journal  # noqa: E402
 from harvester.storage.migrate import ensure_current  # noqa: E402
 from harvester.storage.runs import open_run  # noqa: E402
@@ -59,21 +62,24 @@ async def one_run(url: str, spider: type[Spider], count: int, changed_every: int
     ensure_current(engine)
     run_id, _ = open_run(engine, spider.name)
     stats = Stats()
-    journal = Journal(engine, run_id, stats.as_json)
-    run = Run(run_id, spider(), build({}), engine, journal, None, stats)
+    spider_instance = spider()
+    journal = Journal(engine, run_id, stats.as_json, item_rows=ItemRows(run_id, spider_instance))
+    run = Run(run_id, spider_instance, build({}), engine, journal, None, stats)
     pipelines = Pipelines([StorePipeline()])
     await pipelines.open(run)
     journal.start()
     for page in range(0, count, PER_PAGE):
-        unit = journal.open_unit()
-        unit.url = f"http://shop.example/page/{page // PER_PAGE}"
+        outcome = Outcome(run_id, url=f"http://shop.example/page/{page // PER_PAGE}")
+        context = run.for_request(outcome)
         for i in range(page, min(page + PER_PAGE, count)):
             price = 10 + i % 90 + (0.5 if changed_every and i % changed_every == 0 else 0)
-            await pipelines.process({"sku": f"sku-{i:06d}", "title": f"Item {i}", "price": price}, run)
-        journal.close_unit(unit)
+            kept = await pipelines.process({"sku": f"sku-{i:06d}", "title": f"Item {i}", "price": price}, context)
+            if kept is not None:
+                journal.keep(outcome, kept)
+        journal.record(outcome)
         await asyncio.sleep(0)  # as the engine's workers do between requests: the writer runs
     await pipelines.close(run)
-    await journal.finish("finished")
+    await close_run(journal, "finished", stats)
     engine.dispose()
     assert stats.items == count
     return time.perf_counter() - started

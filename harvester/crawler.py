@@ -30,8 +30,11 @@ from harvester.run import Run, RunStatus
 from harvester.scheduler import Scheduler
 from harvester.spider import Spider
 from harvester.stats import Stats
+from harvester.storage.closing import close_run
 from harvester.storage.database import open_engine
+from harvester.storage.health import Health
 from harvester.storage.http_cache import HttpCache
+from harvester.storage.items import ItemRows
 from harvester.storage.journal import Journal
 from harvester.storage.migrate import ensure_current
 from harvester.storage.runs import open_run, shared_stats
@@ -91,18 +94,19 @@ async def crawl(
         log.info("resuming run %d of %s", run_id, spider.name)
     elif resume and not worker and job is None:  # a job resumes its own run when it has one, silently
         log.warning("no unfinished run of %s to resume: run %d starts afresh", spider.name, run_id)
-    journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4),
-                      patience=settings.storage.patience)
+    health = Health(database, settings.storage.patience)
+    journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4), health=health,
+                      item_rows=ItemRows(run_id, spider) if pipelines.stores_items else None)
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     events = run.events  # the run's figures count them first, then the project's subscribers, then the spider
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
     frontier = DbFrontier(database, journal, run_id, batch=settings.fetch.concurrency if worker else claim,
                           lease=settings.crawl.lease, shared=worker, per_host=settings.fetch.per_host,
                           delay=settings.fetch.delay)
+    journal.queue = frontier  # the frontier writes its own rows, in the journal's transactions
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
     if worker:
-        journal.shared = True
         frontier.join()
     # The operator's file:// trees, checked at admission and by the file transport; a resumed run
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
@@ -116,8 +120,8 @@ async def crawl(
                       middlewares=middlewares)
     frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
     engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
-                    Limits(settings.crawl, stats))
-    journal.on_failure = lambda exc: engine.stop()
+                    Limits(settings.crawl, stats), recorder=journal)
+    health.on_failure = lambda exc: engine.stop()
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))
     if handle_signals:
@@ -150,10 +154,12 @@ async def crawl(
         await events.drain()  # async handlers of the run's last events
         await pipelines.close(run)
         _closed(spider, stats.close_reason)  # after the pipelines, as Scrapy's spider_closed
-        await journal.finish(status)
+        closed_early = status == "finished" and engine.close_reason is not None
+        await close_run(journal, status, stats, frontier.worker if worker else None, settings.crawl.lease,
+                        closed_early)
         if worker and journal.failure is None:
-            run.stats = Stats.from_json(await asyncio.to_thread(shared_stats, database, run_id, stats.seconds()))
-            run.stats.close_reason = stats.close_reason
+            run.stats = Stats.from_json(await asyncio.to_thread(
+                shared_stats, database, run_id, stats.seconds(), stats.close_reason))
         failure = journal.failure or engine.failure
         if failure is not None:
             run.status, run.failure = RunStatus.FAILED, str(failure)

@@ -1,8 +1,11 @@
-"""The engine: frontier -> fetcher -> spider callback -> frontier or pipelines.
+"""The engine: frontier -> fetcher -> spider callback -> frontier or pipelines -> recorder.
 
 `fetch.concurrency` workers share one scheduler. Each takes the next request,
-fetches it, records the page, runs the callback, and routes what it yields:
-requests back to the scheduler, items through the pipelines. Each request's
+fetches it, notes the page, runs the callback, and routes what it yields:
+requests back to the scheduler, items through the pipelines. What the request
+produced (page row, errors, items, requests found, its done mark) is its
+`Outcome`, handed whole to the recorder the composition root gave the engine
+(`harvester.outcome`); the engine knows nothing of how it is stored. Each request's
 trip runs inside a fault barrier (`harvester.faults`): whatever it raises
 becomes one `errors` row and the run goes on; only the run's own failure (its
 database) ends it. The crawl ends when the frontier is empty and no worker
@@ -25,6 +28,7 @@ from harvester.faults import Stage, describe, kind_of
 from harvester.fetching import Fetch
 from harvester.items import is_item
 from harvester.limits import CloseReason, Limits
+from harvester.outcome import Outcome, Recorder
 from harvester.pipeline import Pipelines
 from harvester.request import Request
 from harvester.response import Response
@@ -36,6 +40,8 @@ log = logging.getLogger("harvester.engine")
 
 
 class Engine:
+    """Runs one crawl: workers taking requests from the scheduler until the run ends."""
+
     def __init__(
         self,
         spider: Spider,
@@ -45,8 +51,11 @@ class Engine:
         run: Run,
         concurrency: int,
         limits: Limits | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
+        """`recorder`: where each request's outcome goes (default: the run's journal)."""
         self.spider = spider
+        self.recorder: Recorder = recorder if recorder is not None else run.journal
         self.scheduler = scheduler
         self.fetch = fetch
         self.pipelines = pipelines
@@ -105,21 +114,18 @@ class Engine:
     # -- the worker loop ------------------------------------------------------------------------
 
     async def _worker(self) -> None:
-        journal = self.run.journal
+        run_id, recorder = self.run.id, self.recorder
         while (request := await self._next()) is not None:
-            unit = journal.open_unit(self.scheduler.source_of(request))
+            outcome = Outcome(run_id, self.scheduler.source_of(request))  # (cancelled: never recorded, done again)
             try:
-                response = await self._fetch(request)
+                response = await self._fetch(request, outcome)
                 if response is not None:
-                    unit.url = response.url
-                    await self._handle(request, response)
-            except asyncio.CancelledError:
-                journal.abandon_unit()  # not written: a resume fetches it again
-                raise
+                    outcome.url = response.url
+                    await self._handle(request, response, outcome)
             except Exception as exc:  # noqa: BLE001 - the fault barrier: one request, one error row
-                self._fault(exc, "engine", unit.url or request.url)
-            self.scheduler.done(request)
-            journal.close_unit(unit)
+                self._fault(exc, "engine", outcome.url or request.url, outcome)
+            outcome.done = self.scheduler.done(request)
+            recorder.record(outcome)
             self._active -= 1
             self._check_limits()
             self._notify()
@@ -156,32 +162,32 @@ class Engine:
 
     # -- one request's trip ---------------------------------------------------------------------
 
-    async def _fetch(self, request: Request) -> Response | None:
+    async def _fetch(self, request: Request, outcome: Outcome) -> Response | None:
         try:
             self.scheduler.check(request)  # admitted already, unless an earlier version queued it
             response = await self.fetch(request)
         except FetchError as exc:
-            self._record(exc.kind, str(exc), request.url)
-            await self._errback(request, exc)
+            self._record(outcome, exc.kind, str(exc), request.url)
+            await self._errback(request, exc, outcome)
             return None
         except Exception as exc:  # noqa: BLE001 - a bad URL, cookie, header ...: refused, recorded
-            self._fault(exc, "fetch", request.url)
+            self._fault(exc, "fetch", request.url, outcome)
             return None
         if not response.streamed:
-            await self._record_page(request, response)
+            self._page(request, response, outcome)
         if response.truncated:  # the readable part goes on to the callback
-            self.run.record_error("truncated", f"{response.truncated}; the readable part was used", request.url)
+            self._record(outcome, "truncated", f"{response.truncated}; the readable part was used", request.url)
         if response.status >= 400:
             error = HttpError(f"HTTP {response.status}", request, response.status)
-            self._record(error.kind, str(error), request.url)
-            await self._errback(request, error)
+            self._record(outcome, error.kind, str(error), request.url)
+            await self._errback(request, error, outcome)
             return None
         return response
 
-    async def _record_page(self, request: Request, response: Response) -> None:
+    def _page(self, request: Request, response: Response, outcome: Outcome) -> None:
         size = len(response.body) + response.received
         self.run.events.emit(ResponseReceived(request, response, size))  # counted in the run's figures
-        self.run.journal.page(
+        outcome.page(
             url=request.url,
             final_url=response.url,
             status=304 if response.from_cache else response.status,
@@ -190,7 +196,7 @@ class Engine:
             redirects=list(response.redirects) or None,
         )
 
-    async def _handle(self, request: Request, response: Response) -> None:
+    async def _handle(self, request: Request, response: Response, outcome: Outcome) -> None:
         try:
             result = None
             try:
@@ -199,85 +205,101 @@ class Engine:
             except CloseSpider as exc:
                 self.close(exc.reason)
             except Exception as exc:  # noqa: BLE001 - a spider bug costs one page, not the run
-                self._fault(exc, "callback", response.url, _callback_name(request))
-            await self._route(result, request, response.url)
+                self._fault(exc, "callback", response.url, outcome, _callback_name(request))
+            await self._route(result, request, response.url, outcome)
         finally:
             await response.aclose()  # a stream's connection; a buffered body's share of the memory budget
-            if response.streamed:  # recorded once read, with its size
-                await self._record_page(request, response)
+            if response.streamed:  # noted once read, with its size
+                self._page(request, response, outcome)
 
-    async def _route(self, result: Any, parent: Request | None, url: str | None) -> None:
+    async def _route(self, result: Any, parent: Request | None, url: str | None, outcome: Outcome) -> None:
         """Send what a callback produced on: requests to the scheduler, items to the pipelines."""
         if result is None:
             return
         stream: Any = result if hasattr(result, "__aiter__") else outputs(result)  # a feed's records: one layer less
+        recorder, context = self.recorder, None
         try:
             async with contextlib.aclosing(stream) if hasattr(stream, "aclose") else contextlib.nullcontext():
                 async for output in stream:
                     if isinstance(output, Request):
-                        self._add(output, parent, url)
+                        self._add(output, parent, url, outcome)
                     elif is_item(output):
-                        if not await self._process(output):
+                        context = context or self.run.for_request(outcome)
+                        if not await self._process(output, context, outcome):
                             break  # max_items: the rest is not read
                     else:
-                        self._record("spider", f"{_callback_name(parent)}: yielded a {type(output).__name__}, "
-                                               "not a Request or item", url)
-                    if self.run.journal.behind:  # a feed faster than the database waits for it: memory stays flat
-                        await self.run.journal.caught_up()
+                        self._record(outcome, "spider", f"{_callback_name(parent)}: yielded a "
+                                                        f"{type(output).__name__}, not a Request or item", url)
+                    if recorder.behind or outcome.full:  # a feed faster than the database waits: memory stays flat
+                        await recorder.pace(outcome)
         except CloseSpider as exc:
             self.close(exc.reason)
         except FetchError as exc:  # a streamed body that failed while the callback read it, a bad feed
-            self._record(exc.kind, str(exc), url)
+            self._record(outcome, exc.kind, str(exc), url)
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept
-            self._fault(exc, "callback", url, _callback_name(parent))
+            self._fault(exc, "callback", url, outcome, _callback_name(parent))
 
-    async def _process(self, item: Any) -> bool:
-        """Pass an item through the pipelines; False once `max_items` is reached (the rest is not read)."""
+    async def _process(self, item: Any, context: Any, outcome: Outcome) -> bool:
+        """Pass an item through the pipelines, and what comes out to the recorder with its request's outcome;
+        False once `max_items` is reached (the rest is not read)."""
         if not self.limits.may_process_item(self._in_pipelines):
             self.close(CloseReason.MAX_ITEMS)
             return False
         self._in_pipelines += 1
         try:
-            await self.pipelines.process(item, self.run)
+            kept = await self.pipelines.process(item, context)
         finally:
             self._in_pipelines -= 1
+        if kept is not None:
+            self.recorder.keep(outcome, kept)
         return True
 
-    def _add(self, request: Request, parent: Request | None, url: str | None) -> None:
+    def _add(self, request: Request, parent: Request | None, url: str | None, outcome: Outcome) -> None:
         try:
-            if self.scheduler.add_found(request, parent):
-                self._notify()
+            row = self.scheduler.add_found(request, parent)
         except Exception as exc:  # noqa: BLE001 - one bad link is one row; the page's other links go on
-            self._fault(exc, "queue", request.url, f"not queued (found on {url})")
+            self._fault(exc, "queue", request.url, outcome, f"not queued (found on {url})")
+            return
+        if row is not None:
+            outcome.found.append(row)
+            self._notify()
 
-    async def _errback(self, request: Request, error: FetchError) -> None:
+    async def _errback(self, request: Request, error: FetchError, outcome: Outcome) -> None:
         try:
             errback = self.spider.errback_for(request)
             if errback is not None:
-                await self._route(errback(error), request, request.url)
+                await self._route(errback(error), request, request.url, outcome)
         except CloseSpider as exc:
             self.close(exc.reason)
         except Exception as exc:  # noqa: BLE001
-            self._fault(exc, "callback", request.url, f"errback {_callback_name(request, 'errback')}")
+            self._fault(exc, "callback", request.url, outcome, f"errback {_callback_name(request, 'errback')}")
 
     async def _start_requests(self) -> None:
+        outcome = Outcome(self.run.id)  # the start requests' rows, and what went wrong with them
         try:
             async for request in outputs(self.spider.start_requests()):
                 if not isinstance(request, Request):
-                    self._record("spider", f"start_requests yielded a {type(request).__name__}, not a Request")
+                    self._record(outcome, "spider", f"start_requests yielded a {type(request).__name__}, "
+                                                    "not a Request")
                     continue
                 try:
-                    self.scheduler.add_start(request)
+                    row = self.scheduler.add_start(request)
                 except Exception as exc:  # noqa: BLE001
-                    self._fault(exc, "queue", request.url, "start request not queued")
+                    self._fault(exc, "queue", request.url, outcome, "start request not queued")
+                    continue
+                if row is not None:
+                    outcome.found.append(row)
+                if outcome.full:
+                    await self.recorder.pace(outcome)
         except CloseSpider as exc:
             self.close(exc.reason)
         except Exception as exc:  # noqa: BLE001
-            self._fault(exc, "callback", None, "start_requests")
+            self._fault(exc, "callback", None, outcome, "start_requests")
+        self.recorder.record(outcome)
 
     # -- faults and limits ----------------------------------------------------------------------
 
-    def _fault(self, exc: Exception, stage: Stage, url: str | None, where: str = "") -> None:
+    def _fault(self, exc: Exception, stage: Stage, url: str | None, outcome: Outcome, where: str = "") -> None:
         """One `errors` row for what one request met; a database failure stops the run instead."""
         if isinstance(exc, DatabaseError):
             self.failure = self.failure or exc
@@ -285,10 +307,10 @@ class Engine:
             return
         kind = kind_of(exc, stage)
         log.debug("%s error at %s", kind, url, exc_info=exc)
-        self._record(kind, describe(exc, where), url)
+        self._record(outcome, kind, describe(exc, where), url)
 
-    def _record(self, kind: str, message: str, url: str | None = None) -> None:
-        self.run.record_error(kind, message, url)
+    def _record(self, outcome: Outcome, kind: str, message: str, url: str | None = None) -> None:
+        self.run.record_error(kind, message, url, outcome)
 
     def _check_limits(self) -> None:
         reason = self.limits.reached()

@@ -1,11 +1,14 @@
 """The frontier: every request of a run, kept in the harvest database.
 
-`Frontier` is the small interface the engine uses (push, next, done, size).
-`DbFrontier` keeps the queue in the `frontier` table, so memory stays bounded
-however many URLs a crawl discovers, and a stopped or killed run can resume:
-new requests are written with the unit of the request that found them
-(`harvester.storage.journal`), and requests are claimed from the table in
-small batches, highest priority first, as leases held by a worker token.
+`Frontier` is the small interface the scheduler uses (push, next, done, size).
+`DbFrontier` keeps the queue in the `frontier` table, which it owns, so memory
+stays bounded however many URLs a crawl discovers, and a stopped or killed run
+can resume: `push` gives the row of a new request and `done` the done mark of a
+finished one, which go into the outcome of the request that found or finished
+them (`harvester.outcome`); the journal writes them with that outcome, in its
+transaction, through the frontier's own `insert_found` and `mark_done`.
+Requests are claimed from the table in small batches, highest priority first,
+as leases held by a worker token.
 
 A run shared by several workers (`harvester worker`) claims through
 `harvester.storage.leases`: each claim also takes a slot of its host, so
@@ -14,10 +17,10 @@ may start now. Leases are renewed while requests are in progress, and a
 worker with nothing to claim waits while any request is queued or claimed:
 expired leases are taken over at the next claim.
 
-Every database operation goes through the journal's patience: a locked,
-full or lost database is retried for a bounded time, and while it is no
-request is handed out; when it does not come back the journal fails the run,
-`next` returns None and the run stops, resumable.
+Every database operation goes through the run's `Health`: a locked, full or
+lost database is retried for a bounded time, and while it is no request is
+handed out; when it does not come back the run fails, `next` returns None and
+the run stops, resumable.
 """
 
 from __future__ import annotations
@@ -30,16 +33,19 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import DatabaseError
+from harvester.outcome import DoneMark
 from harvester.request import Request
 from harvester.serialize import request_from_json, request_to_json
 from harvester.storage import leases
-from harvester.storage.journal import Journal, now
+from harvester.storage.backend import backend_of
+from harvester.storage.journal import Journal
+from harvester.storage.leases import now
 from harvester.storage.tables import frontier
 from harvester.urls import host_of
 
@@ -51,9 +57,14 @@ LONGEST_POLL = 0.25  # longest: a host whose request ends frees its slot without
 Claim = tuple[int, str | None, Request]  # a claimed request: its frontier row, its claim's token
 
 
+FoundRow = dict[str, Any]  # a new request's frontier row, written with the outcome that found it
+
+
 class Frontier(Protocol):
-    def push(self, request: Request) -> bool:
-        """Queue a request; False when it is known to be a duplicate (and not `dont_filter`)."""
+    """The queue of a run's requests, as the scheduler uses it."""
+
+    def push(self, request: Request) -> FoundRow | None:
+        """Queue a request: its row, to be written; None when it is known to be a duplicate (and not `dont_filter`)."""
         ...
 
     async def next(self) -> Request | None:
@@ -64,8 +75,8 @@ class Frontier(Protocol):
         """The frontier row of a request in flight."""
         ...
 
-    def done(self, request: Request) -> None:
-        """Mark a request returned by `next` as finished, whatever its outcome."""
+    def done(self, request: Request) -> DoneMark | None:
+        """A request returned by `next` is finished, whatever its outcome: its done mark, to be written."""
         ...
 
     async def size(self) -> int:
@@ -78,13 +89,17 @@ class Frontier(Protocol):
 
 
 class DbFrontier:
+    """The frontier in the harvest database's `frontier` table."""
+
     def __init__(
         self, engine: Engine, journal: Journal, run_id: int, batch: int = 32, lease: float = 60.0,
         shared: bool = False, per_host: int = 8, delay: float = 0.0,
     ) -> None:
         """`shared`: other workers claim from this run too (host slots, `per_host`, `delay`)."""
         self.engine = engine
-        self.journal = journal
+        self.journal = journal  # requests found so far are written before a claim
+        self.health = journal.health
+        self.backend = backend_of(engine)
         self.run_id = run_id
         self.batch = batch
         self.lease = dt.timedelta(seconds=lease)
@@ -105,13 +120,11 @@ class DbFrontier:
 
     def join(self) -> None:
         """Register as one of the run's workers (blocking; before the crawl starts)."""
-        self.journal.worker, self.journal.lease = self.worker, self.lease.total_seconds()
-
         def register() -> None:
             with self.engine.begin() as connection:
                 leases.join(connection, self.run_id, self.worker)
 
-        self.journal.patience.call(register, "join the run in")
+        self.health.patience.call(register, "join the run in")
 
     async def close(self) -> None:
         """Stop renewing leases (the journal's close releases what is still claimed)."""
@@ -123,25 +136,36 @@ class DbFrontier:
             log.info("claims: %d, median %.1f ms, 95th percentile %.1f ms", len(times),
                      1000 * times[len(times) // 2], 1000 * times[int(len(times) * 0.95)])
 
-    def push(self, request: Request) -> bool:
+    def push(self, request: Request) -> FoundRow | None:
+        """Queue a request: its row, to be written; None when it is known to be a duplicate (and not `dont_filter`)."""
         key = request.fingerprint
         if request.dont_filter:
             key = f"{key}:{uuid.uuid4().hex[:12]}"
         elif key in self._recent:
-            return False
+            return None
         else:
             self._recent.add(key)
             self._order.append(key)
             if len(self._order) > RECENT:  # the oldest is forgotten: the table's unique index still dedupes
                 self._recent.discard(self._order.popleft())
-        self.journal.found({
+        return {
             "run_id": self.run_id, "fingerprint": key, "url": request.url, "host": host_of(request.url),
             "priority": request.priority, "depth": request.depth, "request": request_to_json(request),
             "state": "queued",
-        })
-        return True
+        }
+
+    def insert_found(self, connection: Connection, found: list[FoundRow]) -> None:
+        """Insert the rows of newly found requests, skipping fingerprints the run has (the dedupe of record)."""
+        if self.shared:  # a host's row is its slot across workers; a joining worker adds the rest
+            leases.add_hosts(connection, self.run_id, [row["host"] for row in found])
+        self.backend.insert(connection, frontier, found, ignore=("run_id", "fingerprint"))
+
+    def mark_done(self, connection: Connection, done: list[DoneMark]) -> set[int]:
+        """Mark finished requests done, each only while it holds its claim's token; the ids marked."""
+        return leases.commit_done(connection, done)
 
     async def next(self) -> Request | None:
+        """The highest-priority queued request (claimed in batches), or None when nothing is queued."""
         if not await self.journal.steady():  # a bad day: no new request until the database is back
             return None  # the run failed: it stops (the journal has told it)
         if self.shared and self._renewing is None:
@@ -150,14 +174,14 @@ class DbFrontier:
             if not self._claimed:
                 if self.journal.pending():
                     await self.journal.flush()  # requests found so far must be in the table to be claimed
-                if self.journal.failure is not None:
+                if self.health.failure is not None:
                     return None
                 try:
                     claimed = await self._claim_waiting() if self.shared else await self._claim_now(self._claim)
                 except DatabaseError:
                     return None
                 self._claimed = claimed[::-1]
-        if not self._claimed or self.journal.failure is not None:
+        if not self._claimed or self.health.failure is not None:
             return None
         row_id, token, request = self._claimed.pop()
         self._ids[id(request)] = (row_id, token)
@@ -166,7 +190,7 @@ class DbFrontier:
     async def _claim_now(self, claim: Callable[[], list[Claim]]) -> list[Claim]:
         began = time.perf_counter()
         async with self.journal.lock:
-            claimed: list[Claim] = await self.journal.retrying(claim, "claim requests from")
+            claimed: list[Claim] = await self.health.retrying(claim, "claim requests from")
         self.claim_seconds.append(time.perf_counter() - began)
         return claimed
 
@@ -176,9 +200,9 @@ class DbFrontier:
         deadline = time.monotonic() + IDLE_WAIT
         while True:
             claimed = await self._claim_now(self._claim_shared)
-            if claimed or time.monotonic() > deadline or self.journal.failure is not None:
+            if claimed or time.monotonic() > deadline or self.health.failure is not None:
                 return claimed
-            ready = await self.journal.retrying(self._next_ready, "read")
+            ready = await self.health.retrying(self._next_ready, "read")
             if ready is None:
                 return []  # nothing queued
             await asyncio.sleep(min(max(POLL, (ready - now()).total_seconds()), LONGEST_POLL))
@@ -201,19 +225,21 @@ class DbFrontier:
             with self.engine.begin() as connection:
                 leases.renew(connection, self.run_id, self.worker, self.lease.total_seconds())
 
-        while self.journal.failure is None:
+        while self.health.failure is None:
             await asyncio.sleep(every)
-            with contextlib.suppress(DatabaseError):  # a failure fails the run: the journal tells it
-                await self.journal.retrying(renew, "renew leases in")
+            with contextlib.suppress(DatabaseError):  # a failure fails the run: its health tells it
+                await self.health.retrying(renew, "renew leases in")
 
     def row_id(self, request: Request) -> int | None:
+        """The frontier row of a request in flight."""
         held = self._ids.get(id(request))
         return held[0] if held is not None else None
 
-    def done(self, request: Request) -> None:
+    def done(self, request: Request) -> DoneMark | None:
+        """A request returned by `next` is finished: its done mark, to be written with its outcome."""
         held = self._ids.pop(id(request), None)
         if held is None:
-            return
+            return None
         next_start = None
         if self.shared:  # this worker's delays (Crawl-delay, Retry-After) hold for every worker
             host = host_of(request.url)
@@ -223,7 +249,7 @@ class DbFrontier:
                 # worker knows when. Counting the delay from now, the spacing holds as the server sees it.
                 rest = max(rest, self.host_delay(host))
             next_start = now() + dt.timedelta(seconds=rest)
-        self.journal.mark_done(held[0], held[1], next_start)
+        return held[0], held[1], next_start
 
     async def size(self) -> int:
         """Requests queued (as far as is known: on a bad day, those claimed)."""
@@ -233,7 +259,7 @@ class DbFrontier:
                 return int(connection.execute(query).scalar() or 0)
 
         try:
-            queued = 0 if self.journal.failure is not None else await self.journal.retrying(count, "read")
+            queued = 0 if self.health.failure is not None else await self.health.retrying(count, "read")
         except DatabaseError:
             queued = 0
         return queued + len(self._claimed)
@@ -247,30 +273,20 @@ class DbFrontier:
         returns the rows it claimed, found through the claim-order index.
         """
         token = uuid.uuid4().hex
-        chosen = (
+        chosen = self.backend.skip_locked(
             select(frontier.c.id)
             .where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
             .order_by(frontier.c.priority.desc(), frontier.c.id)
             .limit(self.batch)
         )
+        claim = (
+            update(frontier)
+            .where(frontier.c.id.in_(chosen.scalar_subquery()), frontier.c.state == "queued")
+            .values(state="claimed", worker=self.worker, token=token, lease_until=now() + self.lease)
+            .returning(frontier.c.id, frontier.c.priority, frontier.c.request)
+        )
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                chosen = chosen.with_for_update(skip_locked=True)
-            claim = (
-                update(frontier)
-                .where(frontier.c.id.in_(chosen.scalar_subquery()), frontier.c.state == "queued")
-                .values(state="claimed", worker=self.worker, token=token, lease_until=now() + self.lease)
-            )
-            if connection.dialect.update_returning:
-                claimed = connection.execute(claim.returning(frontier.c.id, frontier.c.priority, frontier.c.request))
-                rows = sorted(claimed, key=lambda row: (-row.priority, row.id))
-            else:
-                connection.execute(claim)
-                rows = connection.execute(
-                    select(frontier.c.id, frontier.c.request)
-                    .where(frontier.c.run_id == self.run_id, frontier.c.token == token)
-                    .order_by(frontier.c.priority.desc(), frontier.c.id)
-                ).all()
+            rows = sorted(connection.execute(claim), key=lambda row: (-row.priority, row.id))
         return [(row.id, token, request_from_json(row.request)) for row in rows]
 
     async def others_busy(self) -> bool:
@@ -290,10 +306,10 @@ class DbFrontier:
                 ).limit(1)
                 return connection.execute(query).first() is not None
 
-        if self.journal.failure is not None:
+        if self.health.failure is not None:
             return False
         try:
-            return bool(await self.journal.retrying(check, "read"))
+            return bool(await self.health.retrying(check, "read"))
         except DatabaseError:
             return False  # the run failed: nobody waits for the others
 
@@ -310,4 +326,4 @@ class DbFrontier:
             with self.engine.begin() as connection:
                 return connection.execute(query.values(state="queued", worker=None, token=None, lease_until=None)).rowcount or 0
 
-        return self.journal.patience.call(release, "release claims in")
+        return self.health.patience.call(release, "release claims in")

@@ -156,30 +156,39 @@ class Pipelines:
     def __init__(self, pipelines: Sequence[Any]) -> None:
         self.pipelines = list(pipelines)
 
+    @property
+    def stores_items(self) -> bool:
+        """Whether the items that come out are stored: a pipeline says so (the built-in `store`)."""
+        return any(getattr(pipeline, "stores_items", False) for pipeline in self.pipelines)
+
     async def open(self, run: Run) -> None:
         for pipeline in self.pipelines:
             if hasattr(pipeline, "open"):
                 await _maybe_await(pipeline.open(run))
 
-    async def process(self, item: Any, run: Run) -> bool:
-        """Pass one item through every pipeline; False when dropped or failed (recorded)."""
+    async def process(self, item: Any, run: RunContext) -> Any | None:
+        """Pass one item through every pipeline: the item that came out, or None when dropped or failed (recorded).
+
+        `run` is the run as seen from the item's request (`Run.for_request`).
+        """
         url = run.item_url()
+        events = run.events  # type: ignore[attr-defined]  # the run's (RunContext does not show them)
         for pipeline in self.pipelines:
             try:
                 result = pipeline.process_item(item, run)
                 if inspect.isawaitable(result):  # (no coroutine of our own per item: a hot path)
                     result = await result
             except DropItem as exc:
-                run.events.emit(ItemDropped(item, str(exc), url))
-                return False
+                events.emit(ItemDropped(item, str(exc), url))
+                return None
             except Exception as exc:  # noqa: BLE001 - a failing pipeline loses one item, not the run
                 name = type(pipeline).__name__
                 run.record_error(ErrorKind.PIPELINE, f"{name}: {type(exc).__name__}: {exc} (item {_short(item)})", url)
-                return False
+                return None
             if result is not None:
                 item = result
-        run.events.emit(ItemScraped(item, url))
-        return True
+        events.emit(ItemScraped(item, url))
+        return item
 
     async def close(self, run: Run) -> None:
         for pipeline in reversed(self.pipelines):

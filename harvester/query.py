@@ -25,24 +25,22 @@ The small Python API for notebooks:
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from harvester.exceptions import QueryError
 from harvester.read_only import WRITE_REFUSED, is_read_only, open_read_only, refusal
+from harvester.storage.backend import backend_of
 from harvester.storage.tables import item_history as history_table
 from harvester.storage.tables import items, runs
 
 ITEM_COLUMNS = ("id", "run_id", "spider", "url", "created_at", "data")
-_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
 
 
 def open_database(url: str | None = None, config: str | Path | None = None, write: bool = False) -> Engine:
@@ -99,7 +97,7 @@ def run_sql(engine: Engine, sql: str, limit: int | None = None) -> tuple[list[st
 
 
 def _read_only_postgresql(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql" and is_read_only(engine)
+    return is_read_only(engine) and backend_of(engine).one_statement(engine)
 
 
 def _one_postgresql_statement(connection: Any, sql: str) -> Any:
@@ -136,7 +134,7 @@ def find_items(
         field, sep, value = condition.partition("=")
         if not sep or not field.strip():
             raise QueryError(f"bad --where {condition!r}: expected field=value")
-        query = query.where(field_equals(engine.dialect.name, field.strip(), value))
+        query = query.where(field_equals(engine, field.strip(), value))
     if limit is not None:
         query = query.limit(limit)
     connection = engine.connect()
@@ -174,35 +172,9 @@ def change_of_item() -> ColumnElement[str]:
     return case((items.c.first_seen >= started.scalar_subquery(), "new"), else_="changed")
 
 
-def field_equals(dialect: str, field: str, value: str) -> ColumnElement[bool]:
+def field_equals(engine: Engine, field: str, value: str) -> ColumnElement[bool]:
     """SQL true where the item's data has `field` equal to `value`, as the module docstring says."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSONB  # loaded only for PostgreSQL
-
-        element = items.c.data[field]
-        candidates = [element == cast(literal(json.dumps(value), String), JSONB)]
-        if _NUMBER.match(value) or value in ("true", "false"):
-            candidates.append(element == cast(literal(value, String), JSONB))
-        if value == "null":
-            candidates.append(element.is_(None))
-            candidates.append(element == cast(literal("null", String), JSONB))
-        return or_(*candidates)
-    if '"' in field or "\\" in field:
-        raise QueryError(f"bad --where field {field!r}: no quotes or backslashes")
-    path = f'$."{field}"'
-    kind = func.json_type(items.c.data, path)
-    extracted = func.json_extract(items.c.data, path)
-    candidates = [and_(kind == "text", extracted == value)]
-    if _NUMBER.match(value):
-        number: float | int = float(value)
-        if re.fullmatch(r"-?\d+", value) and abs(int(value)) < 2**63:
-            number = int(value)
-        candidates.append(and_(kind.in_(("integer", "real")), extracted == number))
-    if value in ("true", "false"):
-        candidates.append(kind == value)
-    if value == "null":
-        candidates.append(func.coalesce(kind, "null") == "null")
-    return or_(*candidates)
+    return backend_of(engine).field_equals(items.c.data, field, value)
 
 
 def _reason(exc: BaseException) -> str:

@@ -26,11 +26,12 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.storage.backend import backend_of, no_writes
 from harvester.storage.database import open_engine
 
 WRITE_REFUSED = "refused: this statement writes, and query reads only; add --write to let it change the database"
@@ -45,12 +46,10 @@ def open_read_only(url: str, busy_ms: int = 10_000) -> Engine:
     if path is not None:
         engine = _sqlite_read_only(path, busy_ms)
     else:
+        # PostgreSQL, or SQLite by a URL of another form (a `file:` URI, options): its backend
+        # makes every connection read-only
         engine = open_engine(url, must_exist=True)
-        if engine.dialect.name == "postgresql":
-            engine = engine.execution_options(postgresql_readonly=True)
-        else:  # SQLite by a URL of another form (a `file:` URI, options): its connections cannot write either
-            event.listen(engine, "connect", lambda connection, _record: _no_writes(connection))
-            engine.dispose()  # the connection open_engine checked the database with had no such limits
+        engine = backend_of(engine).read_only(engine)
     return engine.execution_options(**{_MARK: True})
 
 
@@ -66,7 +65,7 @@ def _sqlite_read_only(path: Path, busy_ms: int) -> Engine:
 
     def connect() -> sqlite3.Connection:
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        _no_writes(connection)
+        no_writes(connection)
         connection.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         return connection
 
@@ -79,11 +78,6 @@ def _sqlite_read_only(path: Path, busy_ms: int) -> Engine:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise DatabaseError(f"cannot open database {path}: {reason}") from None
     return engine
-
-
-def _no_writes(connection: sqlite3.Connection) -> None:
-    connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH and VACUUM INTO would create files
-    connection.execute("PRAGMA query_only=1")
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from harvester.query import change_of_item
 from harvester.run import Run
-from harvester.storage.journal import count_rows
+from harvester.storage.recount import count_rows
 from harvester.storage.tables import errors, item_history, items, runs
 
 EXAMPLES = 5

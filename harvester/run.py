@@ -4,8 +4,9 @@ Pipelines are given it as a `harvester.RunContext` (`harvester.pipeline`): its i
 spider, settings, `item_url()`, `record_error()` and the read-only `query()`.
 `RunStatus` names the states of `runs.status`.
 
-`Run.item_url()` names the page the item being processed came from; each
-request is handled in its own unit (`harvester.storage.journal`), so
+An item is processed with the context of the request it came from
+(`Run.for_request`): its `item_url()` names that page, and the errors it
+records are written with that request's outcome (`harvester.outcome`), so
 concurrent callbacks never mix their URLs.
 """
 
@@ -26,6 +27,7 @@ from harvester.stats import Stats
 if TYPE_CHECKING:  # `import harvester` (RunStatus) loads no SQLAlchemy
     from sqlalchemy.engine import Engine
 
+    from harvester.outcome import Outcome
     from harvester.spider import Spider
     from harvester.storage.journal import Journal
 
@@ -67,8 +69,12 @@ class Run:
         return self.spider.name
 
     def item_url(self) -> str | None:
-        """The URL of the response the current item came from (after redirects)."""
-        return self.journal.current_url()
+        """The URL of the response the current item came from: None outside a request (`for_request`)."""
+        return None
+
+    def for_request(self, outcome: Outcome) -> RequestRun:
+        """The run as a pipeline sees it while processing the items of the request of `outcome`."""
+        return RequestRun(self, outcome)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of one read-only SQL statement (`SELECT`/`WITH`/`VALUES`), as dicts.
@@ -88,14 +94,82 @@ class Run:
             finally:
                 connection.rollback()
 
-    def record_error(self, kind: ErrorKind | str, message: str, url: str | None = None) -> None:
-        """One `errors` row for this run, counted in its figures, and logged as it happens."""
+    def record_error(
+        self, kind: ErrorKind | str, message: str, url: str | None = None, outcome: Outcome | None = None
+    ) -> None:
+        """One `errors` row for this run, counted in its figures, and logged as it happens.
+
+        With `outcome`, the row is written with that request's outcome; without, on its own.
+        """
         if url:
             log.warning("%s error at %s: %s", kind, _one_line(url), _one_line(message))
         else:
             log.warning("%s error: %s", kind, _one_line(message))
-        self.journal.error(url, kind, message)
+        if outcome is not None:
+            outcome.error(kind, message, url)
+        else:
+            self.journal.error(kind, message, url)
         self.events.emit(ErrorRecorded(kind, message, url))
+
+
+class RequestRun:
+    """The run while the items of one request are processed: a `harvester.RunContext` of its own.
+
+    `item_url()` is the request's page; errors are written with its outcome.
+    Anything else is the run's.
+    """
+
+    __slots__ = ("run", "outcome", "events")
+
+    def __init__(self, run: Run, outcome: Outcome) -> None:
+        self.run = run
+        self.outcome = outcome
+        self.events = run.events
+
+    @property
+    def id(self) -> int:
+        """The run's id."""
+        return self.run.id
+
+    @property
+    def spider(self) -> Spider:
+        """The spider instance being run."""
+        return self.run.spider
+
+    @property
+    def spider_name(self) -> str:
+        """The spider's name."""
+        return self.run.spider.name
+
+    @property
+    def job(self) -> str | None:
+        """The job the run belongs to, or None."""
+        return self.run.job
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings."""
+        return self.run.settings
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the run goes on where a stopped run left off."""
+        return self.run.resumed
+
+    def item_url(self) -> str | None:
+        """The URL of the response the item being processed came from (after redirects)."""
+        return self.outcome.url
+
+    def record_error(self, kind: ErrorKind | str, message: str, url: str | None = None) -> None:
+        """One `errors` row, written with the request's outcome, counted and logged."""
+        self.run.record_error(kind, message, url, self.outcome)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of one read-only SQL statement (`Run.query`)."""
+        return self.run.query(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.run, name)  # what else a pipeline read of the run (stats, engine)
 
 
 def _strip_comments(sql: str) -> str:

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from harvester import schemes as scheme_registry
 from harvester.events import Events, RequestFiltered, RequestScheduled
 from harvester.exceptions import InvalidURL
-from harvester.frontier import Frontier
+from harvester.frontier import FoundRow, Frontier
+from harvester.outcome import DoneMark
 from harvester.request import Request
 from harvester.transports.file import FileRoots
 from harvester.urls import domain_allowed
@@ -41,8 +42,8 @@ class Scheduler:
         self.events = Events() if events is None else events  # RequestScheduled, RequestFiltered
         self._file_roots = FileRoots() if file_roots is None else file_roots  # shared with the file transport
 
-    def add_start(self, request: Request) -> bool:
-        """Queue a request the operator gave (start URLs, command line, config).
+    def add_start(self, request: Request) -> FoundRow | None:
+        """Queue a request the operator gave (start URLs, command line, config): its frontier row, or None.
 
         Raises InvalidURL for a URL that cannot be requested as written (also in `add_found`).
         """
@@ -54,8 +55,11 @@ class Scheduler:
             self._file_roots.add(request.url)
         return self._push(request)
 
-    def add_found(self, request: Request, parent: Request | None) -> bool:
-        """Queue a request a callback yielded while handling `parent`'s response."""
+    def add_found(self, request: Request, parent: Request | None) -> FoundRow | None:
+        """Queue a request a callback yielded while handling `parent`'s response: its frontier row, or None.
+
+        The row goes into the outcome of `parent` (`harvester.outcome`), written with it.
+        """
         request.depth = (parent.depth + 1) if parent is not None else 0
         # Its URL was parsed by `Request` (WHATWG): no control character, a valid host and port.
         scheme = self.schemes.of(request.url)
@@ -76,16 +80,16 @@ class Scheduler:
         compared by real path (decoded, `..` and symlinks resolved): `harvester.transports.file`."""
         return self._file_roots.admits(url)
 
-    def _push(self, request: Request) -> bool:
-        if self.frontier.push(request):
+    def _push(self, request: Request) -> FoundRow | None:
+        row = self.frontier.push(request)
+        if row is not None:
             if self.events.wants(RequestScheduled):
                 self.events.emit(RequestScheduled(request))
-            return True
+            return row
         return self._filter(request, "duplicate")
 
-    def _filter(self, request: Request, reason: str) -> bool:
+    def _filter(self, request: Request, reason: str) -> None:
         self.events.emit(RequestFiltered(request, reason))
-        return False
 
     async def next(self) -> Request | None:
         return await self.frontier.next()
@@ -99,8 +103,9 @@ class Scheduler:
     def source_of(self, request: Request) -> int | None:
         return self.frontier.row_id(request)
 
-    def done(self, request: Request) -> None:
-        self.frontier.done(request)
+    def done(self, request: Request) -> DoneMark | None:
+        """A request is finished: its done mark, written with its outcome."""
+        return self.frontier.done(request)
 
     async def others_busy(self) -> bool:
         return await self.frontier.others_busy()

@@ -142,6 +142,9 @@ def test_dedupe_of_a_resumed_run_remembers_what_it_stored_before(tmp_path: Path)
     from harvester import DropItem
     from harvester.run import Run
     from harvester.storage.database import open_engine
+    from harvester.outcome import Outcome
+    from harvester.pipeline import Pipelines
+    from harvester.storage.items import ItemRows
     from harvester.storage.journal import Journal
     from harvester.storage.migrate import ensure_current
     from harvester.storage.runs import open_run
@@ -153,11 +156,15 @@ def test_dedupe_of_a_resumed_run_remembers_what_it_stored_before(tmp_path: Path)
     run_id, _ = open_run(engine, "repeats")
 
     def a_run(resumed: bool) -> Run:
-        return Run(run_id, Repeats(), build({}), engine, Journal(engine, run_id, dict), resumed=resumed)
+        spider = Repeats()
+        return Run(run_id, spider, build({}), engine, Journal(engine, run_id, dict, item_rows=ItemRows(run_id, spider)),
+                   resumed=resumed)
 
     before = a_run(resumed=False)
-    StorePipeline().open(before)
-    StorePipeline().process_item({"sku": "1", "price": 1}, before)
+    outcome = Outcome(run_id)
+    kept = asyncio.run(Pipelines([StorePipeline()]).process({"sku": "1", "price": 1}, before.for_request(outcome)))
+    before.journal.keep(outcome, kept)
+    before.journal.record(outcome)
     asyncio.run(before.journal.flush())
 
     dedupe = DedupePipeline()

@@ -18,7 +18,7 @@ from harvester.config import build
 from harvester.crawler import crawl
 from harvester.query import changed_items, find_items, item_history, items_of_run, open_database
 from harvester.storage.items import write_items
-from harvester.storage.journal import now
+from harvester.storage.leases import now
 from harvester.storage.migrate import upgrade
 from harvester.storage.runs import open_run
 from harvester.storage.tables import items
@@ -284,19 +284,28 @@ def test_upgrading_to_keyed_items_keeps_earlier_items_as_keyless(db_url: str) ->
 
 
 def test_a_feed_faster_than_the_database_waits_for_the_writer(tmp_path) -> None:
-    from harvester.storage.journal import BACKLOG, SPILL, Journal
+    import contextlib
+    import types
+
+    from harvester.outcome import SPILL, Outcome
+    from harvester.storage.items import ItemRows
+    from harvester.storage.journal import BACKLOG, Journal
 
     engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
     upgrade(engine)
     run_id, _ = open_run(engine, "feed")
+    spider = types.SimpleNamespace(name="feed")
 
     async def produce() -> list[bool]:
-        journal = Journal(engine, run_id, lambda: {})  # no writer task: nothing drains by itself
-        journal.open_unit(source=None)
+        journal = Journal(engine, run_id, lambda: {}, item_rows=ItemRows(run_id, spider))  # no writer task
+        outcome = Outcome(run_id)
         states = []
         for n in range(BACKLOG + 2 * SPILL):
-            journal.item({"run_id": run_id, "spider": "feed", "url": None, "data": {"n": n}, "key": None})
-            if n % SPILL == SPILL - 1:
+            journal.keep(outcome, {"n": n})
+            if outcome.full:
+                with contextlib.suppress(TimeoutError):  # nothing drains by itself: a producer would wait
+                    async with asyncio.timeout(0.01):
+                        await journal.pace(outcome)
                 states.append(journal.behind)
         await journal.flush()
         states.append(journal.behind)

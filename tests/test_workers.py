@@ -47,3 +47,28 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
     assert json.loads(stats)["pages"] == len(reached) + 1
     assert project.sql("select count(*) from pages") == [(len(reached) + 1,)]
     assert project.sql("select count(*) from frontier") == [(0,)]  # a finished run's queue is cleared
+
+
+def test_workers_closed_by_max_pages_end_the_run_finished_with_its_reason(project, site):
+    def page(handler: Handler) -> None:
+        number = int(handler.path.rsplit("/", 1)[1])
+        links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
+        handler.send_text(200, f"<h1>{number}</h1>{links}")
+
+    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
+    for i in range(PAGES):
+        site.routes[f"/p/{i}"] = page
+    project.spider("shared", SPIDER)
+    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
+               "-s", "fetch.concurrency=2", "-s", "crawl.max_pages=5"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    workers = [subprocess.Popen(command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=90)
+        assert worker.returncode == 0, err
+    assert project.sql("select id, status from runs") == [(1, "finished")]
+    (stats,), = project.sql("select stats from runs")
+    assert json.loads(stats)["close_reason"] == "max_pages"
+    assert project.sql("select count(*) from frontier") == [(0,)]  # nothing left to resume
+    assert len(site.hits) < PAGES  # closed long before the site was crawled

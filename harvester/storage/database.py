@@ -1,5 +1,8 @@
 """Opening the harvest database: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL.
 
+What differs between the two is the database's backend (`harvester.storage.backend`),
+chosen here; any other database is refused in one line.
+
 A new SQLite database is created 0600 (`harvester.storage.files`).
 """
 
@@ -8,13 +11,13 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from harvester.exceptions import DatabaseError
+from harvester.storage.backend import backend_of
 from harvester.storage.files import create_private
 from harvester.storage.retry import PATIENCE, reason
 
@@ -37,9 +40,11 @@ def open_engine(url: str, must_exist: bool = False, patience: float = PATIENCE) 
         engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"bad database URL {safe_url(url)}: {exc}") from None
-    if engine.dialect.name == "sqlite":
-        busy = round(1000 * min(10.0, max(0.05, patience / 4)))
-        event.listen(engine, "connect", lambda connection, _record: _sqlite_pragmas(connection, busy))
+    try:
+        backend_of(engine).on_open(engine, patience)  # the backend is chosen here, once
+    except DatabaseError:
+        engine.dispose()
+        raise
     try:
         _probe(engine, patience)
     except SQLAlchemyError as exc:
@@ -102,16 +107,6 @@ def _sqlite_path(url: str) -> str | None:
     if parsed.get_backend_name() != "sqlite" or path in (None, "", ":memory:") or parsed.query.get("uri"):
         return None
     return path
-
-
-def _sqlite_pragmas(dbapi_connection: Any, busy: int) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={int(busy)}")  # first: another process may be creating the file
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA cache_size=-1024")  # 1 MiB per connection, not 2: a crawl appends, and RSS counts
-    cursor.close()
 
 
 def safe_url(url: str) -> str:

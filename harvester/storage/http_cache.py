@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 
 from harvester.exceptions import DatabaseError
-from harvester.storage.journal import now
+from harvester.storage.leases import now
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import http_cache
 

@@ -1,4 +1,4 @@
-"""Writing item rows, inside the journal's transaction: keyless appended, keyed updated in place.
+"""Item rows: made from a request's items, and written in the journal's transaction (keyed updated in place).
 
 A row with a `key` (see `harvester.items.key_of`) is one row per spider and
 key across runs. Storing it again keeps the row's `id`, `first_seen` and
@@ -7,11 +7,11 @@ and, when the data differ, replaces `data`, sets `changed_run_id` to this run
 and appends the replaced version to `item_history`. A row without a key is
 appended, and counts as changed in its own run.
 
-Concurrent writers of one key: on PostgreSQL existing rows are read FOR
-UPDATE and new keys inserted with ON CONFLICT DO NOTHING, so a writer that
-loses the race to insert finds the winner's row and updates it. On SQLite
-the transaction takes the database's write lock before it reads, so nobody
-writes between its read and its writes.
+Concurrent writers of one key: new keys are inserted with ON CONFLICT DO
+NOTHING, so a writer that loses the race to insert finds the winner's row and
+updates it; on PostgreSQL existing rows are read FOR UPDATE, and on SQLite the
+transaction takes the database's write lock before it reads, so nobody writes
+between its read and its writes (`harvester.storage.backend`).
 
 Appending is the hot path (a crawl may store millions of rows): on SQLite a
 batch is one statement (`harvester.storage.bulk`), at half the cost of an
@@ -28,8 +28,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from harvester.storage.bulk import insert_rows
-from harvester.storage.tables import item_history, items, runs
+from harvester.items import as_dict, key_fields, key_of
+from harvester.outcome import Outcome
+from harvester.storage.backend import backend_of
+from harvester.storage.tables import item_history, items
 
 CHUNK = 500  # keys per IN (...) list
 _PLACE = ["run_id", "source", "seq"]  # a keyless item's place in its run: stored once
@@ -42,6 +44,36 @@ class _Stored:
     data: Any
     changed_run_id: int
     changed: bool = False
+
+
+class ItemRows:
+    """How the items of a request's outcome become `items` rows (when the run stores items).
+
+    Each row holds the item's JSON-ready data, its key if it has one, the page
+    it came from, and, keyless, its place in the run (the request's frontier
+    row and its number among that request's items).
+    """
+
+    def __init__(self, run_id: int, spider: Any) -> None:
+        """`spider`: the run's spider (its name, its `item_key`)."""
+        self.run_id = run_id
+        self.spider = spider
+        self.name = spider.name
+
+    def row(self, outcome: Outcome, item: Any) -> dict[str, Any] | None:
+        """The row of one item of `outcome`; an item whose key field is empty costs one error row instead."""
+        data = as_dict(item)
+        fields = key_fields(item, self.spider)
+        try:
+            key = key_of(data, fields) if fields else None
+        except ValueError as exc:
+            outcome.error("pipeline", f"StorePipeline: ValueError: {exc}", outcome.url)
+            return None
+        row = {"run_id": self.run_id, "spider": self.name, "url": outcome.url, "data": data, "key": key}
+        if outcome.source is not None:
+            row["source"], row["seq"] = outcome.source, outcome.seq
+            outcome.seq += 1
+        return row
 
 
 def write_items(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -65,18 +97,12 @@ def write_items(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def _write_keyed(connection: Connection, versions: dict[Key, list[dict[str, Any]]]) -> None:
-    if connection.dialect.name == "sqlite":  # the write lock first: nobody writes between our read and writes
-        connection.execute(update(runs).where(runs.c.id == -1).values(status="running"))
+    backend = backend_of(connection)
+    backend.write_lock(connection)  # SQLite: nobody writes between our read and our writes
     stored = _read(connection, versions)
     new = [key for key in versions if key not in stored]
     if new:
-        if connection.dialect.name == "postgresql":
-            inserted = _insert_or_skip(connection, [versions[key][0] for key in new])
-        else:
-            _append(connection, [versions[key][0] for key in new])
-            again = [key for key in new if len(versions[key]) > 1]  # their later versions need the id
-            inserted = {key: _Stored(0, versions[key][0]["data"], versions[key][0]["run_id"]) for key in new}
-            inserted.update(_read(connection, again, lock=False))
+        inserted = _insert_or_skip(connection, [versions[key][0] for key in new])
         for key in new:
             if key in inserted:  # its first version is stored: the rest of the batch updates it
                 stored[key] = inserted[key]
@@ -111,8 +137,9 @@ def _write_keyed(connection: Connection, versions: dict[Key, list[dict[str, Any]
             connection.execute(statement, params)
 
 
-def _read(connection: Connection, keys: Iterable[Key], lock: bool = True) -> dict[Key, _Stored]:
+def _read(connection: Connection, keys: Iterable[Key]) -> dict[Key, _Stored]:
     """The stored rows of these (spider, key) pairs, locked for this transaction on PostgreSQL."""
+    backend = backend_of(connection)
     by_spider: dict[str, list[str]] = {}
     for spider, key in keys:
         by_spider.setdefault(spider, []).append(key)
@@ -122,24 +149,17 @@ def _read(connection: Connection, keys: Iterable[Key], lock: bool = True) -> dic
         for start in range(0, len(names), CHUNK):
             query = select(items.c.id, items.c.key, items.c.data, items.c.changed_run_id).where(
                 items.c.spider == spider, items.c.key.in_(names[start:start + CHUNK]))
-            if lock and connection.dialect.name == "postgresql":
-                query = query.with_for_update()
-            for row in connection.execute(query):
+            for row in connection.execute(backend.for_update(query)):
                 found[(spider, row.key)] = _Stored(row.id, row.data, row.changed_run_id)
     return found
 
 
 def _insert_or_skip(connection: Connection, rows: list[dict[str, Any]]) -> dict[Key, _Stored]:
-    """PostgreSQL: insert first versions of new keys, skipping any another writer stored; those inserted."""
-    statement = (
-        _postgresql().insert(items)
-        .on_conflict_do_nothing(index_elements=["spider", "key"])
-        .returning(items.c.id, items.c.spider, items.c.key)
-    )
+    """Insert first versions of new keys, skipping any another writer stored; those inserted."""
     values = [_full(row) for row in rows]
     by_key = {(row["spider"], row["key"]): row for row in values}
     inserted: dict[Key, _Stored] = {}
-    for row in connection.execute(statement, values):
+    for row in backend_of(connection).insert_new(connection, items, values, ("spider", "key"), ("id", "spider", "key")):
         first = by_key[(row.spider, row.key)]
         inserted[(row.spider, row.key)] = _Stored(row.id, first["data"], first["run_id"])
     return inserted
@@ -155,16 +175,4 @@ def _full(row: dict[str, Any]) -> dict[str, Any]:
 
 def _append(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert rows; a keyless row whose place in the run is stored already is skipped (a resume)."""
-    full = [_full(row) for row in rows]
-    if connection.dialect.name == "sqlite":
-        insert_rows(connection, items, full, ignore=_PLACE)
-    elif connection.dialect.name == "postgresql":
-        connection.execute(_postgresql().insert(items).on_conflict_do_nothing(index_elements=_PLACE), full)
-    else:
-        connection.execute(insert(items), full)
-
-
-def _postgresql() -> Any:
-    from sqlalchemy.dialects import postgresql  # loaded only for PostgreSQL
-
-    return postgresql
+    backend_of(connection).insert(connection, items, [_full(row) for row in rows], ignore=_PLACE)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from harvester.storage.backend import for_update, insert_ignoring, skip_locked, write_lock
+from harvester.storage.backend import backend_of
 from harvester.storage.tables import frontier, frontier_hosts, runs, workers
 
 HOST = socket.gethostname()
@@ -48,7 +48,8 @@ def claim(
     SQLite the write lock is taken first, so two workers never take one slot.
     With a delay, one request per host: the next may start only after it.
     """
-    write_lock(connection)
+    backend = backend_of(connection)
+    backend.write_lock(connection)
     moment = now()
     take_over(connection, run_id, moment)
     host_match = and_(frontier.c.run_id == frontier_hosts.c.run_id, frontier.c.host == frontier_hosts.c.host)
@@ -61,7 +62,7 @@ def claim(
         .order_by(top.desc(), frontier_hosts.c.next_start.asc().nulls_first(), frontier_hosts.c.host)
         .limit(batch)
     )
-    locked = [row.host for row in connection.execute(skip_locked(ready, connection))]
+    locked = [row.host for row in connection.execute(backend.skip_locked(ready))]
     if not locked:
         return []
     # counted again now the hosts are locked: a claim that committed meanwhile is seen
@@ -120,7 +121,7 @@ def take_over(connection: Connection, run_id: int, moment: dt.datetime | None = 
         frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.lease_until < (moment or now()))
     released = connection.execute(
         update(frontier)
-        .where(frontier.c.id.in_(skip_locked(expired, connection).scalar_subquery()))
+        .where(frontier.c.id.in_(backend_of(connection).skip_locked(expired).scalar_subquery()))
         .values(state="queued", worker=None, token=None, lease_until=None)
     )
     return released.rowcount or 0
@@ -128,8 +129,8 @@ def take_over(connection: Connection, run_id: int, moment: dt.datetime | None = 
 
 def add_hosts(connection: Connection, run_id: int, hosts: Sequence[str]) -> None:
     """A row for each host of newly found requests (its slot lock and next start)."""
-    insert_ignoring(connection, frontier_hosts, [{"run_id": run_id, "host": host} for host in sorted(set(hosts))],
-                    ("run_id", "host"))
+    backend_of(connection).insert(connection, frontier_hosts,
+                                  [{"run_id": run_id, "host": host} for host in sorted(set(hosts))], ("run_id", "host"))
 
 
 def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt.datetime | None]]) -> set[int]:
@@ -200,15 +201,18 @@ def unfinished(connection: Connection, run_id: int) -> bool:
     return connection.execute(query.limit(1)).first() is not None
 
 
-def leave(connection: Connection, run_id: int, worker: str, status: str, lease: float) -> str | None:
+def leave(connection: Connection, run_id: int, worker: str, status: str, lease: float,
+          closed_early: bool = False) -> str | None:
     """A worker leaves its shared run: the status to give the run, or None to leave it as it is.
 
     Its claims go back to the queue. The run is `finished` only when no request
-    is queued or claimed, checked under the run's lock in this transaction;
+    is queued or claimed, checked under the run's lock in this transaction, or,
+    `closed_early` (a limit, `CloseSpider`), when no other worker is live;
     another status (interrupted, failed) is given only when no other worker is live.
     """
-    write_lock(connection)
-    current = connection.execute(for_update(select(runs.c.status).where(runs.c.id == run_id), connection)).scalar()
+    backend = backend_of(connection)
+    backend.write_lock(connection)
+    current = connection.execute(backend.for_update(select(runs.c.status).where(runs.c.id == run_id))).scalar()
     connection.execute(
         update(frontier).where(frontier.c.run_id == run_id, frontier.c.worker == worker, frontier.c.state == "claimed")
         .values(state="queued", worker=None, token=None, lease_until=None)
@@ -216,7 +220,7 @@ def leave(connection: Connection, run_id: int, worker: str, status: str, lease: 
     connection.execute(delete(workers).where(workers.c.id == worker))
     if current == "finished":  # a late worker (stalled past its leases): the others finished the run
         return None
-    if status == "finished":
+    if status == "finished" and not closed_early:
         return None if unfinished(connection, run_id) else "finished"
     live = select(workers.c.id).where(
         workers.c.run_id == run_id, workers.c.heartbeat_at > now() - dt.timedelta(seconds=2 * lease))

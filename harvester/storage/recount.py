@@ -1,4 +1,4 @@
-"""What a resumed run reads back from its rows: its counts, and its stored items.
+"""What a run reads back from its rows: its counts and figures, and its stored items.
 
 The figures kept in `runs.stats` are written with each journal batch, so after
 a kill they can lag the rows; a resume counts its pages, items and errors from
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from harvester.storage.tables import errors, items, pages
 
@@ -44,3 +44,27 @@ def run_items(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
         for row in rows:
             yield row.data
         last = rows[-1].id
+
+
+def recount(engine: Engine, run_id: int) -> dict[str, Any]:
+    """A run's figures counted from its rows: pages, items, errors, bytes, statuses, errors by kind."""
+    with engine.connect() as connection:
+        return count_rows(connection, run_id)
+
+
+def count_rows(connection: Connection, run_id: int) -> dict[str, Any]:
+    """`recount` in an open connection."""
+    def count(table: Any) -> int:
+        query = select(func.count()).select_from(table).where(table.c.run_id == run_id)
+        return int(connection.execute(query).scalar() or 0)
+
+    statuses = connection.execute(
+        select(pages.c.status, func.count()).where(pages.c.run_id == run_id).group_by(pages.c.status)).all()
+    kinds = connection.execute(
+        select(errors.c.kind, func.count()).where(errors.c.run_id == run_id).group_by(errors.c.kind)).all()
+    size = connection.execute(select(func.sum(pages.c.size)).where(pages.c.run_id == run_id)).scalar() or 0
+    return {
+        "pages": count(pages), "items": count(items), "errors": count(errors), "bytes": int(size),
+        "statuses": {str(status): n for status, n in sorted(statuses)},
+        "errors_by_kind": dict(sorted(kinds)),
+    }

@@ -13,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import zlib
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from harvester.exceptions import HarvesterError
 from harvester.run import RunStatus
-from harvester.storage.journal import count_rows, now
+from harvester.storage.backend import backend_of
+from harvester.storage.leases import now
+from harvester.storage.recount import count_rows
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import runs
 
@@ -79,11 +80,15 @@ def _open_run(
         return int(result.inserted_primary_key[0]), None
 
 
-def shared_stats(engine: Engine, run_id: int, seconds: float, patience: float = PATIENCE) -> dict[str, Any]:
-    """A shared run's figures, counted from its rows (each worker knows only its own)."""
+def shared_stats(
+    engine: Engine, run_id: int, seconds: float, close_reason: str | None = None, patience: float = PATIENCE
+) -> dict[str, Any]:
+    """A shared run's figures, counted from its rows (each worker knows only its own), with why it closed."""
     def count() -> dict[str, Any]:
         with engine.begin() as connection:
             result: dict[str, Any] = count_rows(connection, run_id)
+            if close_reason:
+                result["close_reason"] = close_reason
             result["seconds"] = round(seconds, 3)
             result["pages_per_second"] = round(result["pages"] / seconds, 1) if seconds > 0 else 0.0
             connection.execute(update(runs).where(runs.c.id == run_id).values(stats=result))
@@ -94,10 +99,7 @@ def shared_stats(engine: Engine, run_id: int, seconds: float, patience: float = 
 
 def _lock(connection: Connection, name: str) -> None:
     """Hold a lock on `name` until the transaction ends."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
-    else:  # SQLite: the first write takes the database's one write lock for the transaction
-        connection.execute(update(runs).where(runs.c.id == -1).values(status=RunStatus.RUNNING))
+    backend_of(connection).lock(connection, name)
 
 
 def _alive(row: Any, lease: float) -> bool:

@@ -7,10 +7,7 @@ contract users query.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
-    JSON,
     Column,
     DateTime,
     ForeignKey,
@@ -23,8 +20,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from harvester.storage.backend import Json as JsonType
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -35,23 +32,7 @@ NAMING = {
 }
 
 metadata = MetaData(naming_convention=NAMING)
-
-
-class _Json(TypeDecorator[Any]):
-    """JSON, stored as JSONB on PostgreSQL (whose dialect is loaded only when it is used)."""
-
-    impl = JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import JSONB
-
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
-
-
-Json = _Json()
+Json = JsonType()
 Timestamp = DateTime(timezone=True)
 
 runs = Table(
