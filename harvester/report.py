@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from harvester.exporters import csv_cell
 from harvester.query import change_of_item
 from harvester.run import Run
 from harvester.storage.journal import count_rows
@@ -163,7 +164,7 @@ def _csv(connection: Connection, run_id: int) -> str:
     for row in rows:
         data = row["data"] or {}
         writer.writerow([row["id"], row["key"] or "", row["change"], row["url"] or "",
-                         *(_cell(data.get(name)) for name in fields)])
+                         *(csv_cell(data.get(name)) for name in fields)])
     return out.getvalue()
 
 
@@ -278,12 +279,6 @@ def _diff_text(item: ChangedItem) -> str:
 
 def _short(value: Any) -> str:
     return one_line(json.dumps(value, ensure_ascii=False), 60)
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
 def _duration(seconds: float) -> str:
