@@ -27,6 +27,7 @@ from harvester.config import JobSettings, Settings
 from harvester.exceptions import ConfigError
 from harvester.run import Run
 from harvester.storage.tables import runs
+from harvester.utc import aware
 
 log = logging.getLogger("harvester.jobs")
 
@@ -80,10 +81,6 @@ def last_run(engine: Engine, job: str) -> dict[str, Any] | None:
     with engine.connect() as connection:
         row = connection.execute(query).mappings().first()
     return dict(row) if row else None
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 RunJob = Callable[[Job], Awaitable[Run]]

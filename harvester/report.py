@@ -36,6 +36,7 @@ from harvester.query import change_of_item
 from harvester.run import Run
 from harvester.storage.journal import count_rows
 from harvester.storage.tables import errors, item_history, items, runs
+from harvester.utc import aware
 
 EXAMPLES = 5
 MAX_HEADER = 200
@@ -209,8 +210,7 @@ def compose(report: Report, sender: str, to: list[str] | tuple[str, ...]) -> Ema
 def _figures(report: Report) -> list[tuple[str, str]]:
     started = "?"
     if report.started_at is not None:  # SQLite gives it back without its zone: it is UTC
-        moment = report.started_at if report.started_at.tzinfo else report.started_at.replace(tzinfo=dt.UTC)
-        started = moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        started = aware(report.started_at).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     figures = [
         ("spider", report.spider), ("job", report.job or "-"), ("run", str(report.run_id)),
         ("status", report.status), ("started", started), ("duration", _duration(report.seconds)),
