@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from harvester import config
+from harvester import config, stop_signals
 from harvester.config import JobSettings, Settings
 from harvester.exceptions import ConfigError
 from harvester.run import Run
@@ -146,12 +146,9 @@ class Service:
                      f" ({result.failure})" if result.failure else "")
 
     def install_signals(self, on_stop: Callable[[], None]) -> None:
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            log.info("stopping the scheduler")
+        def stop(sig: signal.Signals) -> None:
+            log.info("%s: stopping the scheduler", sig.name)
             self.stopping.set()
             on_stop()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
+        stop_signals.install(stop)
