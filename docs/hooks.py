@@ -152,15 +152,8 @@ def settings_page() -> str:
         "`*_env` key names the environment variable that holds one.",
         "",
     ]
-    sections = [
-        (config.ProjectSettings, "[project]"),
-        (config.StorageSettings, "[storage]"),
-        (config.CrawlSettings, "[crawl]"),
-        (config.FetchSettings, "[fetch]"),
-        (config.EmailSettings, "[email]"),
-        (config.AuthSettings, '[auth."ORIGIN"]'),
-        (config.JobSettings, "[jobs.NAME]"),
-    ]
+    sections = [(cls, f"[{name}]") for name, cls in config.SECTIONS.items()]
+    sections += [(cls, f"[{name}.{key}]") for name, (cls, key) in config.KEYED_SECTIONS.items()]
     listed = {cls for cls, _ in sections}
     for fld in dataclasses.fields(config.Settings):
         kind = typing.get_type_hints(config.Settings)[fld.name]

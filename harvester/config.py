@@ -266,7 +266,15 @@ class Settings:
         return url.render_as_string(hide_password=False)
 
 
-_SECTIONS = {"project", "storage", "crawl", "fetch", "email", "auth", "jobs"}
+# harvester.toml's sections, in the order the reference shows them: those of one table of keys,
+# then those of a table per key (`[auth."ORIGIN"]`, `[jobs.NAME]`) with what their key names.
+SECTIONS: Mapping[str, type] = types.MappingProxyType({
+    "project": ProjectSettings, "storage": StorageSettings, "crawl": CrawlSettings,
+    "fetch": FetchSettings, "email": EmailSettings,
+})
+KEYED_SECTIONS: Mapping[str, tuple[type, str]] = types.MappingProxyType({
+    "auth": (AuthSettings, '"ORIGIN"'), "jobs": (JobSettings, "NAME"),
+})
 
 
 def load(
@@ -294,16 +302,10 @@ def load(
 def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str] | None = None) -> Settings:
     """Settings from parsed TOML `data`: every section and key checked, `ConfigError` naming a bad one."""
     for section in data:
-        if section not in _SECTIONS:
+        if section not in SECTIONS and section not in KEYED_SECTIONS:
             raise ConfigError(f"unknown section [{section}] in harvester.toml")
     values: dict[str, Any] = {}
-    for name, cls in (
-        ("project", ProjectSettings),
-        ("storage", StorageSettings),
-        ("crawl", CrawlSettings),
-        ("fetch", FetchSettings),
-        ("email", EmailSettings),
-    ):
+    for name, cls in SECTIONS.items():
         values[name] = _section(cls, data.get(name, {}), name)
     values["auth"] = _auth(_table(data, "auth"))
     values["jobs"] = {
@@ -316,21 +318,17 @@ def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str
 
 def override(settings: Settings, values: Mapping[str, Any]) -> Settings:
     """`settings` with `{"section.key": value}` applied (a job's setting overrides), checked as at load."""
-    sections = {
-        "project": ProjectSettings, "storage": StorageSettings, "crawl": CrawlSettings,
-        "fetch": FetchSettings, "email": EmailSettings,
-    }
     changed: dict[str, Any] = {}
     for dotted, value in values.items():
         section, _, key = dotted.partition(".")
-        if section not in sections or not key:
-            raise ConfigError(f"bad setting override {dotted!r}: expected section.key (project, storage, crawl, "
-                              "fetch or email)")
+        if section not in SECTIONS or not key:
+            *names, last = SECTIONS
+            raise ConfigError(f"bad setting override {dotted!r}: expected section.key ({', '.join(names)} or {last})")
         current = changed.get(section, getattr(settings, section))
         body = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
         if key not in body:
             raise ConfigError(f"unknown key {key!r} in [{section}]")
-        changed[section] = dataclasses.replace(current, **{key: _section(sections[section], {key: value},
+        changed[section] = dataclasses.replace(current, **{key: _section(SECTIONS[section], {key: value},
                                                                           section).__dict__[key]})
     result = dataclasses.replace(settings, **changed, pinned=settings.pinned | set(values))
     _validate(result)

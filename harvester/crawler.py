@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harvester import schemes
+from harvester import schemes, stop_signals
 from harvester.config import Settings, for_spider
 from harvester.credentials import Credentials
 from harvester.engine import Engine
@@ -125,7 +126,7 @@ async def crawl(
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))
     if handle_signals:
-        _install_signals(engine)
+        stop_signals.install(functools.partial(_on_signal, engine))
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None
     status = RunStatus.FAILED
     try:
@@ -142,7 +143,7 @@ async def crawl(
         if stopper is not None:
             stopper.cancel()
         if handle_signals:
-            _remove_signals()
+            stop_signals.remove()
         await fetcher.aclose()
         await frontier.close()
         stats.elapsed = stats.seconds()
@@ -194,21 +195,9 @@ async def _stop_when_set(stop: asyncio.Event, engine: Engine) -> None:
     engine.stop()
 
 
-def _install_signals(engine: Engine) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, _on_signal, engine, sig)
-
-
 def _on_signal(engine: Engine, sig: signal.Signals) -> None:
     if engine.stopping:
         log.warning("second %s: cancelling requests in flight", sig.name)
     else:
         log.warning("%s: finishing requests in flight, then stopping (again to force)", sig.name)
     engine.stop()
-
-
-def _remove_signals() -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)

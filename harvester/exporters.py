@@ -8,7 +8,7 @@ A `Format` knows its file's shape: what opens and closes it (`[`/`]`,
 `<items>`/`</items>`), how one item is written, and where a file written
 before can be extended (`resume_point`), so that appending to a JSON array or
 an XML document keeps it one valid document. CSV is written by the export
-pipeline at close (it needs every column first).
+pipeline at close (it needs every column first), each value as `csv_cell` writes it.
 
 XML has the shape of Scrapy's `XmlItemExporter`: `<items><item><field>…</field></item></items>`,
 a list as `<value>` elements, a dict as nested elements, `None` as an empty
@@ -133,6 +133,16 @@ class Xml(Format):
 def format_of(name: str) -> Format:
     """The writer of a format (`csv` items are spooled as JSON lines and written at close)."""
     return {"json": JsonArray, "xml": Xml}.get(name, Format)()
+
+
+def csv_cell(value: Any) -> str:
+    """`value` as one CSV cell, wherever CSV is written (`-o`, `query --format csv`, a report's
+    attachment): `None` empty, a list or dict as JSON, anything else as its text."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def xml_name(name: str) -> str:

@@ -22,11 +22,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from harvester import config
+from harvester import config, stop_signals
 from harvester.config import JobSettings, Settings
 from harvester.exceptions import ConfigError
 from harvester.run import Run
 from harvester.storage.tables import runs
+from harvester.utc import aware
 
 log = logging.getLogger("harvester.jobs")
 
@@ -80,10 +81,6 @@ def last_run(engine: Engine, job: str) -> dict[str, Any] | None:
     with engine.connect() as connection:
         row = connection.execute(query).mappings().first()
     return dict(row) if row else None
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 RunJob = Callable[[Job], Awaitable[Run]]
@@ -149,12 +146,9 @@ class Service:
                      f" ({result.failure})" if result.failure else "")
 
     def install_signals(self, on_stop: Callable[[], None]) -> None:
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            log.info("stopping the scheduler")
+        def stop(sig: signal.Signals) -> None:
+            log.info("%s: stopping the scheduler", sig.name)
             self.stopping.set()
             on_stop()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
+        stop_signals.install(stop)

@@ -3,12 +3,12 @@
 `LinkExtractor(allow=..., deny=..., allow_domains=..., deny_domains=...,
 restrict_xpaths=..., restrict_css=...)` reads the `href` of `<a>` and
 `<area>` elements (or the tags and attributes given) from the page's lxml
-tree, so broken markup still yields its links. Links are absolute, resolved
-as the WHATWG URL Standard says (the page's `<base href>` honoured; an href
-that does not parse is skipped), without fragments, once each, in page order;
-only the links the scheme registry says are followed from the page are
-taken (`harvester.schemes`: http(s) from any page, ftp:// and file:// from a
-page of the same scheme, such as a directory listing; data: never). A page nested deeper
+tree, so broken markup still yields its links. The values become links as
+`response.links()` makes them (`harvester.links`: absolute per the WHATWG URL
+Standard, the page's `<base href>` honoured, an href that does not parse or
+names the page itself skipped, only the schemes followed from the page kept);
+the rules here filter them, and each is kept once, in page order, its
+fragment apart. A page nested deeper
 than the tree parser goes (256 levels) raises `ParseError`, recorded as a
 `parse` error, rather than losing the links after the nesting unseen.
 """
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from harvester import schemes
-from harvester.exceptions import InvalidURL, ParseError
-from harvester.urls import Resolver, ascii_domain
+from harvester.exceptions import ParseError
+from harvester.links import C0_OR_SPACE, resolve_links
+from harvester.urls import ascii_domain
 from harvester.urls import canonicalize as canonical_url
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ IGNORED_EXTENSIONS = frozenset(
     "css pdf exe bin rss dmg iso apk jar sh rb js hta bat cpl msi msp py".split()
 )
 
-_C0_OR_SPACE = "".join(map(chr, range(0x21)))
 Patterns = str | re.Pattern[str] | Iterable[str | re.Pattern[str]]
 
 
@@ -124,23 +123,22 @@ class LinkExtractor:
         """The links of `response` these rules accept (none for a page that is not HTML)."""
         if not response.is_html or not response.body:
             return []
-        resolve = response.resolver
-        prefixes = schemes.current().link_prefixes(response.url)
         found: set[str] = set()
         links: list[Link] = []
-        for element in self._elements(response):
-            for attr in self.attrs:
-                value = element.get(attr)
-                if value is None:
+        read = [(element, value) for element in self._elements(response) for attr in self.attrs
+                if (value := element.get(attr)) is not None]
+        values = (self._value(value) for _, value in read)
+        for (element, _), resolved in zip(read, resolve_links(response, values), strict=True):
+            if resolved is None:
+                continue
+            link = self._link(element, resolved)
+            if not self._accepts(link):
+                continue
+            if self.unique:
+                if link.url in found:
                     continue
-                link = self._link(element, value, resolve, prefixes)
-                if link is None or not self._accepts(link):
-                    continue
-                if self.unique:
-                    if link.url in found:
-                        continue
-                    found.add(link.url)
-                links.append(link)
+                found.add(link.url)
+            links.append(link)
         stopped = response.selector.stopped
         if stopped is not None:  # the links after that point are unknown: a parse error, not a silent loss
             raise ParseError(f"HTML parsing stopped at {stopped}; links after it not read", response.request)
@@ -166,19 +164,14 @@ class LinkExtractor:
                         seen.add(id(element))
                         yield element
 
-    def _link(self, element: Any, value: str, resolve: Resolver, prefixes: tuple[str, ...]) -> Link | None:
+    def _value(self, value: str) -> str | None:
+        """An attribute's value as it is resolved: stripped as told, then through `process_value`."""
         if self.strip:
-            value = value.strip(_C0_OR_SPACE)  # as the URL parser does: NBSP and other spaces stay
-        if self.process_value is not None:
-            value = self.process_value(value)  # type: ignore[assignment]
-        if not value or value.startswith("#"):
-            return None
-        try:
-            url, _, fragment = resolve(value).partition("#")
-        except InvalidURL:
-            return None  # as a browser: a link that does not parse leads nowhere
-        if not url.startswith(prefixes):
-            return None
+            value = value.strip(C0_OR_SPACE)  # as the URL parser does: NBSP and other spaces stay
+        return value if self.process_value is None else self.process_value(value)
+
+    def _link(self, element: Any, resolved: str) -> Link:
+        url, _, fragment = resolved.partition("#")
         if self.canonicalize:
             url = canonical_url(url)
         text = " ".join("".join(element.itertext()).split())

@@ -31,10 +31,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from harvester.exporters import csv_cell
 from harvester.query import change_of_item
 from harvester.run import Run
 from harvester.storage.recount import count_rows
 from harvester.storage.tables import errors, item_history, items, runs
+from harvester.utc import aware
 
 EXAMPLES = 5
 MAX_HEADER = 200
@@ -163,7 +165,7 @@ def _csv(connection: Connection, run_id: int) -> str:
     for row in rows:
         data = row["data"] or {}
         writer.writerow([row["id"], row["key"] or "", row["change"], row["url"] or "",
-                         *(_cell(data.get(name)) for name in fields)])
+                         *(csv_cell(data.get(name)) for name in fields)])
     return out.getvalue()
 
 
@@ -208,8 +210,7 @@ def compose(report: Report, sender: str, to: list[str] | tuple[str, ...]) -> Ema
 def _figures(report: Report) -> list[tuple[str, str]]:
     started = "?"
     if report.started_at is not None:  # SQLite gives it back without its zone: it is UTC
-        moment = report.started_at if report.started_at.tzinfo else report.started_at.replace(tzinfo=dt.UTC)
-        started = moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        started = aware(report.started_at).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     figures = [
         ("spider", report.spider), ("job", report.job or "-"), ("run", str(report.run_id)),
         ("status", report.status), ("started", started), ("duration", _duration(report.seconds)),
@@ -278,12 +279,6 @@ def _diff_text(item: ChangedItem) -> str:
 
 def _short(value: Any) -> str:
     return one_line(json.dumps(value, ensure_ascii=False), 60)
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
 def _duration(seconds: float) -> str:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harvester import charsets, schemes, urls
+from harvester import charsets, urls
 from harvester.exceptions import InvalidURL, ParseError
 from harvester.hrefs import first_href, iter_hrefs
 from harvester.linkextractor import Link
+from harvester.links import resolve_links
 from harvester.request import Request
 from harvester.selector import Selector, SelectorList
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
 _BASE_TAG = re.compile(rb"<base[\s/>]", re.IGNORECASE)
-_C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what the URL parser strips from both ends
 _HTML5_SPACE = " \t\n\r\x0c"  # stripped from an href, as browsers do
 _HREFS = "//a/@href | //area/@href"  # what `iter_hrefs` collects, in document order
 _NON_HTML = ("json", "xml", "csv", "javascript", "image/", "audio/", "video/", "octet-stream")
@@ -194,19 +194,13 @@ class Response:
         """
         if not self.is_html or not self.body:
             return
-        resolve = self.resolver
-        prefixes = schemes.current().link_prefixes(self.url)
         seen: set[str] = set()
         try:
-            for href in self._hrefs():
-                bare = href.strip(_C0_OR_SPACE)
-                if not bare or bare[0] == "#":  # the page itself
+            for link in resolve_links(self, self._hrefs()):
+                if link is None:
                     continue
-                try:
-                    url = resolve(href).split("#", 1)[0]
-                except InvalidURL:
-                    continue
-                if url not in seen and url.startswith(prefixes):
+                url = link.split("#", 1)[0]
+                if url not in seen:
                     seen.add(url)
                     yield url
         except ParseError as exc:

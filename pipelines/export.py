@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harvester.exceptions import ConfigError
-from harvester.exporters import Export, format_of
+from harvester.exporters import Export, csv_cell, format_of
 from harvester.items import as_dict
 from harvester.run import Run
 from harvester.storage.files import open_private
@@ -200,8 +200,4 @@ def _csv_rows(out: IO[str], fields: list[str], spool: IO[str], header: bool) -> 
     if header:
         writer.writeheader()
     for line in spool:
-        writer.writerow({k: _cell(v) for k, v in json.loads(line).items()})
-
-
-def _cell(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        writer.writerow({k: csv_cell(v) for k, v in json.loads(line).items()})

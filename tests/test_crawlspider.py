@@ -67,6 +67,15 @@ def test_broken_markup_still_yields_its_links():
         "http://shop.test/one", "http://shop.test/two", "http://shop.test/dir/three"]
 
 
+def test_a_value_naming_the_page_itself_is_no_link_as_in_response_links():
+    """Unstripped or made by `process_value`, a blank or fragment-only value is the page itself."""
+    response = page('<a href=" #top">top</a> <a href="/keep">keep</a>')
+    assert list(response.links()) == ["http://shop.test/keep"]
+    assert [link.url for link in LinkExtractor(strip=False).extract_links(response)] == ["http://shop.test/keep"]
+    blank = LinkExtractor(process_value=lambda value: " " if value == "/keep" else value)
+    assert blank.extract_links(response) == []
+
+
 def test_a_page_that_is_not_html_has_no_links():
     response = Response("http://shop.test/data.json", 200, httpx.Headers({"Content-Type": "application/json"}),
                         b'{"a": "<a href=/x>x</a>"}')

@@ -50,13 +50,20 @@ class BusyHandler(FTPHandler):
         self.respond("450 File busy, try later.")
 
 
+class NamingHandler(FTPHandler):
+    """Names the file it cannot send in its reply, as proftpd does."""
+
+    def ftp_RETR(self, file: str) -> None:
+        self.respond(f"550 {Path(file).name}: No such file or directory")
+
+
 @pytest.fixture
 def ftp(tree: Path) -> Iterator[Callable[..., int]]:
     """Starts an FTP server over `tree` (user alice/s3cret, read-only); returns its port."""
     running: list[tuple[FTPServer, threading.Event, threading.Thread]] = []
 
     def start(*, anonymous: bool = False, legacy: bool = False, busy: bool = False,
-              slow: bool = False, login_dir: str = "/") -> int:
+              slow: bool = False, login_dir: str = "/", naming: str = "") -> int:
         authorizer = DummyAuthorizer()
         authorizer.add_user("alice", "s3cret", str(tree), perm="elr")
         if anonymous:
@@ -74,7 +81,10 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
                 self.fs.cwd = login_dir
 
             attrs["on_login"] = on_login
-        handler = type("Handler", (BusyHandler if busy else FTPHandler,), attrs)
+        if naming:  # replies name the file, in this encoding of the control connection
+            attrs["encoding"] = naming
+        base = BusyHandler if busy else NamingHandler if naming else FTPHandler
+        handler = type("Handler", (base,), attrs)
         server = FTPServer(("127.0.0.1", 0), handler)
         stop = threading.Event()
 
@@ -202,6 +212,20 @@ def test_missing_file_answers_404(ftp: Callable[..., int]) -> None:
     port = ftp()
     assert fetch(settings(port), f"ftp://127.0.0.1:{port}/feeds/nope.csv").status == 404
     assert fetch(settings(port), f"ftp://127.0.0.1:{port}/nowhere/").status == 404
+
+
+@pytest.mark.parametrize(("encoding", "name", "shown"), [
+    ("utf-8", "caf%C3%A9.csv", "caf\u00e9.csv"),
+    ("latin-1", "caf%E9.csv", "caf\ufffd.csv"),  # not UTF-8: shown as U+FFFD, as in listings
+])
+def test_an_error_reply_naming_a_file_reads_in_the_charset_it_declares(ftp: Callable[..., int], encoding: str,
+                                                                      name: str, shown: str) -> None:
+    port = ftp(naming=encoding)
+    response = fetch(settings(port), f"ftp://127.0.0.1:{port}/feeds/{name}")
+    assert response.status == 404
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.body.decode("utf-8") == f"550 {shown}: No such file or directory"
+    assert response.text == f"550 {shown}: No such file or directory"
 
 
 def test_wrong_password_answers_401(ftp: Callable[..., int]) -> None:

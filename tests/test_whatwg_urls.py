@@ -191,3 +191,12 @@ def test_links_read_from_an_already_parsed_tree_equal_the_streamed_ones(case: di
     parsed = _page(case["base"], case["input"])
     parsed.css("a")  # the callback built the tree first: links() reads it instead of parsing again
     assert list(parsed.links()) == streamed
+
+
+@pytest.mark.parametrize("case", WEB, ids=[_case_id(i, c) for i, c in enumerate(WEB)])
+def test_a_link_extractor_without_rules_finds_the_links_links_finds(case: dict) -> None:
+    from harvester import LinkExtractor
+
+    page = _page(case["base"], case["input"])
+    extracted = [link.url for link in LinkExtractor(deny_extensions=()).extract_links(page)]
+    assert extracted == list(_page(case["base"], case["input"]).links())

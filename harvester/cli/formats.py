@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from harvester.exporters import csv_cell
 from harvester.items import safe_text
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -106,12 +107,7 @@ def _value(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
-    value = _value(value)
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return csv_cell(_value(value))
 
 
 def _short(text: str) -> str:

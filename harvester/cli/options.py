@@ -10,7 +10,6 @@ in `harvester.scrapy_settings`). `--db` takes a database URL or an SQLite file's
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
 import re
 import typing
@@ -92,14 +91,8 @@ def _suggestion(name: str) -> str:
 @cache
 def _keys() -> dict[str, object]:
     """Every `section.key` of harvester.toml's fixed sections, with its type."""
-    defaults = Settings()
-    keys: dict[str, object] = {}
-    for section in dataclasses.fields(Settings):
-        value = getattr(defaults, section.name)
-        if dataclasses.is_dataclass(value):
-            for key, kind in typing.get_type_hints(type(value)).items():
-                keys[f"{section.name}.{key}"] = kind
-    return keys
+    return {f"{name}.{key}": kind for name, cls in config.SECTIONS.items()
+            for key, kind in typing.get_type_hints(cls).items()}
 
 
 def toml_string(value: str) -> str:

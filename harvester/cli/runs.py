@@ -9,10 +9,10 @@ from typing import Any
 from harvester.cli.options import add_db_option, settings_from
 from harvester.exceptions import ConfigError
 from harvester.storage.database import open_engine
-from harvester.storage.leases import now
 from harvester.storage.live import queue_of, recent_runs
 from harvester.storage.migrate import ensure_current
 from harvester.storage.tables import runs
+from harvester.utc import now
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -30,13 +30,10 @@ from sqlalchemy.engine import Connection
 
 from harvester.storage.backend import backend_of
 from harvester.storage.tables import frontier, frontier_hosts, runs, workers
+from harvester.utc import aware, now
 
 HOST = socket.gethostname()
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def claim(
@@ -112,7 +109,7 @@ def next_ready(connection: Connection, run_id: int) -> dt.datetime | None:
     moment = row[1]
     if isinstance(moment, str):  # SQLite gives the aggregate of a timestamp back as text
         moment = dt.datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return aware(moment)
 
 
 def take_over(connection: Connection, run_id: int, moment: dt.datetime | None = None) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from harvester.storage.leases import now
 from harvester.storage.tables import frontier, frontier_hosts, runs, workers
+from harvester.utc import aware
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def queue_of(connection: Connection, run_id: int) -> Queue:
                or_(frontier_hosts.c.next_start > now(), busy))).scalar()
     return Queue(
         queued=int(states.get("queued", 0)), claimed=int(states.get("claimed", 0)), hosts_waiting=int(waiting or 0),
-        workers=tuple(Worker(row.id, row.host, row.pid, _utc(row.heartbeat_at), int(held.get(row.id, 0)))
+        workers=tuple(Worker(row.id, row.host, row.pid, aware(row.heartbeat_at), int(held.get(row.id, 0)))
                       for row in rows),
     )
 
@@ -61,7 +62,3 @@ def queue_of(connection: Connection, run_id: int) -> Queue:
 def recent_runs(connection: Connection, limit: int = 20) -> list[Any]:
     """The newest runs, newest first."""
     return list(connection.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).all())
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -25,6 +25,7 @@ from harvester.storage.leases import now
 from harvester.storage.recount import count_rows
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import runs
+from harvester.utc import aware
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -115,6 +116,4 @@ def _alive(row: Any, lease: float) -> bool:
     beat = row["heartbeat_at"]
     if beat is None:
         return False
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=dt.UTC)
-    return now() - beat < dt.timedelta(seconds=2 * lease)
+    return now() - aware(beat) < dt.timedelta(seconds=2 * lease)

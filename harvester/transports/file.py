@@ -38,7 +38,7 @@ from harvester.exceptions import FetchError, Forbidden, TooLarge
 from harvester.request import Request
 from harvester.response import Response
 from harvester.schemes import Follow, Scheme
-from harvester.transports.listing import HTML, guess_type, listing_page
+from harvester.transports.listing import HTML, error_reply, guess_type, listing_page
 from harvester.transports.threaded import ThreadedStream
 
 _CHUNK = 64 * 1024
@@ -121,7 +121,7 @@ class FileTransport:
         if self._closed:
             raise FetchError("the file transport is closed", request)
         if request.method not in ("GET", "HEAD"):
-            return _reply(request, 405, f"{request.method} is not a file method", Allow="GET, HEAD")
+            return error_reply(request, 405, f"{request.method} is not a file method", Allow="GET, HEAD")
         try:
             path = local_path(request.url)
         except ValueError as exc:
@@ -163,9 +163,9 @@ class FileTransport:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block
         except (FileNotFoundError, NotADirectoryError):
-            return _reply(request, 404, "no such file or directory")
+            return error_reply(request, 404, "no such file or directory")
         except PermissionError:
-            return _reply(request, 403, "permission denied")
+            return error_reply(request, 403, "permission denied")
         except OSError as exc:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}", request) from exc
         owned = True
@@ -177,9 +177,9 @@ class FileTransport:
             if stat.S_ISDIR(info.st_mode):
                 return self._directory(request, fd)
             if path.endswith("/"):
-                return _reply(request, 404, "not a directory")
+                return error_reply(request, 404, "not a directory")
             if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):  # a read could wait forever
-                return _reply(request, 403, "not a regular file")
+                return error_reply(request, 403, "not a regular file")
             os.set_blocking(fd, True)
             fh = os.fdopen(fd, "rb")
             owned = False  # closed with `fh`
@@ -190,7 +190,7 @@ class FileTransport:
                     stack.pop_all()  # the stream closes it
                 return result
         except PermissionError:
-            return _reply(request, 403, "permission denied")
+            return error_reply(request, 403, "permission denied")
         except OSError as exc:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}", request) from exc
         finally:
@@ -258,9 +258,3 @@ def _headers(path: str, info: os.stat_result, size: int) -> httpx.Headers:
         "Content-Length": str(size),
         "Last-Modified": formatdate(info.st_mtime, usegmt=True),
     })
-
-
-def _reply(request: Request, status: int, message: str, **extra: str) -> Response:
-    body = message.encode()
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}
-    return Response(request.url, status, httpx.Headers(headers | extra), body, request)

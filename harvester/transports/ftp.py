@@ -51,7 +51,7 @@ from harvester.exceptions import FetchError, FetchTimeout, NetworkError, TooLarg
 from harvester.request import Request
 from harvester.response import Response
 from harvester.schemes import Follow, Scheme
-from harvester.transports.listing import HTML, guess_type, listing_page
+from harvester.transports.listing import HTML, error_reply, guess_type, listing_page
 from harvester.transports.threaded import ThreadedStream
 
 _STATUS = {530: 401, 532: 401, 550: 404, 551: 404, 553: 404, 501: 400, 500: 501, 502: 501, 504: 501}
@@ -81,7 +81,7 @@ class FtpTransport:
         if self._closed:
             raise NetworkError("the ftp transport is closed", request)
         if request.method not in ("GET", "HEAD"):
-            return _reply(request, 405, f"{request.method} is not an FTP method", Allow="GET, HEAD")
+            return error_reply(request, 405, f"{request.method} is not an FTP method", Allow="GET, HEAD")
         parts = urlsplit(request.url)
         try:
             address = (parts.hostname or "", parts.port or 21)
@@ -368,11 +368,10 @@ class _Session:
         self.ftp.close()
 
 
-def _reply(request: Request, status: int, message: str, **extra: str) -> Response:
-    """A response standing for an FTP failure reply, its text as the body."""
-    body = message.encode("latin-1", "replace")  # reply text arrives as latin-1 (see _Session)
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}
-    return Response(request.url, status, httpx.Headers(headers | extra), body, request)
+def _reply(request: Request, status: int, wire_text: str) -> Response:
+    """A response standing for an FTP failure reply: its text, as read from the latin-1 control
+    connection, is the server's bytes, read as UTF-8 as names are (`_name`)."""
+    return error_reply(request, status, _name(wire_text.encode("latin-1")))
 
 
 def _code(exc: ftplib.Error) -> int:

@@ -1,4 +1,4 @@
-"""What the ftp and file transports share: directory pages and content types.
+"""What the ftp and file transports share: directory pages, content types and error replies.
 
 A directory answers with a small HTML page linking each entry (`name`, or
 `name/` for a sub-directory) under a `<base href>` naming the directory, so
@@ -12,7 +12,13 @@ import mimetypes
 from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import httpx
+
+from harvester.request import Request
+from harvester.response import Response
+
 HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
 BINARY = "application/octet-stream"
 _COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
 
@@ -48,6 +54,14 @@ def guess_type(name: str) -> str:
     if encoding:
         return _COMPRESSED.get(encoding, BINARY)
     return kind or BINARY
+
+
+def error_reply(request: Request, status: int, message: str, **headers: str) -> Response:
+    """A response standing for a failure the server or file system reported: `status` (as HTTP's),
+    `message` as a UTF-8 text body (undecodable bytes of a name shown as U+FFFD), `headers` added."""
+    body = _readable(message).encode("utf-8")
+    fields = {"Content-Type": TEXT, "Content-Length": str(len(body))}
+    return Response(request.url, status, httpx.Headers(fields | headers), body, request)
 
 
 def _readable(text: str) -> str:
