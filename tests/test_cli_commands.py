@@ -154,6 +154,32 @@ def test_startproject_into_a_named_folder_and_never_over_a_project(tmp_path: Pat
     assert toml.read_text().endswith("# mine\n")
 
 
+def test_a_new_project_points_at_nothing_off_this_machine_and_its_check_passes_on_the_tutorial_site(
+        tmp_path: Path) -> None:
+    import threading
+
+    from harvester import tutorial_site
+
+    ok(run_in(tmp_path, "startproject", "shop"))
+    root = tmp_path / "shop"
+    hosts = {host for path in root.rglob("*") if path.is_file()
+             for host in re.findall(r"[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([^/:\s\"'`)]+)", path.read_text())}
+    assert hosts == {"127.0.0.1", "example.invalid"}  # the user agent's contact placeholder never resolves
+    server = tutorial_site.serve(0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        spider = root / "spiders" / "example.py"  # the tutorial site's port, 8765, may be taken here
+        spider.write_text(spider.read_text().replace(":8765/", f":{server.server_address[1]}/"))
+        checked = run_in(root, "check")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        ok(run_in(root, "crawl", "example"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    titles = Project(root).sql("select count(*), count(distinct json_extract(data, '$.url')) from items")
+    assert titles[0][0] == titles[0][1] > 3  # the site's pages, each once
+
+
 @pytest.mark.parametrize("name", ["my-shop", "class", "json", "pipelines"])
 def test_startproject_refuses_a_name_that_cannot_be_its_package(tmp_path: Path, name: str) -> None:
     line = one_line_error(run_in(tmp_path, "startproject", name))
