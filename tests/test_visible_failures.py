@@ -149,3 +149,46 @@ def test_logfile_gets_the_log_and_the_closing_lines(project: Project, site: Site
     assert stat.S_IMODE((project.root / "run.log").stat().st_mode) == 0o600
     project.run("crawl", "pages", "--logfile", "run.log")
     assert "pages: run 2 finished" in (project.root / "run.log").read_text()  # appended
+
+
+PRICED = '''
+from harvester import Spider
+
+
+class Priced(Spider):
+    name = "priced"
+    start_urls = ["{url}/"]
+
+    def parse(self, response):
+        yield from response.follow_all()
+        yield {{"page": response.url.rsplit("/", 1)[1] or "home"}}
+'''
+
+PRICING = '''
+class Pricing:
+    def process_item(self, item, run):
+        item["price"] = PRICES[item["page"]]
+        return item
+
+
+PRICES = {"home": 1, "a": 2}
+'''
+
+
+def test_a_pipeline_exception_names_its_pipeline_file_and_line_and_shows_its_stack(project: Project, site: Site):
+    serve_three_pages(site)  # /, /a, /b: no price for /b
+    project.spider("priced", PRICED.format(url=site.url))
+    project.write("pricing.py", PRICING)
+    config = project.root / "harvester.toml"
+    config.write_text(config.read_text().replace('pipelines = ["store"]', 'pipelines = ["pricing.Pricing", "store"]'))
+    result = project.run("crawl", "priced")
+    assert result.returncode == 0, result.stderr
+    assert sorted(project.sql("select json_extract(data, '$.price') from items")) == [(1,), (2,)]
+    [(url, message)] = project.sql("select url, message from errors where kind = 'pipeline'")
+    assert url == f"{site.url}/b"
+    assert message.startswith("Pricing.process_item at pricing.py:3: KeyError: 'b' (item "), message
+    [line] = error_lines(result.stderr, "pipeline")
+    assert "Pricing.process_item at pricing.py:3: KeyError: 'b'" in line
+    assert "KeyError raised here (most recent call last):" in result.stderr
+    assert 'pricing.py", line 3, in process_item' in result.stderr
+    assert "Traceback" not in result.stderr
