@@ -174,11 +174,30 @@ class ResponseLog:
             return await self.fetch(request)
         started = time.monotonic()
         response = await self.fetch(request)
-        size = "streamed" if response.streamed else f"{len(response.body)} bytes"
-        cached = ", from cache" if response.from_cache else ""
-        responses_log.debug("%d %s (%.3f s, %s%s)", response.status, response.url,
-                            time.monotonic() - started, size, cached)
+        if response.streamed:  # its line once the body is done with: how much of it was read
+            _log_when_closed(response, started)
+        else:
+            _log_response(response, started, f"{len(response.body)} bytes")
         return response
+
+
+def _log_response(response: Response, started: float, size: str) -> None:
+    cached = ", from cache" if response.from_cache else ""
+    responses_log.debug("%d %s (%.3f s, %s%s)", response.status, response.url, time.monotonic() - started,
+                        size, cached)
+
+
+def _log_when_closed(response: Response, started: float) -> None:
+    """Log a streamed response when it is closed (the engine closes each one after its callback)."""
+    close = response._close
+
+    async def logged_close() -> None:
+        read = "streamed, not read" if response.stream is not None else f"{response.received} bytes streamed"
+        _log_response(response, started, read)
+        if close is not None:
+            await close()
+
+    response._close = logged_close
 
 
 def closing_lines(run_id: int, kinds: Mapping[str, int], examples: Mapping[str, str]) -> list[str]:

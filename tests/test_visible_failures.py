@@ -192,3 +192,40 @@ def test_a_pipeline_exception_names_its_pipeline_file_and_line_and_shows_its_sta
     assert "KeyError raised here (most recent call last):" in result.stderr
     assert 'pricing.py", line 3, in process_item' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+FEED = '''
+from harvester import XMLFeedSpider
+
+
+class Feed(XMLFeedSpider):
+    name = "feed"
+    itertag = "item"
+    start_urls = ["{url}/feed.xml", "{url}/unread.xml"]
+
+    def parse(self, response):
+        if response.url.endswith("/unread.xml"):
+            return []  # the body is never read
+        return super().parse(response)
+
+    def parse_node(self, response, node):
+        yield {{"text": node.text}}
+'''
+
+
+def test_verbose_says_how_many_bytes_a_streamed_feed_gave_once_it_is_read(project: Project, site: Site) -> None:
+    body = '<?xml version="1.0"?><r>' + "".join(f"<item>{i}</item>" for i in range(100)) + "</r>"
+    site.page("/feed.xml", body, content_type="application/xml")
+    site.page("/unread.xml", body, content_type="application/xml")
+    project.spider("feed", FEED.format(url=site.url))
+    result = project.run("crawl", "feed", "-v")
+    assert result.returncode == 0, result.stderr
+    assert project.sql("select count(*) from items") == [(100,)]
+    responses = [line for line in result.stderr.splitlines() if "harvester.responses:" in line]
+    assert len(responses) == 2, responses
+    feed = next(line for line in responses if f"{site.url}/feed.xml" in line)
+    assert f"200 {site.url}/feed.xml (" in feed and feed.endswith(f" s, {len(body)} bytes streamed)"), feed
+    unread = next(line for line in responses if f"{site.url}/unread.xml" in line)
+    assert unread.endswith(" s, streamed, not read)"), unread
+    assert project.sql("select url, size from pages order by url") == [
+        (f"{site.url}/feed.xml", len(body)), (f"{site.url}/unread.xml", 0)]
