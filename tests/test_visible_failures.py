@@ -88,7 +88,7 @@ def test_robots_txt_that_cannot_be_fetched_is_named_as_the_cause(project: Projec
         assert "robots.txt unreachable (" in line and "host treated as disallowed (RFC 9309)" in line
     assert any("refused" in line for line in lines)  # the port not listening
     messages = [m for (m,) in project.sql("select message from errors where kind = 'robots'")]
-    assert all(m.startswith("robots.txt unreachable") for m in messages)
+    assert len(messages) == 2 and all(m.startswith("robots.txt unreachable") for m in messages), messages
     # nothing was fetched: the run says so, and exits 1
     assert result.returncode == 1
     assert "fetched no page: every request failed" in result.stderr
