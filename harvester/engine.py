@@ -23,7 +23,7 @@ from typing import Any
 
 from harvester.callbacks import outputs
 from harvester.events import ResponseReceived
-from harvester.exceptions import CloseSpider, DatabaseError, FetchError, HttpError
+from harvester.exceptions import CloseSpider, DatabaseError, FetchError, HttpError, InvalidURL
 from harvester.faults import Stage, describe, kind_of
 from harvester.fetching import Fetch
 from harvester.items import is_item
@@ -278,6 +278,9 @@ class Engine:
         outcome = Outcome(self.run.id)  # the start requests' rows, and what went wrong with them
         try:
             async for request in outputs(self.spider.start_requests()):
+                if isinstance(request, InvalidURL):  # a start URL that does not parse: the others go on
+                    self._fault(request, "queue", request.url, outcome, "start_urls")
+                    continue
                 if not isinstance(request, Request):
                     self._record(outcome, "spider", f"start_requests yielded a {type(request).__name__}, "
                                                     "not a Request")

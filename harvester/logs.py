@@ -31,8 +31,9 @@ from harvester.storage.files import open_private
 
 FLOOD = 10  # lines of one error kind shown on the terminal before they are counted instead
 NOTE_SECONDS = 5.0  # at most one "N more" line per kind this often
-TRACEBACK_KINDS = frozenset({"spider", "parse", "internal"})  # a fault in the spider's code (or ours)
+TRACEBACK_KINDS = frozenset({"spider", "parse", "pipeline", "internal"})  # a fault in the project's code (or ours)
 EXAMPLE_CHARS = 300
+FAULT_LOGGERS = ("harvester.engine", "harvester.pipeline")  # log a fault at debug just before its row
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY = ("httpx", "httpcore", "alembic", "asyncio")
@@ -63,11 +64,12 @@ def configure(verbose: bool = False, quiet: bool = False, logfile: str | Path | 
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     found = ErrorLog(every_traceback=verbose)
-    for logger in (errors_log, logging.getLogger("harvester.engine")):
+    for logger in (errors_log, *map(logging.getLogger, FAULT_LOGGERS)):
         for old_filter in [f for f in logger.filters if isinstance(f, ErrorLog)]:
             logger.removeFilter(old_filter)
         logger.addFilter(found)
-    logging.getLogger("harvester.engine").setLevel(logging.DEBUG)  # its faults' tracebacks reach ErrorLog
+    for name in FAULT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)  # their faults' tracebacks reach ErrorLog
     return found
 
 
@@ -89,7 +91,7 @@ class ErrorLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
-        if record.name == "harvester.engine":
+        if record.name in FAULT_LOGGERS:
             if record.levelno == logging.DEBUG and record.exc_info and len(args) == 2:
                 self._pending.fault = (args[0], record.exc_info)  # (kind, exception), for the row that follows
                 return False  # shown with the error's own line instead
@@ -172,11 +174,30 @@ class ResponseLog:
             return await self.fetch(request)
         started = time.monotonic()
         response = await self.fetch(request)
-        size = "streamed" if response.streamed else f"{len(response.body)} bytes"
-        cached = ", from cache" if response.from_cache else ""
-        responses_log.debug("%d %s (%.3f s, %s%s)", response.status, response.url,
-                            time.monotonic() - started, size, cached)
+        if response.streamed:  # its line once the body is done with: how much of it was read
+            _log_when_closed(response, started)
+        else:
+            _log_response(response, started, f"{len(response.body)} bytes")
         return response
+
+
+def _log_response(response: Response, started: float, size: str) -> None:
+    cached = ", from cache" if response.from_cache else ""
+    responses_log.debug("%d %s (%.3f s, %s%s)", response.status, response.url, time.monotonic() - started,
+                        size, cached)
+
+
+def _log_when_closed(response: Response, started: float) -> None:
+    """Log a streamed response when it is closed (the engine closes each one after its callback)."""
+    close = response._close
+
+    async def logged_close() -> None:
+        read = "streamed, not read" if response.stream is not None else f"{response.received} bytes streamed"
+        _log_response(response, started, read)
+        if close is not None:
+            await close()
+
+    response._close = logged_close
 
 
 def closing_lines(run_id: int, kinds: Mapping[str, int], examples: Mapping[str, str]) -> list[str]:

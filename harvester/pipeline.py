@@ -16,11 +16,14 @@ naming the short one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import logging
+import traceback
 from collections.abc import Awaitable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from harvester.events import ItemDropped, ItemScraped
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from harvester.spider import Spider
 
 log = logging.getLogger("harvester")
+faults_log = logging.getLogger("harvester.pipeline")  # a failing item's exception, before its errors row
 
 BUILTIN = {  # the loader's name table: short name -> class path inside the harvester namespace
     "validate": "harvester.pipelines.validate.ValidatePipeline",
@@ -182,8 +186,9 @@ class Pipelines:
                 events.emit(ItemDropped(item, str(exc), url))
                 return None
             except Exception as exc:  # noqa: BLE001 - a failing pipeline loses one item, not the run
-                name = type(pipeline).__name__
-                run.record_error(ErrorKind.PIPELINE, f"{name}: {type(exc).__name__}: {exc} (item {_short(item)})", url)
+                where = _where(pipeline, "process_item", exc)
+                faults_log.debug("%s error at %s", ErrorKind.PIPELINE, url, exc_info=exc)  # its stack, for -v and once
+                run.record_error(ErrorKind.PIPELINE, f"{where}: {type(exc).__name__}: {exc} (item {_short(item)})", url)
                 return None
             if result is not None:
                 item = result
@@ -196,13 +201,32 @@ class Pipelines:
                 try:
                     await _maybe_await(pipeline.close(run))
                 except Exception as exc:  # noqa: BLE001
-                    run.record_error(ErrorKind.PIPELINE, f"{type(pipeline).__name__}.close: {type(exc).__name__}: {exc}")
+                    faults_log.debug("%s error at %s", ErrorKind.PIPELINE, None, exc_info=exc)
+                    run.record_error(ErrorKind.PIPELINE, f"{_where(pipeline, 'close', exc)}: {type(exc).__name__}: {exc}")
 
 
 async def _maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+def _where(pipeline: Any, method: str, exc: BaseException) -> str:
+    """`Clean.process_item at pricing.py:4`: the pipeline's method and the line of the pipeline's own
+    file the exception came through last (else the last line it passed), relative to the current
+    directory when under it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return f"{type(pipeline).__name__}.{method}"
+    try:
+        source = inspect.getsourcefile(type(pipeline))
+    except TypeError:
+        source = None
+    frame = ([f for f in frames if f.filename == source] or frames)[-1]
+    path = Path(frame.filename)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd())
+    return f"{type(pipeline).__name__}.{method} at {path}:{frame.lineno}"
 
 
 def _short(item: Any) -> str:

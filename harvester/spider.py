@@ -7,10 +7,11 @@ iterable of them, or be a generator or an async generator of them.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harvester.config import Settings
+from harvester.exceptions import InvalidURL
 from harvester.request import Request
 from harvester.response import Response
 
@@ -74,17 +75,19 @@ class Spider:
         """Log `message` through `self.logger`, as Scrapy's ``Spider.log``."""
         self.logger.log(level, message, **kwargs)
 
-    def start_requests(self) -> Iterable[Request] | AsyncIterator[Request]:
+    def start_requests(self) -> Iterable[Request | InvalidURL] | AsyncIterator[Request]:
         """The run's first requests: those of an `async def start()` if the spider has one
         (Scrapy 2.13's form), else a GET of each of `start_urls` for `parse`.
 
         Override it to start otherwise (a login form, requests with headers); it may be a
         generator or an async generator. It runs once per run, not again on `--resume`.
+        A start URL that does not parse (`"example"`, no scheme) is yielded as its
+        `InvalidURL`: the engine records it as one `url` error and the other start URLs go on.
         """
         start = getattr(type(self), "start", None)
         if callable(start):  # Scrapy 2.13's `async def start(self)`, yielding the first requests
             return start(self)
-        return (Request(url, callback=self.parse) for url in self.start_urls)
+        return _requests_for(self.start_urls, self.parse)
 
     def parse(self, response: Response) -> Any:
         """The default callback: what to take from `response` (items) and where to go next
@@ -111,6 +114,16 @@ class Spider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def _requests_for(urls: Iterable[str], callback: Any) -> Iterator[Request | InvalidURL]:
+    """A GET of each URL for `callback`; a URL that does not parse is yielded as its error, so
+    one bad start URL does not end the generator and lose the URLs after it."""
+    for url in urls:
+        try:
+            yield Request(url, callback=callback)
+        except InvalidURL as exc:
+            yield exc
 
 
 def _resolve(spider: Spider, callback: Any) -> Any:

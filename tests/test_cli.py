@@ -47,9 +47,10 @@ def add_spider(project: Project, site: Site, name: str = "pages", module: str | 
     project.spider(module or name, SPIDER.format(cls=name.capitalize(), name=name, url=site.url))
 
 
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The single stderr line of a command that failed as a user mistake should."""
-    assert result.returncode != 0, result.stdout
+def one_line_error(result: subprocess.CompletedProcess[str], status: int = 2) -> str:
+    """The single stderr line of a command that failed as a user mistake should: exit status 2
+    (a mistake before the run, as the manual's exit status table says) unless told otherwise."""
+    assert result.returncode == status, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -67,7 +67,7 @@ def test_scrapy_compressed_cases_crawl_as_scrapy_reads_them(tmp_path, site: Site
         urls.append(serve(site, f"/bomb/{coding}", (DATA / f"bomb-{coding}.bin").read_bytes(), coding))
     Bodies.start_urls = urls
     settings = build({"fetch": {"obey_robots": False, "max_size": "10MB", "retries": 0}}, root=tmp_path)
-    assert asyncio.run(crawl(settings, Bodies)) is not None
+    assert asyncio.run(crawl(settings, Bodies)).status == "finished"
 
     rows = sql(tmp_path, "select json_extract(data, '$.case'), json_extract(data, '$.size'), json_extract(data,"
                          " '$.head'), json_extract(data, '$.tail'), json_extract(data, '$.sha'),"

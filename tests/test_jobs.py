@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, Handler
+from conftest import REPO, Handler, follow_spider
 
 SPIDER = """
 from harvester import Spider
@@ -125,3 +125,29 @@ def test_a_bad_schedule_is_one_clear_line(project, site):
     result = project.run("jobs", "list")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "schedule" in result.stderr
+
+
+def closing_lines(stderr: str, run_id: int) -> list[str]:
+    """The lines a run ends with on stderr (not its log lines), its run id written as N."""
+    lines = [line for line in stderr.splitlines() if line.startswith(("errors by kind", "  ", "harvester: error"))]
+    return [line.replace(f"run_id = {run_id}", "run_id = N").replace(f"run {run_id} ", "run N ") for line in lines]
+
+
+def test_jobs_run_ends_with_the_error_lines_and_exit_status_of_crawl(project, site):
+    site.page("/", '<h1>home</h1><a href="/gone">gone</a>')
+    jobs_project(project, site, "0 3 * * *")
+    project.spider("pages", follow_spider("pages"))
+    crawled = project.run("crawl", "pages", "-a", f"base={site.url}")
+    job = project.run("jobs", "run", "pages-job")
+    assert (crawled.returncode, job.returncode) == (0, 0), job.stderr
+    assert closing_lines(job.stderr, 2) == closing_lines(crawled.stderr, 1) == [
+        'errors by kind (all of them: harvester query "select * from errors where run_id = N"):',
+        f"  http      1  e.g. {site.url}/gone: HTTP 404"]
+    assert "stored in sqlite:///" in job.stdout
+
+    site.routes.clear()  # every request fails now: both exit 1 and say why
+    crawled = project.run("crawl", "pages", "-a", f"base={site.url}")
+    job = project.run("jobs", "run", "pages-job")
+    assert (crawled.returncode, job.returncode) == (1, 1), job.stderr
+    assert closing_lines(job.stderr, 4) == closing_lines(crawled.stderr, 3)
+    assert closing_lines(job.stderr, 4)[-1] == "harvester: error: run N fetched no page: every request failed (exit status 1)"

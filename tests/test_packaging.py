@@ -143,6 +143,6 @@ def test_an_unknown_pipeline_name_is_one_line(project, site) -> None:
     project.spider("follow", follow_spider("follow"))
     project.write("harvester.toml", FAST_CONFIG.replace('pipelines = ["store"]', 'pipelines = ["stor"]'))
     result = project.run("crawl", "follow", "-a", f"base={site.url}")
-    assert result.returncode != 0
+    assert result.returncode == 2, result.stderr
     assert "no pipeline 'stor': the built-ins are validate, dedupe, store, export, email_report" in result.stderr
     assert "Traceback" not in result.stderr

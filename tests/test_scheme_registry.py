@@ -90,7 +90,7 @@ def test_a_project_transport_crawls_its_own_scheme_through_the_command_line(proj
 def test_a_spider_naming_a_transport_that_does_not_load_is_one_line(project):
     project.spider("memos", MEMO_SPIDER)  # memo_transport.py is missing
     result = project.run("crawl", "memos")
-    assert result.returncode != 0
+    assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert "memo_transport.MemoTransport" in result.stderr
 

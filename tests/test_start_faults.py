@@ -44,3 +44,34 @@ def test_a_pipeline_that_raises_when_opened_fails_the_run_with_one_line(project)
     assert result.stderr.strip().splitlines()[-1] == (
         "harvester: error: a pipeline failed to open: RuntimeError: no credentials for the warehouse")
     assert project.sql("select status from runs") == [("failed",)]
+
+
+def test_a_start_url_without_a_scheme_costs_one_error_and_the_other_start_urls_are_crawled(project, site):
+    site.page("/ok", "<h1>ok</h1>")
+    site.page("/also", "<h1>also</h1>")
+    project.spider("starts", """
+        from harvester import Spider
+
+
+        class Starts(Spider):
+            name = "starts"
+            base = ""
+
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.start_urls = ["example", self.base + "/ok", "//nohost", self.base + "/also"]
+
+            def parse(self, response):
+                yield {"title": response.css("h1::text").get()}
+    """)
+    result = project.run("crawl", "starts", "-a", f"base={site.url}")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert site.hits["/ok"] == 1 and site.hits["/also"] == 1
+    assert sorted(project.sql("select json_extract(data, '$.title') from items")) == [("also",), ("ok",)]
+    errors = project.sql("select kind, url, message from errors order by id")
+    assert [(kind, url) for kind, url, _ in errors] == [("url", "example"), ("url", "//nohost")]
+    assert all("invalid URL" in message for _, _, message in errors), errors
+    assert project.sql("select status from runs") == [("finished",)]
+    shown = [line for line in result.stderr.splitlines() if "invalid URL" in line]
+    assert any("'example'" in line for line in shown) and any("'//nohost'" in line for line in shown), result.stderr

@@ -226,13 +226,13 @@ def test_query_changed_lists_the_changed_and_new_items_in_every_format(
     assert table[-1] == "(2 rows)"
 
     bad = project.run("query", "select * from nosuch", env=env)
-    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "nosuch" in bad.stderr
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "nosuch" in bad.stderr
 
 
 def test_a_bad_where_is_one_line(project: Project, tmp_path) -> None:
     upgrade(create_engine(f"sqlite:///{tmp_path / 'harvest.db'}"))
     result = project.run("query", "--where", "price")
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "--where" in result.stderr
 
 

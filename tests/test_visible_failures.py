@@ -88,7 +88,7 @@ def test_robots_txt_that_cannot_be_fetched_is_named_as_the_cause(project: Projec
         assert "robots.txt unreachable (" in line and "host treated as disallowed (RFC 9309)" in line
     assert any("refused" in line for line in lines)  # the port not listening
     messages = [m for (m,) in project.sql("select message from errors where kind = 'robots'")]
-    assert all(m.startswith("robots.txt unreachable") for m in messages)
+    assert len(messages) == 2 and all(m.startswith("robots.txt unreachable") for m in messages), messages
     # nothing was fetched: the run says so, and exits 1
     assert result.returncode == 1
     assert "fetched no page: every request failed" in result.stderr
@@ -149,3 +149,83 @@ def test_logfile_gets_the_log_and_the_closing_lines(project: Project, site: Site
     assert stat.S_IMODE((project.root / "run.log").stat().st_mode) == 0o600
     project.run("crawl", "pages", "--logfile", "run.log")
     assert "pages: run 2 finished" in (project.root / "run.log").read_text()  # appended
+
+
+PRICED = '''
+from harvester import Spider
+
+
+class Priced(Spider):
+    name = "priced"
+    start_urls = ["{url}/"]
+
+    def parse(self, response):
+        yield from response.follow_all()
+        yield {{"page": response.url.rsplit("/", 1)[1] or "home"}}
+'''
+
+PRICING = '''
+class Pricing:
+    def process_item(self, item, run):
+        item["price"] = PRICES[item["page"]]
+        return item
+
+
+PRICES = {"home": 1, "a": 2}
+'''
+
+
+def test_a_pipeline_exception_names_its_pipeline_file_and_line_and_shows_its_stack(project: Project, site: Site):
+    serve_three_pages(site)  # /, /a, /b: no price for /b
+    project.spider("priced", PRICED.format(url=site.url))
+    project.write("pricing.py", PRICING)
+    config = project.root / "harvester.toml"
+    config.write_text(config.read_text().replace('pipelines = ["store"]', 'pipelines = ["pricing.Pricing", "store"]'))
+    result = project.run("crawl", "priced")
+    assert result.returncode == 0, result.stderr
+    assert sorted(project.sql("select json_extract(data, '$.price') from items")) == [(1,), (2,)]
+    [(url, message)] = project.sql("select url, message from errors where kind = 'pipeline'")
+    assert url == f"{site.url}/b"
+    assert message.startswith("Pricing.process_item at pricing.py:3: KeyError: 'b' (item "), message
+    [line] = error_lines(result.stderr, "pipeline")
+    assert "Pricing.process_item at pricing.py:3: KeyError: 'b'" in line
+    assert "KeyError raised here (most recent call last):" in result.stderr
+    assert 'pricing.py", line 3, in process_item' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+FEED = '''
+from harvester import XMLFeedSpider
+
+
+class Feed(XMLFeedSpider):
+    name = "feed"
+    itertag = "item"
+    start_urls = ["{url}/feed.xml", "{url}/unread.xml"]
+
+    def parse(self, response):
+        if response.url.endswith("/unread.xml"):
+            return []  # the body is never read
+        return super().parse(response)
+
+    def parse_node(self, response, node):
+        yield {{"text": node.text}}
+'''
+
+
+def test_verbose_says_how_many_bytes_a_streamed_feed_gave_once_it_is_read(project: Project, site: Site) -> None:
+    body = '<?xml version="1.0"?><r>' + "".join(f"<item>{i}</item>" for i in range(100)) + "</r>"
+    site.page("/feed.xml", body, content_type="application/xml")
+    site.page("/unread.xml", body, content_type="application/xml")
+    project.spider("feed", FEED.format(url=site.url))
+    result = project.run("crawl", "feed", "-v")
+    assert result.returncode == 0, result.stderr
+    assert project.sql("select count(*) from items") == [(100,)]
+    responses = [line for line in result.stderr.splitlines() if "harvester.responses:" in line]
+    assert len(responses) == 2, responses
+    feed = next(line for line in responses if f"{site.url}/feed.xml" in line)
+    assert f"200 {site.url}/feed.xml (" in feed and feed.endswith(f" s, {len(body)} bytes streamed)"), feed
+    unread = next(line for line in responses if f"{site.url}/unread.xml" in line)
+    assert unread.endswith(" s, streamed, not read)"), unread
+    assert project.sql("select url, size from pages order by url") == [
+        (f"{site.url}/feed.xml", len(body)), (f"{site.url}/unread.xml", 0)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 from conftest import REPO, Handler, follow_spider
@@ -15,7 +16,17 @@ SPIDER = follow_spider("shared")
 
 
 def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
+    # Each worker claims at most `concurrency` (4) requests and the host has 8 slots, so the first
+    # pages a worker asks for are held until the other worker asks for one too: however late the
+    # second starts, both fetch pages (the wait's bound only keeps a broken run from hanging).
+    both_came = threading.Event()
+
     def page(handler: Handler) -> None:
+        with site._lock:
+            asking = {headers.get("User-Agent") for _, path, headers in site.requests if path.startswith("/p/")}
+        if len(asking) == 2:
+            both_came.set()
+        both_came.wait(timeout=50)
         time.sleep(0.01)
         number = int(handler.path.rsplit("/", 1)[1])
         links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
@@ -26,9 +37,9 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
         site.routes[f"/p/{i}"] = page
     project.spider("shared", SPIDER)
     command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
-               "-s", "fetch.concurrency=4"]
+               "-s", "fetch.concurrency=4", "-s", "fetch.timeout=60"]
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    # started at the same moment, each named by its User-Agent so the server tells who fetched what
+    # each named by its User-Agent so the server tells who fetched what
     workers = [subprocess.Popen([*command, "-s", f"fetch.user_agent=worker-{n}"], cwd=project.root,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                for n in range(2)]
@@ -38,6 +49,7 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
     reached = {path for path in site.hits if path.startswith("/p/")}
     fetched_by = {headers.get("User-Agent") for _, path, headers in site.requests if path.startswith("/p/")}
     assert fetched_by == {"worker-0", "worker-1"}  # both took part
+    assert both_came.is_set()
     assert all(site.hits[path] == 1 for path in reached)
     assert site.hits["/"] == 1
     assert project.sql("select id, status from runs") == [(1, "finished")]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import sys
 from typing import Any
 
 from harvester import loop
+from harvester.cli.closing import close_run
 from harvester.cli.formats import write
 from harvester.cli.options import add_db_option, settings_from
 from harvester.config import Settings
@@ -16,11 +16,9 @@ from harvester.crawler import crawl
 from harvester.jobs import Job, Service, aware, get_job, jobs_of, last_run
 from harvester.pipeline import load_pipeline
 from harvester.project import get_spider
-from harvester.run import Run, RunStatus
-from harvester.storage.database import open_engine
+from harvester.run import Run
+from harvester.storage.database import open_engine, safe_url
 from harvester.storage.migrate import ensure_current
-
-EXIT = {RunStatus.FINISHED: 0, RunStatus.INTERRUPTED: 130, RunStatus.FAILED: 1}
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -86,10 +84,7 @@ def run_job(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     job = get_job(settings, args.name)
     result = loop.run(_run(settings, job, signals=True))
-    print(f"job {job.name}: run {result.id} {result.status}: {result.stats.summary()}")
-    if result.failure:
-        print(f"harvester: error: run {result.id} failed: {result.failure}", file=sys.stderr)
-    return EXIT.get(result.status, 1)
+    return close_run(args, result, f"job {job.name}", f"stored in {safe_url(settings.database_url())}")
 
 
 def serve_jobs(args: argparse.Namespace) -> int:
