@@ -1,8 +1,8 @@
 """`harvester crawl SPIDER`: one run of a spider into the harvest database.
 
-Exit status (`EXIT`): 0 when the run finished and fetched a page (some failed
+Exit status (`harvester.cli.closing.EXIT`): 0 when the run finished and fetched a page (some failed
 requests are fine: they are recorded), 1 when it failed (its database) or
-fetched nothing at all (errors, and no response below 400: `NOTHING_FETCHED`),
+fetched nothing at all (errors, and no response below 400),
 2 for a user mistake before it started, 130 when it was interrupted.
 """
 
@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from typing import Any
 
-from harvester import logs, loop
+from harvester import loop
+from harvester.cli.closing import close_run
 from harvester.cli.options import add_db_option, add_output_options, export_of, settings_from
 from harvester.crawler import crawl
 from harvester.exceptions import ConfigError
 from harvester.project import get_spider
 from harvester.storage.database import safe_url
-
-EXIT = {"finished": 0, "interrupted": 130, "failed": 1}
-NOTHING_FETCHED = 1
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -66,33 +63,6 @@ def run(args: argparse.Namespace) -> int:
         crawl(settings, spider_cls, spider_args(args.args), export=export,  # type: ignore[arg-type]
               handle_signals=True, resume=getattr(args, "resume", False), worker=worker)
     )
-    stats = result.stats
-    reason = stats.close_reason
-    why = f" ({reason})" if reason and reason != result.status else ""  # closed by a limit or CloseSpider
-    summary = [f"{spider_cls.name}: run {result.id} {result.status}{why}: {stats.summary()}"]
-    seen = getattr(args, "errors_seen", None)
-    problems = logs.closing_lines(result.id, stats.error_kinds, seen.examples if seen else {})
-    if result.failure:
-        problems.append(f"harvester: error: run {result.id} failed: {result.failure}")
-    status = EXIT.get(result.status, 1)
-    if status == 0 and nothing_fetched(stats.errors, stats.statuses):
-        problems.append(f"harvester: error: run {result.id} fetched no page: every request failed "
-                        f"(exit status {NOTHING_FETCHED})")
-        status = NOTHING_FETCHED
     summary_out = sys.stderr if export is not None and export.path is None else sys.stdout  # -o -: items only
     stored = f"stored in {safe_url(settings.database_url())}" + (f" and {export}" if export else "")
-    if not getattr(args, "quiet", False):
-        print(summary[0], file=summary_out, flush=True)
-    if problems:
-        print("\n".join(problems), file=sys.stderr, flush=True)
-    if not getattr(args, "quiet", False):
-        print(stored, file=summary_out)
-    if logs.to_file():
-        for line in [*summary, *problems, stored]:
-            logs.closing_log.info("%s", line)
-    return status
-
-
-def nothing_fetched(errors: int, statuses: Mapping[int, int]) -> bool:
-    """Whether a run recorded errors and not one response below 400: every request failed."""
-    return errors > 0 and not any(status < 400 for status, count in statuses.items() if count)
+    return close_run(args, result, spider_cls.name, stored, summary_out)
