@@ -111,6 +111,13 @@ def parse_slow(url: str) -> str:
         raise InvalidURL(f"invalid URL {_shown(url)}", url) from None
 
 
+def without_fragment(url: str) -> str:
+    """`url` (parsed) without its fragment: parsed still, and known to be by `parse()`."""
+    bare = url.split("#", 1)[0]
+    _Last.href = bare
+    return bare
+
+
 def join(base: str, reference: str) -> str:
     """`reference` resolved against `base` (as `new URL(reference, base)`)."""
     return Resolver(base)(reference)
@@ -149,7 +156,7 @@ class Resolver:
 
     def _fast_join(self, reference: str) -> str | None:
         if reference[:4] == "http" and _already_parsed(reference):
-            return reference
+            return reference if type(reference) is str else str(reference)  # not lxml's str subclass
         if reference[:2] == "//":  # scheme-relative: read as the base's scheme followed by it
             absolute = self._scheme + reference
             return absolute if _already_parsed(absolute) else None
@@ -388,12 +395,24 @@ def domain_allowed(url: str, allowed_domains: list[str] | tuple[str, ...]) -> bo
     """True when the URL's host is one of `allowed_domains` or a subdomain of one."""
     if not allowed_domains:
         return True
+    exact, parents = _domains(allowed_domains if type(allowed_domains) is tuple else tuple(allowed_domains))
     host = hostname_of(url)
-    for domain in allowed_domains:
-        domain = ascii_domain(domain)
-        if host == domain or host.endswith("." + domain):
-            return True
-    return False
+    return host in exact or host.endswith(parents)
+
+
+_normalized: dict[tuple[str, ...], tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
+def _domains(allowed_domains: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """`allowed_domains` as hosts hold them, and as the ".domain" endings of their subdomains."""
+    found = _normalized.get(allowed_domains)
+    if found is None:
+        domains = [ascii_domain(domain) for domain in allowed_domains]
+        found = frozenset(domains), tuple(f".{domain}" for domain in domains)
+        if len(_normalized) >= 64:  # a spider that changes its allowed_domains as it goes
+            _normalized.clear()
+        _normalized[allowed_domains] = found
+    return found
 
 
 def ascii_domain(domain: str) -> str:
