@@ -220,7 +220,25 @@ class Decoder:
 
     def decode(self, chunk: bytes) -> Iterator[bytes]:
         """The decoded pieces of one raw chunk, each made only when the previous one was taken."""
-        if chunk and self.damage is None:
+        if not chunk or self.damage is not None:
+            return
+        if not self._stages:  # no coding (most bodies): the chunk itself, counted
+            self.size += len(chunk)
+            if self.size > self.max_size:
+                raise BodyTooLarge(self.max_size)
+            yield chunk
+        elif len(self._stages) == 1:  # one coding: `_kept(_through(...))` without its two extra generators
+            try:
+                for out in self._stages[0].decode(chunk):
+                    self.size += len(out)
+                    if self.size > self.max_size:
+                        raise BodyTooLarge(self.max_size)
+                    yield out
+            except DecodeError as exc:
+                if self.size == 0:
+                    raise
+                self.damage = f"{exc} (after {self.size} readable bytes)"
+        else:
             yield from self._kept(self._through(0, chunk))
 
     def finish(self) -> Iterator[bytes]:

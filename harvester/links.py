@@ -12,6 +12,7 @@ followed from this page (`harvester.schemes`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from harvester.response import Response
 
 C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what the URL parser strips from both ends of a link
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # a value's own scheme, as the URL parser reads it
 
 
 def resolve_links(response: Response, values: Iterable[str | None]) -> Iterator[str | None]:
@@ -36,6 +38,10 @@ def resolve_links(response: Response, values: Iterable[str | None]) -> Iterator[
         bare = value.strip(C0_OR_SPACE)
         if not bare or bare[0] == "#":  # the page itself
             yield None
+            continue
+        scheme = _SCHEME.match(bare)
+        if scheme is not None and scheme.group().lower() not in prefixes:  # mailto:, javascript: ...
+            yield None  # (the parsed URL would keep that scheme: not followed all the same)
             continue
         try:
             url = resolve(value)

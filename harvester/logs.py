@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +169,12 @@ class ResponseLog:
     def __init__(self, fetch: Fetch) -> None:
         self.fetch = fetch
 
-    async def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request) -> Coroutine[Any, Any, Response]:
         if not responses_log.isEnabledFor(logging.DEBUG):
-            return await self.fetch(request)
+            return self.fetch(request)  # not wrapped: no coroutine of its own on every resume of the fetch
+        return self._logged(request)
+
+    async def _logged(self, request: Request) -> Response:
         started = time.monotonic()
         response = await self.fetch(request)
         if response.streamed:  # its line once the body is done with: how much of it was read

@@ -82,22 +82,25 @@ class Request:
     proxy: str | None = field(default=None, repr=False)  # a proxy URL for this request (harvester.middlewares)
 
     def __post_init__(self) -> None:
-        self.method = self.method.upper()
-        if isinstance(self.body, str):
+        if self.method != "GET":
+            self.method = self.method.upper()
+        if self.body is not None and isinstance(self.body, str):
             self.body = self.body.encode("utf-8")
         if self.meta is None:
             self.meta = {}
         if self.cb_kwargs is None:
             self.cb_kwargs = {}
-        if not isinstance(self.url, str):
-            raise InvalidURL(f"a URL is a str, not {type(self.url).__name__}: {self.url!r}")
-        self.url = parse(self.url)  # as a browser would request it; InvalidURL when it does not parse
-        if "@" in self.url:
-            self.url, login = split_userinfo(self.url)
+        url = self.url
+        if not isinstance(url, str):
+            raise InvalidURL(f"a URL is a str, not {type(url).__name__}: {url!r}")
+        url = parse(url)  # as a browser would request it; InvalidURL when it does not parse
+        if "@" in url:
+            url, login = split_userinfo(url)
             if login is not None:
                 self.userinfo = login
-        if not schemes.current().requestable(self.url):  # parsed: the scheme is in lower case
-            raise InvalidURL(f"unsupported URL scheme in {self.url!r}", self.url)
+        self.url = url
+        if not schemes.current().requestable(url):  # parsed: the scheme is in lower case
+            raise InvalidURL(f"unsupported URL scheme in {url!r}", url)
 
     @property
     def fingerprint(self) -> str:

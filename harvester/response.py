@@ -199,7 +199,7 @@ class Response:
             for link in resolve_links(self, self._hrefs()):
                 if link is None:
                     continue
-                url = link.split("#", 1)[0]
+                url = urls.without_fragment(link)
                 if url not in seen:
                     seen.add(url)
                     yield url

@@ -7,8 +7,9 @@ percent-encoded), backslashes read as slashes, hosts in IDNA ASCII form. A
 string it rejects raises `InvalidURL`.
 
 Most URLs of a crawl are already in that form, and most links are plain
-paths: `parse()` and `Resolver` answer those without the parser, and give
-exactly the parser's result (a test runs every WHATWG case through both).
+paths (or `//host/path`): `parse()` and `Resolver` answer those without the
+parser, and give exactly the parser's result (a test runs every WHATWG case
+through both).
 
 `canonicalize()` is the fingerprint's form: on top of the WHATWG form it
 merges what RFC 3986 §6.2.2 calls equivalent (percent-encoding case,
@@ -110,6 +111,13 @@ def parse_slow(url: str) -> str:
         raise InvalidURL(f"invalid URL {_shown(url)}", url) from None
 
 
+def without_fragment(url: str) -> str:
+    """`url` (parsed) without its fragment: parsed still, and known to be by `parse()`."""
+    bare = url.split("#", 1)[0]
+    _Last.href = bare
+    return bare
+
+
 def join(base: str, reference: str) -> str:
     """`reference` resolved against `base` (as `new URL(reference, base)`)."""
     return Resolver(base)(reference)
@@ -130,10 +138,12 @@ class Resolver:
         if self._fast:  # an http(s) base: its origin, path and query, for the fast path
             path_start = self.base.index("/", self.base.index("//") + 2)
             rest = self.base[path_start:].split("#", 1)[0]
+            self._scheme = self.base[:self.base.index(":") + 1]
             self._origin = self.base[:path_start]
             self._path, mark, query = rest.partition("?")
             self._query = mark + query
             self._directory = self._path[1:].split("/")[:-1]
+            self._folder = self._path[:self._path.rindex("/") + 1]  # "/a/b/" of "/a/b/c": what a relative path extends
 
     def __call__(self, reference: str) -> str:
         found = self._fast_join(reference) if self._fast else None
@@ -145,8 +155,11 @@ class Resolver:
         return found
 
     def _fast_join(self, reference: str) -> str | None:
-        if _already_parsed(reference):
-            return reference
+        if reference[:4] == "http" and _already_parsed(reference):
+            return reference if type(reference) is str else str(reference)  # not lxml's str subclass
+        if reference[:2] == "//":  # scheme-relative: read as the base's scheme followed by it
+            absolute = self._scheme + reference
+            return absolute if _already_parsed(absolute) else None
         match = _REFERENCE.fullmatch(reference)
         if match is None or not reference:
             return None
@@ -154,10 +167,30 @@ class Resolver:
         if path is None:
             return self._origin + self._path + (self._query if query is None else query) + (fragment or "")
         if path[0] == "/":
-            segments = path[1:].split("/")
+            if "/." in path or "%2" in path:
+                path = _remove_dot_segments(path[1:].split("/"))
         else:
-            segments = [*self._directory, *path.split("/")]
-        return self._origin + _remove_dot_segments(segments) + (query or "") + (fragment or "")
+            path = self._relative(path)
+        return self._origin + path + (query or "") + (fragment or "")
+
+    def _relative(self, path: str) -> str:
+        """The absolute path of the relative `path` (no "/" first) on this base."""
+        folder = self._folder
+        if path[0] == ".":  # "../" and "./" first, then a plain path: what most relative links are
+            ups = 0
+            while path[:3] == "../":
+                path, ups = path[3:], ups + 1
+            while path[:2] == "./":
+                path = path[2:]
+            if not path or path[0] != "." and "%2" not in path and "/." not in path:
+                for _ in range(ups):
+                    if folder != "/":
+                        folder = folder[:folder.rindex("/", 0, -1) + 1]
+                return folder + path
+            return _remove_dot_segments([*self._directory, *("../" * ups + path).split("/")])
+        if "/." in path or "%2" in path:
+            return _remove_dot_segments([*self._directory, *path.split("/")])
+        return folder + path
 
 
 def _legacy(encoding: str) -> str | None:
@@ -362,12 +395,24 @@ def domain_allowed(url: str, allowed_domains: list[str] | tuple[str, ...]) -> bo
     """True when the URL's host is one of `allowed_domains` or a subdomain of one."""
     if not allowed_domains:
         return True
+    exact, parents = _domains(allowed_domains if type(allowed_domains) is tuple else tuple(allowed_domains))
     host = hostname_of(url)
-    for domain in allowed_domains:
-        domain = ascii_domain(domain)
-        if host == domain or host.endswith("." + domain):
-            return True
-    return False
+    return host in exact or host.endswith(parents)
+
+
+_normalized: dict[tuple[str, ...], tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
+def _domains(allowed_domains: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """`allowed_domains` as hosts hold them, and as the ".domain" endings of their subdomains."""
+    found = _normalized.get(allowed_domains)
+    if found is None:
+        domains = [ascii_domain(domain) for domain in allowed_domains]
+        found = frozenset(domains), tuple(f".{domain}" for domain in domains)
+        if len(_normalized) >= 64:  # a spider that changes its allowed_domains as it goes
+            _normalized.clear()
+        _normalized[allowed_domains] = found
+    return found
 
 
 def ascii_domain(domain: str) -> str:

@@ -130,7 +130,7 @@ def test_the_fast_paths_give_the_parsers_result(case: dict) -> None:
 def test_the_fast_paths_give_the_parsers_result_on_generated_links() -> None:
     """Links made of the characters and pieces the fast paths look at, against several bases."""
     pieces = [*"abXY09-._~!$&'()*+,;=:@%/?#\\ \t\n|^`{}[]<>\"\u00a0é", "..", ".", "%2e", "%2E", "%41", "//",
-              "xn--", "/../", "/./"]
+              "xn--", "/../", "/./", "../", "./"]
     bases = ["http://h/", "http://h/a/b/c", "https://example.com:8080/p/1/i.html?x=1#f", "http://h/a//b/",
              "http://127.0.0.1:8088/p/1/"]
     hosts = ["h", "a.b", "127.0.0.1", "1.2.3", "a.1", "ab--c", "0x1.a", "-a-.b", "a..b", "xn--a", "A.com", "a.b.",
@@ -141,6 +141,9 @@ def test_the_fast_paths_give_the_parsers_result_on_generated_links() -> None:
         link = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 12)))
         base = generator.choice(bases)
         assert _outcome(resolvers[base], link) == _outcome(urls.join_slow, urls.parse(base), link), (base, link)
+        other_host = f"//{generator.choice(hosts)}/{link}"  # a scheme-relative link
+        assert _outcome(resolvers[base], other_host) == _outcome(urls.join_slow, urls.parse(base), other_host), \
+            (base, other_host)
         url = f"{generator.choice(['http', 'https'])}://{generator.choice(hosts)}/{link}"
         assert _outcome(urls.parse, url) == _outcome(urls.parse_slow, url), url
 
