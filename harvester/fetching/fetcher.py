@@ -71,8 +71,8 @@ class Fetcher:
         self.transports = transports
         self.cache = cache
         settings = config.fetch
-        self.throttle = Throttle(settings.per_host, settings.delay, settings.adaptive_delay, settings.max_crawl_delay)
-        self.hosts: Hosts = self.throttle  # the per-host records the steps share
+        self.hosts = Hosts(settings.per_host, settings.delay, settings.max_crawl_delay)  # shared by the steps
+        self.throttle = Throttle(self.hosts, settings.adaptive_delay)
         endpoint = Dispatch(transports, settings.timeout)
         attempt: list[Middleware] = [  # each attempt: every redirect hop, every retry
             Retry(settings.retries, settings.backoff, settings.retry_after_cap, self.hosts),
