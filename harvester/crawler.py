@@ -118,7 +118,7 @@ async def crawl(
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
-                      middlewares=middlewares)
+                      credentials=credentials, middlewares=middlewares)
     frontier.host_wait, frontier.host_delay = fetcher.hosts.wait_of, fetcher.hosts.delay_of
     engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats), recorder=journal)
