@@ -118,13 +118,13 @@ async def crawl(
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
     fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
-                      middlewares=middlewares)
-    frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
+                      credentials=credentials, middlewares=middlewares)
+    frontier.host_wait, frontier.host_delay = fetcher.hosts.wait_of, fetcher.hosts.delay_of
     engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
                     Limits(settings.crawl, stats), recorder=journal)
     health.on_failure = lambda exc: engine.stop()
     journal.start()
-    progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))
+    progress = asyncio.create_task(report_progress(run, scheduler, fetcher.hosts.waiting))
     if handle_signals:
         stop_signals.install(functools.partial(_on_signal, engine))
     stopper = asyncio.create_task(_stop_when_set(stop, engine)) if stop is not None else None

@@ -1,4 +1,4 @@
-"""Credentials bound to an origin, for the fetch step: `[auth]` entries and URL userinfo.
+"""Credentials bound to an origin: `[auth]` entries and URL userinfo, for the login step and FTP.
 
 An `[auth."KEY"]` key is an origin, `scheme://host[:port]`, and its
 credentials go to exactly that origin: `https://intranet.example.org`,
@@ -15,6 +15,10 @@ the frontier (which stores URLs) never holds one. Userinfo in a spider's
 them here again on `--resume`, since the database never held them. Userinfo
 in any other URL is the login of that request alone (and of its redirects
 while they stay on its origin).
+
+One `Credentials` per run answers for every request: the login step
+(`harvester.fetching.auth`) sends an http(s) request's login as its
+`Authorization` header, and the ftp transport logs in with it.
 """
 
 from __future__ import annotations
@@ -129,4 +133,6 @@ class Credentials:
             return None
         if request.userinfo is not None:
             return request.userinfo
+        if not self._logins:  # no [auth] entry, no start URL login: nothing to look up
+            return None
         return self._logins.get(origin_of(request.url))

@@ -10,9 +10,11 @@ A project names its own in `[project] middlewares` (dotted paths), a spider in
 its `middlewares` class attribute (classes, or dotted paths). A class is
 constructed with the run's `Settings`; a plain async function is used as it
 is. They run after retries and before the per-host throttle, so they see every
-attempt (each redirect hop, each retry), robots.txt fetches included:
+attempt (each redirect hop, each retry), robots.txt fetches included; the login
+and cookie steps come after them, so they never handle a password:
 
-    robots -> revalidate -> redirect -> retry -> [project's] -> [spider's] -> throttle -> deadline -> transport
+    robots -> revalidate -> redirect -> retry -> [project's] -> [spider's] -> throttle -> auth -> cookies
+      -> deadline -> transport
 """
 
 from __future__ import annotations

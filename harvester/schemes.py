@@ -61,6 +61,8 @@ class Scheme:
             found in a document of its own scheme, under a tree the operator gave (file:).
         redirect_target: A redirect may lead to it.
         robots: Its hosts have a robots.txt (RFC 9309), obeyed when `obey_robots` is on.
+        speaks_http: Its transport sends HTTP requests with their headers: the cookie step
+            (RFC 6265) and the login step (an `Authorization` header) apply to it.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Scheme:
     confined: bool = False
     redirect_target: bool = False
     robots: bool = False
+    speaks_http: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,11 @@ class Schemes:
         scheme = self.of(url)
         return scheme is not None and scheme.redirect_target
 
+    def speaks_http(self, url: str) -> bool:
+        """Whether `url` (a parsed URL) is fetched as HTTP: cookies and HTTP logins apply to it."""
+        scheme = self._by_name.get(url.partition(":")[0])
+        return scheme is not None and scheme.speaks_http
+
     def has_robots(self, name: str) -> bool:
         """Whether hosts of the scheme `name` have a robots.txt."""
         scheme = self._by_name.get(name.lower())
@@ -190,14 +198,14 @@ def _name(cls: Any) -> str:
 
 
 # The http and https policy; the transport (httpx) is harvester.transports.http.
-HTTP = Scheme("http", 80, follow=Follow.ANY_PAGE, redirect_target=True, robots=True)
-HTTPS = Scheme("https", 443, follow=Follow.ANY_PAGE, redirect_target=True, robots=True)
+HTTP = Scheme("http", 80, follow=Follow.ANY_PAGE, redirect_target=True, robots=True, speaks_http=True)
+HTTPS = Scheme("https", 443, follow=Follow.ANY_PAGE, redirect_target=True, robots=True, speaks_http=True)
 
 
 def _http(opening: Opening) -> Transport:
     from harvester.transports.http import HttpTransport
 
-    return HttpTransport(opening.settings, opening.credentials)
+    return HttpTransport(opening.settings)
 
 
 def _ftp(opening: Opening) -> Transport:

@@ -93,7 +93,9 @@ class Session:
     def __init__(self, settings: Settings, spider: Spider) -> None:
         self.settings = settings
         self.spider = spider
-        self.fetcher = Fetcher(settings, schemes.for_spider(type(spider)).open(settings, Credentials(settings)))
+        credentials = Credentials(settings)
+        self.fetcher = Fetcher(settings, schemes.for_spider(type(spider)).open(settings, credentials),
+                               credentials=credentials)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Session:

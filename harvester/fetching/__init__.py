@@ -4,7 +4,8 @@ Each step is a middleware `async (request, call_next) -> Response`
 (`harvester.middleware`); the list is composed outermost first, in one place
 (`Fetcher.middlewares`, built in `fetcher.py`):
 
-    robots -> revalidate -> redirect -> retry -> [project's, spider's] -> throttle -> deadline -> transport (by scheme)
+    robots -> revalidate -> redirect -> retry -> [project's, spider's] -> throttle -> auth -> cookies
+      -> deadline -> transport (by scheme)
 """
 
 from __future__ import annotations

@@ -2,11 +2,16 @@
 
 The default list is `Fetcher.middlewares`, built here and nowhere else:
 
-    robots -> revalidate -> redirect -> retry -> [project's, spider's] -> throttle -> deadline -> transport
+    robots -> revalidate -> redirect -> retry -> [project's, spider's] -> throttle -> auth -> cookies
+      -> deadline -> transport
 
-Robots, retry and throttle share the run's per-host records (`hosts`), given to
-each; robots.txt itself is fetched through the attempt steps (retry, the
-project's middlewares, throttle) with its own redirect limit.
+Everything from retry inward runs once per attempt: each redirect hop, each
+retry, each answer to a login challenge. Auth and cookies come last, so the
+`Cookie` header is built as the request leaves (after the host's wait), every
+response's `Set-Cookie` (3xx and 401 too) is stored before the next hop, and
+no project or spider middleware ever handles a password. Robots, retry and
+throttle share the run's per-host records (`hosts`), given to each; robots.txt
+itself is fetched through the attempt steps with its own redirect limit.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 from harvester.config import Settings
 from harvester.credentials import Credentials
+from harvester.fetching.auth import Auth
+from harvester.fetching.cookies import Cookies
 from harvester.fetching.deadline import Dispatch
 from harvester.fetching.hosts import Hosts
 from harvester.fetching.redirect import Redirect
@@ -49,7 +56,8 @@ class Fetcher:
     """The whole fetch chain: `await fetcher(request)` gives the final response (after redirects).
 
     `middlewares` are the project's and spider's own (`load_middlewares`); when None, the
-    project's are loaded from the settings.
+    project's are loaded from the settings. `credentials` are the run's logins (the settings'
+    `[auth]` when None); the ftp transport, which logs in by itself, is given the same ones.
     """
 
     def __init__(
@@ -61,9 +69,9 @@ class Fetcher:
         file_roots: FileRoots | None = None,
         middlewares: Sequence[Middleware] | None = None,
     ) -> None:
+        credentials = credentials or Credentials(config)
         if transports is None:
-            credentials = credentials or Credentials(config)
-            http = HttpTransport(config, credentials)
+            http = HttpTransport(config)
             transports = {"http": http, "https": http, "ftp": FtpTransport(config, credentials),
                           "file": FileTransport(config, file_roots)}
         if middlewares is None:
@@ -71,13 +79,16 @@ class Fetcher:
         self.transports = transports
         self.cache = cache
         settings = config.fetch
-        self.throttle = Throttle(settings.per_host, settings.delay, settings.adaptive_delay, settings.max_crawl_delay)
-        self.hosts: Hosts = self.throttle  # the per-host records the steps share
+        self.hosts = Hosts(settings.per_host, settings.delay, settings.max_crawl_delay)  # shared by the steps
+        self.throttle = Throttle(self.hosts, settings.adaptive_delay)
+        self.cookies = Cookies()  # the run's jar
         endpoint = Dispatch(transports, settings.timeout)
         attempt: list[Middleware] = [  # each attempt: every redirect hop, every retry
             Retry(settings.retries, settings.backoff, settings.retry_after_cap, self.hosts),
             *middlewares,
             self.throttle,
+            Auth(credentials),
+            self.cookies,
         ]
         outer: list[Middleware] = []
         if settings.obey_robots:

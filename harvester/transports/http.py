@@ -8,11 +8,11 @@ body never holds more than one piece. Buffered bodies take their bytes from
 one budget shared by all requests in flight (`harvester.memory`). A compressed
 body that ends early keeps its readable part (`Response.truncated` says why).
 
-Cookies live in one jar per run (`harvester.cookies`), which sends each to the
-hosts RFC 6265 says it is meant for, redirects included; credentials (an
-`[auth."origin"]` entry, or the userinfo the URL came with) are attached only
-to requests for exactly their origin (`harvester.credentials`), so a redirect
-to another origin never carries them.
+Cookies and logins are steps of the fetch chain before this one
+(`harvester.fetching.cookies`, `harvester.fetching.auth`): a request arrives
+with its `Cookie` and `Authorization` headers, and leaves with none added.
+Header values are sent as latin-1, one byte per character, so a cookie goes
+back as the bytes it came as.
 
 A request that names a proxy (`Request.proxy`) goes through it, over the
 per-scheme `[fetch] proxies`: one client per proxy URL, made on first use. The
@@ -33,8 +33,7 @@ from contextlib import contextmanager
 import httpx
 
 from harvester.config import Settings
-from harvester.cookies import CookieJar
-from harvester.credentials import Credentials, Login, split_userinfo
+from harvester.credentials import split_userinfo
 from harvester.decoding import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -51,7 +50,9 @@ from harvester.urls import host_of
 
 
 class HttpTransport:
-    def __init__(self, settings: Settings, credentials: Credentials | None = None) -> None:
+    """http:// and https:// URLs through httpx; each response's body read and decoded here, capped."""
+
+    def __init__(self, settings: Settings) -> None:
         fetch = settings.fetch
         self.max_size = int(fetch.max_size)
         self.feed_max_size = int(fetch.feed_max_size)
@@ -60,9 +61,6 @@ class HttpTransport:
         # A buffered body is read within the fetcher's total deadline: no clock per read or write.
         # A streamed body outlives it, so each of its reads has `timeout` seconds.
         self.timeouts = {False: httpx.Timeout(None).as_dict(), True: httpx.Timeout(fetch.timeout).as_dict()}
-        self.cookies = CookieJar()
-        self._credentials = credentials or Credentials(settings)
-        self._digests: dict[Login, httpx.DigestAuth] = {}  # one per configured login: it keeps its nonce
         self._insecure_hosts = frozenset(h.lower() for h in fetch.insecure_hosts)
         pools = fetch.pools or max(1, min(64, fetch.concurrency))  # small pools: cheap to search
         per_pool = max(1, -(-fetch.concurrency // pools))
@@ -100,24 +98,19 @@ class HttpTransport:
             self._trust()
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
         outgoing = httpx.Request(
-            request.method, request.url, headers=headers, content=request.body,  # type: ignore[arg-type]
+            request.method, request.url, headers=httpx.Headers(headers, "latin-1"),
+            content=request.body,  # type: ignore[arg-type]
             extensions={"timeout": self.timeouts[request.stream]},
         )
-        self.cookies.add_header(outgoing)  # the jar's own rules (RFC 6265) decide, on every hop
-        auth = None
-        if request.credentials and (login := self._credentials.for_request(request)) is not None:
-            auth = self._auth(login)
         client = self._client_for(request.url) if request.proxy is None else self._through(request.proxy, request)
         with _translated(request):
-            if auth is None and (request.proxy is not None or request.url.partition(":")[0].lower() not in
-                                 self._proxied):
-                # Nothing for the client to add (no auth flow, no proxy, no jar of its own, no
+            if request.proxy is not None or request.url.partition(":")[0].lower() not in self._proxied:
+                # Nothing for the client to add (no proxy of [fetch] proxies, no jar of its own, no
                 # redirects): its transport directly, through httpx's public transport API.
                 raw = await client.direct.handle_async_request(outgoing)
                 raw.request = outgoing
             else:
-                raw = await client.send(outgoing, stream=True, auth=auth, follow_redirects=False)
-            self.cookies.extract(raw)
+                raw = await client.send(outgoing, stream=True, follow_redirects=False)
             response = Response(url=str(raw.url), status=raw.status_code, headers=raw.headers, request=request)
             if request.stream and 200 <= raw.status_code < 300:
                 response.stream, response.streamed = self._stream(raw, request), True
@@ -141,15 +134,6 @@ class HttpTransport:
                 raise FetchError(f"bad proxy URL {split_userinfo(proxy)[0]!r}", request) from None
             client = self._via[proxy] = pool.Client(via, trust_env=False)
         return client
-
-    def _auth(self, login: Login) -> httpx.Auth:
-        """Basic is built per request (URL userinfo may come from any page: nothing kept);
-        digest only comes from `[auth]`, one flow per entry."""
-        if login.scheme == "digest":
-            if (digest := self._digests.get(login)) is None:
-                digest = self._digests[login] = httpx.DigestAuth(login.username, login.password)
-            return digest
-        return httpx.BasicAuth(login.username, login.password)
 
     async def _stream(self, raw: httpx.Response, request: Request) -> AsyncIterator[bytes]:
         """A streamed body, decoded as it arrives, capped by `feed_max_size` when set."""

@@ -8,9 +8,10 @@ httpcore as they are. The backend also applies `[fetch] resolve` (a host
 name's address chosen by the operator, as curl's `--resolve`) to direct
 connections; through a proxy, the proxy resolves names.
 
-Cookies are the transport's own business (one jar per run, `harvester.cookies`),
-so each client's private jar, which httpx fills from every response, is
-switched off: that was another few percent of a crawl's CPU.
+Cookies are a step of the fetch chain (one jar per run,
+`harvester.fetching.cookies`), so each client's private jar, which httpx fills
+from every response, is switched off: that was another few percent of a
+crawl's CPU.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def transport(resolve: Mapping[str, str] | None = None, **options: typing.Any) -
 
 
 class _NoCookies(httpx.Cookies):
-    """A client jar that keeps nothing: the run's jar is applied by the transport itself."""
+    """A client jar that keeps nothing: the run's jar is the cookie step's."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         pass
