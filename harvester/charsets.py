@@ -71,7 +71,7 @@ def codec_for(label: str | bytes | None) -> str | None:
         return _python_codec(label or "")  # not a web label (a Python name from detection, say)
     if encoding.name in _UNDECODABLE:
         return None
-    name = encoding.codec_info.name
+    name: str = encoding.codec_info.name
     return _WIDER.get(codecs.lookup(name).name.replace("-", "_"), name)
 
 

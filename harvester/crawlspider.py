@@ -146,7 +146,7 @@ class CrawlSpider(Spider):
     def _hook(self, hook: Hook) -> Callable[..., Any] | None:
         if hook is None or callable(hook):
             return hook
-        method = getattr(self, hook, None)
+        method: Callable[..., Any] | None = getattr(self, hook, None)
         if not callable(method):
             raise AttributeError(f"spider {self.name!r} has no method {hook!r} (named in its rules)")
         return method

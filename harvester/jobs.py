@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,7 +53,8 @@ class Job:
 
         zone = self.zone
         local = moment.astimezone(zone) if zone else moment.astimezone()
-        return croniter(self.spec.schedule, local).get_next(dt.datetime)
+        after: dt.datetime = croniter(self.spec.schedule, local).get_next(dt.datetime)
+        return after
 
     def settings(self, base: Settings) -> Settings:
         return config.override(base, self.spec.settings) if self.spec.settings else base
@@ -83,7 +85,7 @@ def last_run(engine: Engine, job: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-RunJob = Callable[[Job], Awaitable[Run]]
+RunJob = Callable[[Job], Coroutine[Any, Any, Run]]
 
 
 class Service:
@@ -131,7 +133,7 @@ class Service:
             return
         task = asyncio.create_task(self.run_job(job))
         self.running[job.name] = task
-        task.add_done_callback(lambda done, name=job.name: self._finished(name, done))
+        task.add_done_callback(functools.partial(self._finished, job.name))
 
     def _finished(self, name: str, task: asyncio.Task[Run]) -> None:
         self.running.pop(name, None)

@@ -59,7 +59,7 @@ def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
                     inspect.isclass(obj)
                     and issubclass(obj, Spider)
                     and obj.__module__ == module.__name__
-                    and getattr(obj, "name", "")
+                    and bool(getattr(obj, "name", ""))
                 ):
                     first = found.setdefault(obj.name, obj)
                     if first is not obj:
@@ -136,7 +136,7 @@ def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
         sys.path.remove(str(path.parent))
     found = [obj for obj in vars(loaded).values()
              if inspect.isclass(obj) and issubclass(obj, Spider) and obj.__module__ == module
-             and getattr(obj, "name", "")]
+             and bool(getattr(obj, "name", ""))]
     if len(found) != 1:
         names = ", ".join(cls.name for cls in found) or "none"
         raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")

@@ -96,7 +96,7 @@ def css_to_xpath(query: str, html: bool) -> str:
             if isinstance(pseudo, FunctionalPseudoElement) and pseudo.name == "attr":
                 if pseudo.argument_types() not in (["IDENT"], ["STRING"]):
                     raise SelectorError(f"::attr() takes one name, got {pseudo.arguments!r}")
-                name = pseudo.arguments[0].value
+                name = str(pseudo.arguments[0].value)
                 name = name.lower() if html else name
                 if _SIMPLE_NAME.match(name):
                     path += f"/@{name}"

@@ -421,8 +421,9 @@ class SelectorList(list[Selector]):
     @overload
     def __getitem__(self, index: slice) -> SelectorList: ...
     def __getitem__(self, index: SupportsIndex | slice) -> Selector | SelectorList:
-        item = super().__getitem__(index)
-        return SelectorList(item) if isinstance(index, slice) else item
+        if isinstance(index, slice):
+            return SelectorList(super().__getitem__(index))
+        return super().__getitem__(index)
 
     def xpath(
         self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any

@@ -86,7 +86,8 @@ class Spider:
         """
         start = getattr(type(self), "start", None)
         if callable(start):  # Scrapy 2.13's `async def start(self)`, yielding the first requests
-            return start(self)
+            started: AsyncIterator[Request] = start(self)
+            return started
         return _requests_for(self.start_urls, self.parse)
 
     def parse(self, response: Response) -> Any:

@@ -37,10 +37,11 @@ def command(
     examples: Sequence[str],
 ) -> argparse.ArgumentParser:
     """A subcommand's parser whose `--help` shows `description` and `examples` as written."""
-    return commands.add_parser(
+    parser: argparse.ArgumentParser = commands.add_parser(
         name, parents=[common], help=help, description=description, epilog=epilog(examples),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return parser
 
 
 def describe(parser: argparse.ArgumentParser, path: str = "") -> None:

@@ -13,12 +13,13 @@ from harvester.cli.formats import write
 from harvester.cli.options import add_db_option, settings_from
 from harvester.config import Settings
 from harvester.crawler import crawl
-from harvester.jobs import Job, Service, aware, get_job, jobs_of, last_run
+from harvester.jobs import Job, Service, get_job, jobs_of, last_run
 from harvester.pipeline import load_pipeline
 from harvester.project import get_spider
 from harvester.run import Run
 from harvester.storage.database import open_engine, safe_url
 from harvester.storage.migrate import ensure_current
+from harvester.utc import aware
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -113,7 +113,8 @@ def interact(namespace: dict[str, Any], console: str) -> None:
             if console == "ipython":
                 raise ConfigError("IPython is not installed (pip install ipython), or use --console python") from None
         else:
-            start_ipython(argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace)
+            start_ipython(  # type: ignore[no-untyped-call]
+                argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace)
             return
     try:
         import readline

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from harvester import charsets
 from harvester.config import FetchSettings, Settings
@@ -73,7 +73,7 @@ async def _watched(
             await close()
 
 
-async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> AsyncIterator[bytes]:
+async def feed_bytes(response: Response, limit: int = 0, what: str = "feed") -> AsyncGenerator[bytes]:
     """The body as it arrives, gunzipped if gzip's magic bytes open it; at most `limit` bytes (0: any).
 
     Inflated in pieces of at most 256 KiB, each made only when the parser took the last

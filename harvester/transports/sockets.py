@@ -186,7 +186,7 @@ class Backend(httpcore.AsyncNetworkBackend):
         for option in socket_options or ():
             with contextlib.suppress(OSError):
                 sock.setsockopt(*option)
-        return Stream(typing.cast(asyncio.Transport, transport), protocol)
+        return Stream(transport, protocol)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None,
