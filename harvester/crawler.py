@@ -96,7 +96,7 @@ async def crawl(
         log.warning("no unfinished run of %s to resume: run %d starts afresh", spider.name, run_id)
     health = Health(database, settings.storage.patience)
     journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4), health=health,
-                      item_rows=ItemRows(run_id, spider) if pipelines.stores_items else None)
+                      item_rows=ItemRows(run_id, spider))  # the items the store pipeline keeps
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     events = run.events  # the run's figures count them first, then the project's subscribers, then the spider
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
