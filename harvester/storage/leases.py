@@ -11,7 +11,8 @@ anyone's slots.
 
 A claim whose lease ran out (its worker died or stalled) goes back to the
 queue at the next claim of any worker, under a new token: the outcome the
-stale worker may still write is dropped (`commit_done`). A run is finished by
+stale worker may still write is dropped (`commit_done`). A done row keeps the
+token of the claim that finished it. A run is finished by
 the worker that finds, in the transaction that marks it, no request queued or
 claimed.
 """
@@ -133,44 +134,74 @@ def add_hosts(connection: Connection, run_id: int, hosts: Sequence[str]) -> None
                                   [{"run_id": run_id, "host": host} for host in sorted(set(hosts))], ("run_id", "host"))
 
 
+# A finished request's done mark, only while it holds its claim's token. The token stays on the
+# done row: it tells, in the rare batch where a lease was taken over, which rows were ours.
+_DONE = (
+    update(frontier)
+    .where(frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed",
+           frontier.c.token == bindparam("b_token"))
+    .values(state="done", worker=None, lease_until=None)
+)
+_DONE_TOKENLESS = (  # a claim made before claims had tokens
+    update(frontier)
+    .where(frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed",
+           frontier.c.token.is_(None))
+    .values(state="done", worker=None, lease_until=None)
+    .returning(frontier.c.id)
+)
+_OURS = select(frontier.c.id).where(frontier.c.id.in_(bindparam("b_ids", expanding=True)),
+                                    frontier.c.state == "done", frontier.c.token == bindparam("b_token"))
+_HOSTS = select(frontier.c.id, frontier.c.run_id, frontier.c.host).where(
+    frontier.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
 def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt.datetime | None]]) -> set[int]:
     """Mark requests done, each only if it still holds its claim's token; the ids marked.
 
     `done` holds (frontier id, token, the host's next start as its worker saw it).
-    Each host's `next_start` becomes at least the latest of those.
+    Each host's `next_start` becomes at least the latest of those. A claim gives
+    one token to its whole batch, so this is one UPDATE per claim met; which rows
+    it marked is read back only when it marked fewer than asked (a lease taken over).
     """
     marked: set[int] = set()
-    next_starts: dict[tuple[int, str], dt.datetime] = {}
-    wanted = {row_id: moment for row_id, _token, moment in done}
     by_token: dict[str | None, list[int]] = {}
-    for row_id, token, _ in done:  # a claim gives one token to its whole batch: few groups
+    for row_id, token, _ in done:
         by_token.setdefault(token, []).append(row_id)
     for token, ids in by_token.items():
-        held = frontier.c.token.is_(None) if token is None else frontier.c.token == token
         for start in range(0, len(ids), 500):
-            rows = connection.execute(
-                update(frontier)
-                .where(frontier.c.id.in_(ids[start:start + 500]), held)
-                .values(state="done", worker=None, token=None, lease_until=None)
-                .returning(frontier.c.id, frontier.c.run_id, frontier.c.host)
-            ).all()
-            for row in rows:
-                marked.add(row.id)
-                moment = wanted[row.id]
-                key = (row.run_id, row.host)
-                if moment is not None and (key not in next_starts or next_starts[key] < moment):
-                    next_starts[key] = moment
-    if next_starts:
-        later: Any = bindparam("b_next")
-        connection.execute(
-            update(frontier_hosts)
-            .where(frontier_hosts.c.run_id == bindparam("b_run"), frontier_hosts.c.host == bindparam("b_host"))
-            .values(next_start=case((or_(frontier_hosts.c.next_start.is_(None),
-                                         frontier_hosts.c.next_start < later), later),
-                                    else_=frontier_hosts.c.next_start)),
-            [{"b_run": run, "b_host": host, "b_next": moment} for (run, host), moment in sorted(next_starts.items())],
-        )
+            chunk = ids[start:start + 500]
+            if token is None:
+                marked.update(connection.execute(_DONE_TOKENLESS, {"b_ids": chunk}).scalars())
+                continue
+            count = connection.execute(_DONE, {"b_ids": chunk, "b_token": token}).rowcount
+            if count == len(chunk):
+                marked.update(chunk)
+            elif count:
+                marked.update(connection.execute(_OURS, {"b_ids": chunk, "b_token": token}).scalars())
+    wanted = {row_id: moment for row_id, _token, moment in done if moment is not None and row_id in marked}
+    if wanted:
+        _push_next_starts(connection, wanted)
     return marked
+
+
+def _push_next_starts(connection: Connection, wanted: dict[int, dt.datetime]) -> None:
+    """Each host's `next_start` becomes at least the latest moment its finished requests name."""
+    next_starts: dict[tuple[int, str], dt.datetime] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), 500):
+        for row in connection.execute(_HOSTS, {"b_ids": ids[start:start + 500]}):
+            moment, key = wanted[row.id], (row.run_id, row.host)
+            if key not in next_starts or next_starts[key] < moment:
+                next_starts[key] = moment
+    later: Any = bindparam("b_next")
+    connection.execute(
+        update(frontier_hosts)
+        .where(frontier_hosts.c.run_id == bindparam("b_run"), frontier_hosts.c.host == bindparam("b_host"))
+        .values(next_start=case((or_(frontier_hosts.c.next_start.is_(None),
+                                     frontier_hosts.c.next_start < later), later),
+                                else_=frontier_hosts.c.next_start)),
+        [{"b_run": run, "b_host": host, "b_next": moment} for (run, host), moment in sorted(next_starts.items())],
+    )
 
 
 def join(connection: Connection, run_id: int, worker: str) -> None:
