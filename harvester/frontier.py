@@ -149,8 +149,8 @@ class DbFrontier:
             if len(self._order) > RECENT:  # the oldest is forgotten: the table's unique index still dedupes
                 self._recent.discard(self._order.popleft())
         return {
-            "run_id": self.run_id, "fingerprint": key, "url": request.url, "host": host_of(request.url),
-            "priority": request.priority, "depth": request.depth, "request": request_to_json(request),
+            "run_id": self.run_id, "fingerprint": key, "host": host_of(request.url),
+            "priority": request.priority, "request": request_to_json(request),
             "state": "queued",
         }
 
