@@ -119,8 +119,12 @@ async def crawl(
     fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
                       middlewares=middlewares)
     frontier.host_wait, frontier.host_delay = fetcher.throttle.wait_of, fetcher.throttle.delay_of
+    limits = Limits(settings.crawl, stats)
+    if worker:  # the run's limits hold for all its workers together
+        frontier.max_pages, frontier.max_items = settings.crawl.max_pages, settings.crawl.max_items
+        limits.shared = lambda: frontier.run_figures
     engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
-                    Limits(settings.crawl, stats), recorder=journal)
+                    limits, recorder=journal)
     health.on_failure = lambda exc: engine.stop()
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.throttle.waiting))

@@ -12,7 +12,9 @@ anyone's slots.
 A claim whose lease ran out (its worker died or stalled) goes back to the
 queue at the next claim of any worker, under a new token: the outcome the
 stale worker may still write is dropped (`commit_done`). A done row keeps the
-token of the claim that finished it. A run is finished by
+token of the claim that finished it. With `max_pages`, a claim takes no more
+than the run's pages and claims leave under it (`budget`), so workers together
+never pass it. A run is finished by
 the worker that finds, in the transaction that marks it, no request queued or
 claimed.
 """
@@ -30,7 +32,7 @@ from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, se
 from sqlalchemy.engine import Connection
 
 from harvester.storage.backend import backend_of
-from harvester.storage.tables import frontier, frontier_hosts, runs, workers
+from harvester.storage.tables import frontier, frontier_hosts, items, pages, runs, workers
 
 HOST = socket.gethostname()
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -98,6 +100,28 @@ def claim(
             .values(next_start=moment + dt.timedelta(seconds=delay))
         )
     return sorted(claimed, key=lambda row: (-row.priority, row.id))
+
+
+def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) -> tuple[int | None, int, int]:
+    """What the run's limits leave to claim, across its workers: (requests, the run's pages, its items).
+
+    Every claimed request may still become a page, so a claim may take at most
+    `max_pages` less the run's pages and claimed requests (None: no limit).
+    Counted under the run's lock, held to the end of the claim's transaction:
+    two workers never claim the same share.
+    """
+    backend = backend_of(connection)
+    backend.write_lock(connection)
+    connection.execute(backend.for_update(select(runs.c.id).where(runs.c.id == run_id)))
+    def count(query: Any) -> int:
+        return int(connection.execute(query).scalar() or 0)
+
+    pages_done = count(select(func.count()).select_from(pages).where(pages.c.run_id == run_id))
+    items_done = count(select(func.count()).select_from(items).where(items.c.run_id == run_id)) if max_items else 0
+    if not max_pages:
+        return None, pages_done, items_done
+    claimed = count(select(func.count()).where(frontier.c.run_id == run_id, frontier.c.state == "claimed"))
+    return max(0, max_pages - pages_done - claimed), pages_done, items_done
 
 
 def next_ready(connection: Connection, run_id: int) -> dt.datetime | None:
