@@ -111,7 +111,8 @@ def _map_checkout_folders() -> None:
         if not (here / name).is_dir() and (here.parent / name / "__init__.py").is_file()
     }
     if folders and not any(isinstance(finder, _CheckoutFolders) for finder in sys.meta_path):
-        sys.meta_path.append(_CheckoutFolders(folders))
+        # first: an editable install's finder maps these names to *its* checkout, not this one
+        sys.meta_path.insert(0, _CheckoutFolders(folders))
 
 
 _map_checkout_folders()

@@ -75,12 +75,9 @@ class StorageSettings:
         url: SQLAlchemy URL of the harvest database. A relative SQLite path is relative to the folder
             holding harvester.toml; `postgresql+psycopg://user@host/db` to share a crawl between workers.
         password_env: The environment variable holding the database password (never written in `url`).
-        batch_size: Checked at start (at least 1) but not read today: items are written in the
-            transaction of the page they came from.
     """
     url: str = "sqlite:///harvest.db"
     password_env: str = ""
-    batch_size: int = 500
     patience: float = 60.0  # seconds a locked, full or lost database is retried before the run fails
 
 
@@ -476,7 +473,6 @@ def _validate(settings: Settings) -> None:
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         *((getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")
           for key in ("max_pages", "max_items", "max_errors", "max_seconds")),
-        (settings.storage.batch_size >= 1, "[storage] batch_size must be at least 1"),
         (settings.storage.patience >= 0, "[storage] patience must not be negative"),
         (settings.email.security in ("none", "starttls", "tls"),
          "[email] security must be none, starttls or tls"),

@@ -97,7 +97,7 @@ async def crawl(
         log.warning("no unfinished run of %s to resume: run %d starts afresh", spider.name, run_id)
     health = Health(database, settings.storage.patience)
     journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4), health=health,
-                      item_rows=ItemRows(run_id, spider) if pipelines.stores_items else None)
+                      item_rows=ItemRows(run_id, spider))  # the items the store pipeline keeps
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     events = run.events  # the run's figures count them first, then the project's subscribers, then the spider
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
@@ -120,8 +120,12 @@ async def crawl(
     fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
                       credentials=credentials, middlewares=middlewares)
     frontier.host_wait, frontier.host_delay = fetcher.hosts.wait_of, fetcher.hosts.delay_of
+    limits = Limits(settings.crawl, stats)
+    if worker:  # the run's limits hold for all its workers together
+        frontier.max_pages, frontier.max_items = settings.crawl.max_pages, settings.crawl.max_items
+        limits.shared = lambda: frontier.run_figures
     engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
-                    Limits(settings.crawl, stats), recorder=journal)
+                    limits, recorder=journal)
     health.on_failure = lambda exc: engine.stop()
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.hosts.waiting))

@@ -2,7 +2,8 @@
 
 `fetch.concurrency` workers share one scheduler. Each takes the next request,
 fetches it, notes the page, runs the callback, and routes what it yields:
-requests back to the scheduler, items through the pipelines. What the request
+requests back to the scheduler, items through the pipelines (the `store`
+pipeline keeps an item with its request, `RunContext.store_item`). What the request
 produced (page row, errors, items, requests found, its done mark) is its
 `Outcome`, handed whole to the recorder the composition root gave the engine
 (`harvester.outcome`); the engine knows nothing of how it is stored. Each request's
@@ -225,7 +226,7 @@ class Engine:
                         self._add(output, parent, url, outcome)
                     elif is_item(output):
                         context = context or self.run.for_request(outcome)
-                        if not await self._process(output, context, outcome):
+                        if not await self._process(output, context):
                             break  # max_items: the rest is not read
                     else:
                         self._record(outcome, "spider", f"{_callback_name(parent)}: yielded a "
@@ -239,19 +240,17 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - outputs before the failure are kept
             self._fault(exc, "callback", url, outcome, _callback_name(parent))
 
-    async def _process(self, item: Any, context: Any, outcome: Outcome) -> bool:
-        """Pass an item through the pipelines, and what comes out to the recorder with its request's outcome;
-        False once `max_items` is reached (the rest is not read)."""
+    async def _process(self, item: Any, context: Any) -> bool:
+        """Pass an item through the pipelines (the `store` pipeline keeps it with its request's outcome,
+        through `context`); False once `max_items` is reached (the rest is not read)."""
         if not self.limits.may_process_item(self._in_pipelines):
             self.close(CloseReason.MAX_ITEMS)
             return False
         self._in_pipelines += 1
         try:
-            kept = await self.pipelines.process(item, context)
+            await self.pipelines.process(item, context)
         finally:
             self._in_pipelines -= 1
-        if kept is not None:
-            self.recorder.keep(outcome, kept)
         return True
 
     def _add(self, request: Request, parent: Request | None, url: str | None, outcome: Outcome) -> None:

@@ -13,7 +13,9 @@ as leases held by a worker token.
 A run shared by several workers (`harvester worker`) claims through
 `harvester.storage.leases`: each claim also takes a slot of its host, so
 `per_host` and the delay hold across all workers, and claims go to hosts that
-may start now. Leases are renewed while requests are in progress, and a
+may start now; with `max_pages`, a claim takes only what the run's pages and
+claims leave (`leases.budget`), and `run_figures` tells the run's limits the
+run's own pages and items, every worker's. Leases are renewed while requests are in progress, and a
 worker with nothing to claim waits while any request is queued or claimed:
 expired leases are taken over at the next claim.
 
@@ -111,6 +113,10 @@ class DbFrontier:
         self.host_wait: Callable[[str], float] = lambda host: 0.0
         self.host_delay: Callable[[str], float] = lambda host: delay  # its delay (Crawl-delay, adaptive)
         self.claim_seconds: list[float] = []  # how long each claim took (benchmarks)
+        # shared: `[crawl] max_pages` and `max_items` hold for the run (the crawler sets them), and the
+        # run's pages and items as the last claim counted them (every worker's)
+        self.max_pages = self.max_items = 0
+        self.run_figures = (0, 0)
         self._claimed: list[Claim] = []
         self._ids: dict[int, tuple[int, str | None]] = {}  # id(request) -> frontier row and token, while in flight
         self._recent: set[str] = set()
@@ -149,8 +155,8 @@ class DbFrontier:
             if len(self._order) > RECENT:  # the oldest is forgotten: the table's unique index still dedupes
                 self._recent.discard(self._order.popleft())
         return {
-            "run_id": self.run_id, "fingerprint": key, "url": request.url, "host": host_of(request.url),
-            "priority": request.priority, "depth": request.depth, "request": request_to_json(request),
+            "run_id": self.run_id, "fingerprint": key, "host": host_of(request.url),
+            "priority": request.priority, "request": request_to_json(request),
             "state": "queued",
         }
 
@@ -209,8 +215,13 @@ class DbFrontier:
 
     def _claim_shared(self) -> list[Claim]:
         with self.engine.begin() as connection:
-            rows = leases.claim(connection, self.run_id, self.worker, self.batch, self.per_host, self.delay,
-                                self.lease.total_seconds())
+            batch: int | None = self.batch
+            if self.max_pages or self.max_items:  # the run's limits, counted across its workers
+                left, pages, items = leases.budget(connection, self.run_id, self.max_pages, self.max_items)
+                self.run_figures = (pages, items)
+                batch = self.batch if left is None else min(self.batch, left)
+            rows = leases.claim(connection, self.run_id, self.worker, batch, self.per_host, self.delay,
+                                self.lease.total_seconds()) if batch else []
         return [(row.id, row.token, request_from_json(row.request)) for row in rows]
 
     def _next_ready(self) -> dt.datetime | None:

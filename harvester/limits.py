@@ -7,11 +7,19 @@ request is only dispatched while the pages fetched plus the requests in flight
 stay under it. `max_items` is never exceeded either: an item past it is not
 processed. `max_errors` and `max_seconds` close the run once reached; requests
 in flight then finish (and may add errors).
+
+Workers sharing a run (`harvester worker`) count the run's pages together: a
+claim takes no more requests than `max_pages` less the run's pages and the
+requests claimed by any worker (`harvester.storage.leases.budget`), and each
+worker closes on the run's pages and stored items as its last claim counted
+them. `max_items` across workers closes the run once the run's stored items
+reach it; items other workers hold in their pipelines then may pass it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 from harvester.config import CrawlSettings
 from harvester.stats import Stats
@@ -30,27 +38,39 @@ class CloseReason(enum.StrEnum):
 
 
 class Limits:
-    def __init__(self, crawl: CrawlSettings, stats: Stats) -> None:
+    """A run's limits, checked against its figures (and, shared, every worker's: `shared`)."""
+
+    def __init__(
+        self, crawl: CrawlSettings, stats: Stats, shared: Callable[[], tuple[int, int]] | None = None
+    ) -> None:
+        """`shared`: the run's pages and items counted by all its workers (`DbFrontier.run_figures`)."""
         self.max_pages = crawl.max_pages
         self.max_items = crawl.max_items
         self.max_errors = crawl.max_errors
         self.max_seconds = crawl.max_seconds
         self.stats = stats
+        self.shared = shared
+
+    def _pages(self) -> int:
+        return self.stats.pages if self.shared is None else max(self.stats.pages, self.shared()[0])
+
+    def _items(self) -> int:
+        return self.stats.items if self.shared is None else max(self.stats.items, self.shared()[1])
 
     def may_dispatch(self, in_flight: int) -> bool:
         """Whether one more request may start: every request in flight may still become a page."""
-        return not self.max_pages or self.stats.pages + in_flight < self.max_pages
+        return not self.max_pages or self._pages() + in_flight < self.max_pages
 
     def may_process_item(self, in_pipelines: int) -> bool:
         """Whether one more item may enter the pipelines."""
-        return not self.max_items or self.stats.items + in_pipelines < self.max_items
+        return not self.max_items or self._items() + in_pipelines < self.max_items
 
     def reached(self) -> CloseReason | None:
         """The first limit the run's figures have reached, if any."""
         stats = self.stats
-        if self.max_pages and stats.pages >= self.max_pages:
+        if self.max_pages and self._pages() >= self.max_pages:
             return CloseReason.MAX_PAGES
-        if self.max_items and stats.items >= self.max_items:
+        if self.max_items and self._items() >= self.max_items:
             return CloseReason.MAX_ITEMS
         if self.max_errors and stats.errors >= self.max_errors:
             return CloseReason.MAX_ERRORS

@@ -1,10 +1,10 @@
 """One request's outcome, and the recorder the engine hands it to.
 
 The engine gathers what one request produced in an `Outcome`: its page row,
-its errors, the items that came out of the pipelines, the frontier rows of the
-requests it found, and its done mark; items reach it as the pipelines'
-result (`Recorder.keep`). When the request is finished the
-outcome goes, whole, to the `Recorder` the composition root gave the engine
+its errors, the items the `store` pipeline kept (through the request's run
+context, `RunContext.store_item`, as they were when they reached it), the
+frontier rows of the requests it found, and its done mark. When the request
+is finished the outcome goes, whole, to the `Recorder` the composition root gave the engine
 (`harvester.crawler`): the run's journal, which writes it in one transaction
 (`harvester.storage.journal`). A request cancelled midway is never recorded,
 so a resume does it again.
@@ -35,7 +35,7 @@ class Outcome:
     url: str | None = None  # the response's URL: what its items came from
     pages: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    items: list[dict[str, Any]] = field(default_factory=list)  # rows of the items that left the pipelines
+    items: list[dict[str, Any]] = field(default_factory=list)  # rows of the items the store pipeline kept
     found: list[dict[str, Any]] = field(default_factory=list)  # frontier rows (`harvester.frontier`)
     done: DoneMark | None = None  # the request's own frontier row, finished
     seq: int = 0  # the number of this request's next item
@@ -66,10 +66,6 @@ class Recorder(Protocol):
     @property
     def behind(self) -> bool:
         """Whether producers should wait (`pace`): outcomes are coming faster than they are written."""
-        ...
-
-    def keep(self, outcome: Outcome, item: Any) -> None:
-        """An item that came out of the pipelines, kept with its request's outcome (if the run stores items)."""
         ...
 
     def record(self, outcome: Outcome) -> None:

@@ -94,6 +94,13 @@ class RunContext(Protocol):
         """One `errors` row for this run, counted in its figures and logged."""
         ...
 
+    def store_item(self, item: Any) -> None:
+        """Store `item` in the `items` table as it is now, with the page it came from (the `store` pipeline).
+
+        A `ValueError` when a key field of the item is empty: it is not stored.
+        """
+        ...
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of one read-only SQL statement on the harvest database, as dicts."""
         ...
@@ -159,11 +166,6 @@ class Pipelines:
 
     def __init__(self, pipelines: Sequence[Any]) -> None:
         self.pipelines = list(pipelines)
-
-    @property
-    def stores_items(self) -> bool:
-        """Whether the items that come out are stored: a pipeline says so (the built-in `store`)."""
-        return any(getattr(pipeline, "stores_items", False) for pipeline in self.pipelines)
 
     async def open(self, run: Run) -> None:
         for pipeline in self.pipelines:

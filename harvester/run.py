@@ -1,13 +1,17 @@
 """A run as pipelines see it: its id, spider, settings, database, journal and figures.
 
 Pipelines are given it as a `harvester.RunContext` (`harvester.pipeline`): its id,
-spider, settings, `item_url()`, `record_error()` and the read-only `query()`.
+spider, settings, `item_url()`, `record_error()`, `store_item()` and the
+read-only `query()`.
 `RunStatus` names the states of `runs.status`.
 
 An item is processed with the context of the request it came from
 (`Run.for_request`): its `item_url()` names that page, and the errors it
-records are written with that request's outcome (`harvester.outcome`), so
-concurrent callbacks never mix their URLs.
+records, and the items it stores (`store_item`, what the `store` pipeline
+does), are written with that request's outcome (`harvester.outcome`), so
+concurrent callbacks never mix their URLs. An item is stored as it was when
+stored: a pipeline listed after `store` that changes or drops it does not
+change or take back what was stored, as in Scrapy.
 """
 
 from __future__ import annotations
@@ -75,6 +79,13 @@ class Run:
     def for_request(self, outcome: Outcome) -> RequestRun:
         """The run as a pipeline sees it while processing the items of the request of `outcome`."""
         return RequestRun(self, outcome)
+
+    def store_item(self, item: Any) -> None:
+        """Store `item` in the `items` table, outside any request (no page: `url` is None).
+
+        A `ValueError` when a key field of the item is empty: it is not stored.
+        """
+        self.journal.keep(None, item)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of one read-only SQL statement (`SELECT`/`WITH`/`VALUES`), as dicts.
@@ -163,6 +174,13 @@ class RequestRun:
     def record_error(self, kind: ErrorKind | str, message: str, url: str | None = None) -> None:
         """One `errors` row, written with the request's outcome, counted and logged."""
         self.run.record_error(kind, message, url, self.outcome)
+
+    def store_item(self, item: Any) -> None:
+        """Store `item` as it is now, written with the request's page in one transaction.
+
+        A `ValueError` when a key field of the item is empty: it is not stored.
+        """
+        self.run.journal.keep(self.outcome, item)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of one read-only SQL statement (`Run.query`)."""

@@ -1,13 +1,18 @@
 """Pipeline: items -> the `items` table, keyed items updated in place.
 
-Items are not written one by one: an item that comes out of the pipelines
-goes, as their result, into the outcome of the request it came from
-(`harvester.outcome`), and is written in the same transaction as that page
-and the requests it led to (`harvester.storage.journal`), in batches, whole
-or not at all; a batch that meets a transient database error is retried
-whole. A resumed run therefore never stores an item twice. This pipeline
-says the run stores its items (`stores_items`), and refuses an item it could
-not store.
+Items are not written one by one: an item that reaches this pipeline is kept,
+as it is then, in the outcome of the request it came from
+(`RunContext.store_item`, `harvester.outcome`), and is written in the same
+transaction as that page and the requests it led to
+(`harvester.storage.journal`), in batches, whole or not at all; a batch that
+meets a transient database error is retried whole. A resumed run therefore
+never stores an item twice.
+
+Order matters, as in Scrapy: pipelines listed before `store` decide what is
+stored (one that drops an item keeps it out); what reaches `store` is stored,
+and a pipeline listed after it (an export, a report, one that drops) changes
+or drops the item for what follows, not what was stored. A run without `store`
+in its list stores no items.
 
 An item with a natural key (its dataclass's `key` class variable, or the
 spider's `item_key`) updates the row stored before under that key, keeping
@@ -21,16 +26,12 @@ from __future__ import annotations
 from typing import Any
 
 from harvester import RunContext
-from harvester.items import as_dict, key_fields, key_of
 
 
 class StorePipeline:
-    """Stores the items that come out of the pipelines in the `items` table."""
-
-    stores_items = True  # the run's journal writes each item with its request's outcome
+    """Stores each item that reaches it in the `items` table, with the page it came from."""
 
     def process_item(self, item: Any, run: RunContext) -> None:
-        """Refuse an item whose key field is empty (a `pipeline` error); any other passes on to be stored."""
-        fields = key_fields(item, run.spider)
-        if fields:
-            key_of(as_dict(item), fields)  # a ValueError: not stored
+        """Keep the item, as it is now, with its request's outcome; one whose key field is empty is refused
+        (a `ValueError`: a `pipeline` error, and the item goes no further)."""
+        run.store_item(item)

@@ -251,7 +251,7 @@ def test_resume_survives_requests_an_earlier_version_queued(project):
         site.page("/i/*", "item page")
         stop_while_serving(project, site, "/slow.html", "crawl", "hostile", "-a", f"base={site.url}",
                            "-s", "fetch.concurrency=1")
-        queued = dict(project.sql("select url, id from frontier where state != 'done'"))
+        queued = dict(project.sql("select request ->> 'url', id from frontier where state != 'done'"))
         assert len(queued) == 4  # three item pages and /h/1.html
         edits = {
             "/i/1.html": "json_set(request, '$.url', 'http://[::1/x')",  # a host the URL parser refuses

@@ -16,6 +16,8 @@ from harvester.exceptions import DatabaseError
 from harvester.storage import migrate
 from harvester.storage.database import open_engine
 
+pytest_plugins = ["pg"]  # db_url: SQLite and PostgreSQL
+
 
 @pytest.fixture
 def engine(tmp_path):
@@ -79,3 +81,35 @@ def test_tables_without_a_revision_are_not_touched(engine):
 def test_an_unreachable_database_is_one_clear_error(tmp_path):
     with pytest.raises(DatabaseError, match="cannot open database"):
         open_engine(f"sqlite:///{tmp_path}/no/such/dir/harvest.db")
+
+
+def test_0008_drops_the_frontier_url_and_depth_and_downgrading_fills_them_from_the_request(db_url):
+    """The request JSON holds the URL and depth: queued requests survive both ways, on SQLite and PostgreSQL."""
+    import json
+
+    engine = open_engine(db_url)
+    migrate.upgrade(engine, "0007")
+    request = {"url": "http://127.0.0.1:1/a?b=1", "depth": 2, "callback": "parse_item"}
+    with engine.begin() as connection:
+        run_id = connection.execute(text(
+            "insert into runs (spider, started_at, status, stats) values ('s', '2026-12-01', 'running', '{}') "
+            "returning id")).scalar()
+        connection.execute(text(
+            "insert into frontier (run_id, fingerprint, url, host, priority, depth, request, state) "
+            "values (:run, 'f1', :url, '127.0.0.1:1', 0, 2, :request, 'queued'), "
+            "(:run, 'f2', 'http://127.0.0.1:1/', '127.0.0.1:1', 0, 0, :root, 'done')"),
+            {"run": run_id, "url": request["url"], "request": json.dumps(request),
+             "root": json.dumps({"url": "http://127.0.0.1:1/"})})
+    migrate.upgrade(engine)
+    columns = {column["name"] for column in inspect(engine).get_columns("frontier")}
+    assert "url" not in columns and "depth" not in columns
+    command.check(migrate.alembic_config(engine))
+    with engine.connect() as connection:
+        stored = connection.execute(text("select request from frontier where fingerprint = 'f1'")).scalar()
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == request
+    migrate.downgrade(engine, "0007")
+    with engine.connect() as connection:
+        rows = connection.execute(text("select fingerprint, url, depth from frontier order by fingerprint")).all()
+    assert [tuple(row) for row in rows] == [("f1", request["url"], 2), ("f2", "http://127.0.0.1:1/", 0)]
+    migrate.downgrade(engine, "base")
+    engine.dispose()

@@ -316,3 +316,15 @@ def test_a_feed_faster_than_the_database_waits_for_the_writer(tmp_path) -> None:
     with engine.connect() as connection:
         assert len(connection.execute(select(items.c.id)).all()) == BACKLOG + 2 * SPILL  # every spill written
     engine.dispose()
+
+
+def test_the_retired_storage_batch_size_is_an_unknown_key_in_one_line(project: Project) -> None:
+    """`[storage] batch_size` was never read (items go with their page's transaction): it is refused as any
+    unknown key is, before a run opens, so nobody tunes a setting that does nothing."""
+    config = project.root / "harvester.toml"
+    config.write_text(config.read_text().replace('url = "sqlite:///harvest.db"',
+                                                 'url = "sqlite:///harvest.db"\nbatch_size = 500'))
+    result = project.run("crawl", "anything")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == ["harvester: error: unknown key 'batch_size' in [storage]"]
+    assert not (project.root / "harvest.db").exists()

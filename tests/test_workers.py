@@ -11,6 +11,7 @@ import time
 from conftest import REPO, Handler, follow_spider
 
 PAGES = 120
+pytest_plugins = ["pg"]  # db_url: SQLite and PostgreSQL
 
 SPIDER = follow_spider("shared")
 
@@ -84,3 +85,39 @@ def test_workers_closed_by_max_pages_end_the_run_finished_with_its_reason(projec
     assert json.loads(stats)["close_reason"] == "max_pages"
     assert project.sql("select count(*) from frontier") == [(0,)]  # nothing left to resume
     assert len(site.hits) < PAGES  # closed long before the site was crawled
+
+
+def test_max_pages_holds_for_two_workers_together(project, site, db_url):
+    """Issue 11: `max_pages` is never exceeded at any concurrency, and two workers are one run."""
+    from sqlalchemy import create_engine, text
+
+    max_pages = 7
+
+    def page(handler: Handler) -> None:
+        time.sleep(0.02)  # both workers have requests in flight at once
+        number = int(handler.path.rsplit("/", 1)[1])
+        links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
+        handler.send_text(200, f"<h1>{number}</h1>{links}")
+
+    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
+    for i in range(PAGES):
+        site.routes[f"/p/{i}"] = page
+    project.spider("shared", SPIDER)
+    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
+               "-s", "fetch.concurrency=4", "-s", f"crawl.max_pages={max_pages}", "-s", f"storage.url={db_url}"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    workers = [subprocess.Popen([*command, "-s", f"fetch.user_agent=worker-{n}"], cwd=project.root,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for n in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=90)
+        assert worker.returncode == 0, err
+    assert 0 < sum(site.hits.values()) <= max_pages  # what the server saw
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("select count(*) from pages")).scalar() <= max_pages
+        [(status, stats)] = connection.execute(text("select status, stats from runs")).all()
+    engine.dispose()
+    stats = json.loads(stats) if isinstance(stats, str) else stats
+    assert status == "finished" and stats["close_reason"] == "max_pages"
+    assert stats["pages"] <= max_pages

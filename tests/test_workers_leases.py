@@ -225,7 +225,7 @@ def test_a_killed_worker_loses_nothing_and_the_run_finishes_after_the_last_page(
         workers["w0"].send_signal(signal.SIGKILL)
         workers["w0"].wait(timeout=10)
         held = {urlsplit(url).hostname + urlsplit(url).path for url, in rows(  # its claims: in flight or unwritten
-            db, f"select f.url from frontier f join workers w on f.worker = w.id "
+            db, f"select f.request ->> 'url' from frontier f join workers w on f.worker = w.id "
                 f"where w.pid = {workers['w0'].pid} and f.state = 'claimed'")}
         with hosts.lock:
             by_dead = sum(hit.worker == "w0" for hit in hosts.hits)

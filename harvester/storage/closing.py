@@ -53,7 +53,7 @@ async def close_run(
     with contextlib.suppress(DatabaseError):  # the figures counted in memory stay, then
         counted = await health.patience.run(lambda: recount(engine, run_id), "read")
         if figures is not None:
-            _take(figures, counted, journal.stores_items)
+            _take(figures, counted)
     stats = journal.heartbeat.figures()
 
     def close() -> None:
@@ -74,10 +74,10 @@ async def close_run(
         health.fail(exc)  # unless the run failed before; it stays resumable all the same
 
 
-def _take(figures: Stats, counted: dict[str, Any], stores_items: bool) -> None:
-    """Take the figures counted from the rows; items only if this run stores them."""
+def _take(figures: Stats, counted: dict[str, Any]) -> None:
+    """Take the figures counted from the rows; items only if the run stored some (`store` pipeline)."""
     figures.pages, figures.errors, figures.bytes = counted["pages"], counted["errors"], counted["bytes"]
     figures.statuses = collections.Counter({int(k): v for k, v in counted["statuses"].items()})
     figures.error_kinds = collections.Counter(counted["errors_by_kind"])
-    if stores_items or counted["items"]:
+    if counted["items"]:
         figures.items = counted["items"]

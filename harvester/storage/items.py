@@ -47,7 +47,7 @@ class _Stored:
 
 
 class ItemRows:
-    """How the items of a request's outcome become `items` rows (when the run stores items).
+    """How the items the store pipeline keeps with a request's outcome become `items` rows.
 
     Each row holds the item's JSON-ready data, its key if it has one, the page
     it came from, and, keyless, its place in the run (the request's frontier
@@ -60,15 +60,11 @@ class ItemRows:
         self.spider = spider
         self.name = spider.name
 
-    def row(self, outcome: Outcome, item: Any) -> dict[str, Any] | None:
-        """The row of one item of `outcome`; an item whose key field is empty costs one error row instead."""
+    def row(self, outcome: Outcome, item: Any) -> dict[str, Any]:
+        """The row of one item of `outcome`, its data as it is now; a `ValueError` when a key field is empty."""
         data = as_dict(item)
         fields = key_fields(item, self.spider)
-        try:
-            key = key_of(data, fields) if fields else None
-        except ValueError as exc:
-            outcome.error("pipeline", f"StorePipeline: ValueError: {exc}", outcome.url)
-            return None
+        key = key_of(data, fields) if fields else None
         row = {"run_id": self.run_id, "spider": self.name, "url": outcome.url, "data": data, "key": key}
         if outcome.source is not None:
             row["source"], row["seq"] = outcome.source, outcome.seq

@@ -16,8 +16,8 @@ them waits (`pace`), and no new request is handed out while `room` finished
 ones wait to be written (`steady`).
 
 Who writes what: the frontier writes its own rows (`DbFrontier.write`, given
-as `queue`), the items go through `harvester.storage.items` when the run
-stores them (`item_rows`), the heartbeat renews the run's figures
+as `queue`), the items the store pipeline keeps (`keep`) go through
+`harvester.storage.items` (`item_rows`), the heartbeat renews the run's figures
 (`harvester.storage.heartbeat`); retries and the run's failure are its
 `Health`'s; closing the run is `harvester.storage.closing`.
 """
@@ -64,7 +64,7 @@ class Journal:
         self, engine: Engine, run_id: int, stats: Stats | Callable[[], dict[str, Any]], gather: int = 1,
         patience: float = PATIENCE, item_rows: ItemRows | None = None, health: Health | None = None,
     ) -> None:
-        """`stats`: the run's figures, or a function giving them as JSON; `item_rows`: when the run stores items."""
+        """`stats`: the run's figures, or a function giving them as JSON; `item_rows`: makes items' rows (`keep`)."""
         self.engine = engine
         self.run_id = run_id
         self.backend = backend_of(engine)
@@ -92,19 +92,20 @@ class Journal:
         """The failure that ended the run's database, if any (its `Health`'s)."""
         return self.health.failure
 
-    @property
-    def stores_items(self) -> bool:
-        """Whether items handed to the journal are stored (the `store` pipeline is on)."""
-        return self.item_rows is not None
-
     # -- the recorder ----------------------------------------------------------------------------
 
-    def keep(self, outcome: Outcome, item: Any) -> None:
-        """An item that came out of the pipelines: its row goes with `outcome`, if the run stores items."""
-        if self.item_rows is not None:
-            row = self.item_rows.row(outcome, item)
-            if row is not None:
-                outcome.items.append(row)
+    def keep(self, outcome: Outcome | None, item: Any) -> None:
+        """Store an item, as it is now, with `outcome` (None: the run's own, written with the next batch).
+
+        What the store pipeline does (`RunContext.store_item`). A `ValueError`
+        when a key field of the item is empty: it is not stored.
+        """
+        if self.item_rows is None:
+            raise RuntimeError("a journal that stores items needs their rows' maker (item_rows)")
+        if outcome is None:
+            outcome = self._loose
+            self._wake.set()
+        outcome.items.append(self.item_rows.row(outcome, item))
 
     def record(self, outcome: Outcome) -> None:
         """The request is finished: its outcome may now be written."""

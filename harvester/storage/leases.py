@@ -11,7 +11,10 @@ anyone's slots.
 
 A claim whose lease ran out (its worker died or stalled) goes back to the
 queue at the next claim of any worker, under a new token: the outcome the
-stale worker may still write is dropped (`commit_done`). A run is finished by
+stale worker may still write is dropped (`commit_done`). A done row keeps the
+token of the claim that finished it. With `max_pages`, a claim takes no more
+than the run's pages and claims leave under it (`budget`), so workers together
+never pass it. A run is finished by
 the worker that finds, in the transaction that marks it, no request queued or
 claimed.
 """
@@ -29,7 +32,7 @@ from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, se
 from sqlalchemy.engine import Connection
 
 from harvester.storage.backend import backend_of
-from harvester.storage.tables import frontier, frontier_hosts, runs, workers
+from harvester.storage.tables import frontier, frontier_hosts, items, pages, runs, workers
 from harvester.utc import aware, now
 
 HOST = socket.gethostname()
@@ -96,6 +99,28 @@ def claim(
     return sorted(claimed, key=lambda row: (-row.priority, row.id))
 
 
+def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) -> tuple[int | None, int, int]:
+    """What the run's limits leave to claim, across its workers: (requests, the run's pages, its items).
+
+    Every claimed request may still become a page, so a claim may take at most
+    `max_pages` less the run's pages and claimed requests (None: no limit).
+    Counted under the run's lock, held to the end of the claim's transaction:
+    two workers never claim the same share.
+    """
+    backend = backend_of(connection)
+    backend.write_lock(connection)
+    connection.execute(backend.for_update(select(runs.c.id).where(runs.c.id == run_id)))
+    def count(query: Any) -> int:
+        return int(connection.execute(query).scalar() or 0)
+
+    pages_done = count(select(func.count()).select_from(pages).where(pages.c.run_id == run_id))
+    items_done = count(select(func.count()).select_from(items).where(items.c.run_id == run_id)) if max_items else 0
+    if not max_pages:
+        return None, pages_done, items_done
+    claimed = count(select(func.count()).where(frontier.c.run_id == run_id, frontier.c.state == "claimed"))
+    return max(0, max_pages - pages_done - claimed), pages_done, items_done
+
+
 def next_ready(connection: Connection, run_id: int) -> dt.datetime | None:
     """The earliest next start of a host with queued requests (None when nothing is queued)."""
     queued = select(frontier.c.id).where(frontier.c.run_id == frontier_hosts.c.run_id,
@@ -130,44 +155,74 @@ def add_hosts(connection: Connection, run_id: int, hosts: Sequence[str]) -> None
                                   [{"run_id": run_id, "host": host} for host in sorted(set(hosts))], ("run_id", "host"))
 
 
+# A finished request's done mark, only while it holds its claim's token. The token stays on the
+# done row: it tells, in the rare batch where a lease was taken over, which rows were ours.
+_DONE = (
+    update(frontier)
+    .where(frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed",
+           frontier.c.token == bindparam("b_token"))
+    .values(state="done", worker=None, lease_until=None)
+)
+_DONE_TOKENLESS = (  # a claim made before claims had tokens
+    update(frontier)
+    .where(frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed",
+           frontier.c.token.is_(None))
+    .values(state="done", worker=None, lease_until=None)
+    .returning(frontier.c.id)
+)
+_OURS = select(frontier.c.id).where(frontier.c.id.in_(bindparam("b_ids", expanding=True)),
+                                    frontier.c.state == "done", frontier.c.token == bindparam("b_token"))
+_HOSTS = select(frontier.c.id, frontier.c.run_id, frontier.c.host).where(
+    frontier.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
 def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt.datetime | None]]) -> set[int]:
     """Mark requests done, each only if it still holds its claim's token; the ids marked.
 
     `done` holds (frontier id, token, the host's next start as its worker saw it).
-    Each host's `next_start` becomes at least the latest of those.
+    Each host's `next_start` becomes at least the latest of those. A claim gives
+    one token to its whole batch, so this is one UPDATE per claim met; which rows
+    it marked is read back only when it marked fewer than asked (a lease taken over).
     """
     marked: set[int] = set()
-    next_starts: dict[tuple[int, str], dt.datetime] = {}
-    wanted = {row_id: moment for row_id, _token, moment in done}
     by_token: dict[str | None, list[int]] = {}
-    for row_id, token, _ in done:  # a claim gives one token to its whole batch: few groups
+    for row_id, token, _ in done:
         by_token.setdefault(token, []).append(row_id)
     for token, ids in by_token.items():
-        held = frontier.c.token.is_(None) if token is None else frontier.c.token == token
         for start in range(0, len(ids), 500):
-            rows = connection.execute(
-                update(frontier)
-                .where(frontier.c.id.in_(ids[start:start + 500]), held)
-                .values(state="done", worker=None, token=None, lease_until=None)
-                .returning(frontier.c.id, frontier.c.run_id, frontier.c.host)
-            ).all()
-            for row in rows:
-                marked.add(row.id)
-                moment = wanted[row.id]
-                key = (row.run_id, row.host)
-                if moment is not None and (key not in next_starts or next_starts[key] < moment):
-                    next_starts[key] = moment
-    if next_starts:
-        later: Any = bindparam("b_next")
-        connection.execute(
-            update(frontier_hosts)
-            .where(frontier_hosts.c.run_id == bindparam("b_run"), frontier_hosts.c.host == bindparam("b_host"))
-            .values(next_start=case((or_(frontier_hosts.c.next_start.is_(None),
-                                         frontier_hosts.c.next_start < later), later),
-                                    else_=frontier_hosts.c.next_start)),
-            [{"b_run": run, "b_host": host, "b_next": moment} for (run, host), moment in sorted(next_starts.items())],
-        )
+            chunk = ids[start:start + 500]
+            if token is None:
+                marked.update(connection.execute(_DONE_TOKENLESS, {"b_ids": chunk}).scalars())
+                continue
+            count = connection.execute(_DONE, {"b_ids": chunk, "b_token": token}).rowcount
+            if count == len(chunk):
+                marked.update(chunk)
+            elif count:
+                marked.update(connection.execute(_OURS, {"b_ids": chunk, "b_token": token}).scalars())
+    wanted = {row_id: moment for row_id, _token, moment in done if moment is not None and row_id in marked}
+    if wanted:
+        _push_next_starts(connection, wanted)
     return marked
+
+
+def _push_next_starts(connection: Connection, wanted: dict[int, dt.datetime]) -> None:
+    """Each host's `next_start` becomes at least the latest moment its finished requests name."""
+    next_starts: dict[tuple[int, str], dt.datetime] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), 500):
+        for row in connection.execute(_HOSTS, {"b_ids": ids[start:start + 500]}):
+            moment, key = wanted[row.id], (row.run_id, row.host)
+            if key not in next_starts or next_starts[key] < moment:
+                next_starts[key] = moment
+    later: Any = bindparam("b_next")
+    connection.execute(
+        update(frontier_hosts)
+        .where(frontier_hosts.c.run_id == bindparam("b_run"), frontier_hosts.c.host == bindparam("b_host"))
+        .values(next_start=case((or_(frontier_hosts.c.next_start.is_(None),
+                                     frontier_hosts.c.next_start < later), later),
+                                else_=frontier_hosts.c.next_start)),
+        [{"b_run": run, "b_host": host, "b_next": moment} for (run, host), moment in sorted(next_starts.items())],
+    )
 
 
 def join(connection: Connection, run_id: int, worker: str) -> None:

@@ -138,11 +138,9 @@ frontier = Table(
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("fingerprint", String(80), nullable=False),
-    Column("url", Text, nullable=False),
     Column("host", String(255), nullable=False),
     Column("priority", Integer, nullable=False),
-    Column("depth", Integer, nullable=False),
-    Column("request", Json, nullable=False),
+    Column("request", Json, nullable=False),  # the request (its url, depth, callback ...): what is read back
     Column("state", String(10), nullable=False),  # queued | claimed | done
     Column("worker", String(64), nullable=True),
     Column("lease_until", Timestamp, nullable=True),
