@@ -47,9 +47,9 @@ from harvester.serialize import request_from_json, request_to_json
 from harvester.storage import leases
 from harvester.storage.backend import backend_of
 from harvester.storage.journal import Journal
-from harvester.storage.leases import now
 from harvester.storage.tables import frontier
 from harvester.urls import host_of
+from harvester.utc import now
 
 log = logging.getLogger("harvester.frontier")
 RECENT = 100_000  # fingerprints remembered in memory, to skip most duplicates without a query

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from harvester.exceptions import DatabaseError
 from harvester.run import Run
 from harvester.scheduler import Scheduler
-from harvester.storage.leases import now
 from harvester.storage.live import Queue, queue_of
+from harvester.utc import now
 
 log = logging.getLogger("harvester")
 

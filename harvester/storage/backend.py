@@ -186,7 +186,8 @@ class PostgreSQL(Backend):
         return list(connection.execute(statement, list(rows)))
 
     def json_type(self) -> TypeEngine[Any]:
-        return _postgresql().JSONB()
+        jsonb: TypeEngine[Any] = _postgresql().JSONB()
+        return jsonb
 
     def field_equals(self, column: Any, field: str, value: str) -> ColumnElement[bool]:
         jsonb = _postgresql().JSONB
@@ -229,7 +230,8 @@ class Json(TypeDecorator[Any]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
-        return dialect.type_descriptor(named(dialect.name).json_type())
+        impl: TypeEngine[Any] = dialect.type_descriptor(named(dialect.name).json_type())
+        return impl
 
 
 def no_writes(connection: Any) -> None:

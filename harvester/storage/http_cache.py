@@ -21,9 +21,9 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 
 from harvester.exceptions import DatabaseError
-from harvester.storage.leases import now
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import http_cache
+from harvester.utc import now
 
 log = logging.getLogger("harvester.storage")
 BATCH = 200

@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from harvester.storage.leases import now
 from harvester.storage.tables import frontier, frontier_hosts, runs, workers
-from harvester.utc import aware
+from harvester.utc import aware, now
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from sqlalchemy.engine import Connection, Engine
 from harvester.exceptions import HarvesterError
 from harvester.run import RunStatus
 from harvester.storage.backend import backend_of
-from harvester.storage.leases import now
 from harvester.storage.recount import count_rows
 from harvester.storage.retry import PATIENCE, Patience
 from harvester.storage.tables import runs
-from harvester.utc import aware
+from harvester.utc import aware, now
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -78,7 +77,9 @@ def _open_run(
             insert(runs).values(spider=spider, job=job, started_at=now(), status=RunStatus.RUNNING, stats={},
                                 owner=OWNER, heartbeat_at=now())
         )
-        return int(result.inserted_primary_key[0]), None
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row
+        return int(key[0]), None
 
 
 def shared_stats(
