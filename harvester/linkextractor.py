@@ -145,7 +145,7 @@ class LinkExtractor:
         return links
 
     def matches(self, url: str) -> bool:
-        """Whether `url` passes the allow, deny and domain rules."""
+        """Whether `url` passes the allow, deny, domain and extension rules (Scrapy's `matches`)."""
         return self._accepts(Link(url))
 
     def _elements(self, response: Response) -> Iterable[Any]:

@@ -124,3 +124,14 @@ def test_rules_send_links_to_their_callbacks_and_follow_as_told(tmp_path, site: 
     assert site.hits["/item/1/reviews"] == 0  # the item rule has a callback, so it does not follow
     assert site.hits["/cat/books"] == 1
     assert result.stats.errors == 0
+
+
+def test_matches_applies_the_extractors_rules_to_one_url_as_scrapys_does():
+    extractor = LinkExtractor(allow=r"/books/", deny=r"/books/draft", allow_domains=["shop.test"],
+                              deny_extensions=["pdf"])
+    assert extractor.matches("http://shop.test/books/1.html")
+    assert extractor.matches("http://www.shop.test/books/2.html")  # a subdomain of an allowed domain
+    assert not extractor.matches("http://shop.test/about.html")  # not allowed
+    assert not extractor.matches("http://shop.test/books/draft-3.html")  # denied
+    assert not extractor.matches("http://other.test/books/1.html")  # another domain
+    assert not extractor.matches("http://shop.test/books/4.pdf")  # a denied extension
