@@ -6,35 +6,12 @@ the default middleware list with a spider middleware of its own around it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
 
 from conftest import Handler
-
-from harvester import Spider
-from harvester.config import build
-from harvester.crawler import crawl
-
-
-class Collect(Spider):
-    name = "collect"
-
-    def parse(self, response):
-        yield {"url": response.url, "h1": response.css("h1::text").get()}
-
-
-def run(tmp_path, spider_cls, urls, env=None, **sections):
-    spider_cls.start_urls = list(urls)
-    options = {"fetch": {"retries": 0, "timeout": 5, "obey_robots": False}}
-    for name, values in sections.items():
-        options.setdefault(name, {}).update(values)
-    return asyncio.run(crawl(build(options, root=tmp_path, env=env or {}), spider_cls))
-
-
-def h1s(sql, tmp_path):
-    return sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.h1') from items"))
+from test_http_behaviour import Collect, h1s, run  # the same spider and one-crawl helper
 
 
 def cookies_at(site, path):

@@ -16,6 +16,31 @@ pytest_plugins = ["pg"]  # db_url: SQLite and PostgreSQL
 SPIDER = follow_spider("shared")
 
 
+def page_linking_on(handler: Handler) -> None:
+    """A page /p/N linking to three others, so the site is one graph the workers share."""
+    number = int(handler.path.rsplit("/", 1)[1])
+    links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
+    handler.send_text(200, f"<h1>{number}</h1>{links}")
+
+
+def serve_pages(site, page) -> None:
+    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
+    for i in range(PAGES):
+        site.routes[f"/p/{i}"] = page
+
+
+def start_workers(project, site, *settings: str, named: bool = False) -> list[subprocess.Popen]:
+    """Two `harvester worker` processes on the shared spider; `named`: each its own User-Agent."""
+    project.spider("shared", SPIDER)
+    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}"]
+    for setting in settings:
+        command += ["-s", setting]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    return [subprocess.Popen([*command, *(["-s", f"fetch.user_agent=worker-{n}"] if named else [])],
+                             cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for n in range(2)]
+
+
 def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
     # Each worker claims at most `concurrency` (4) requests and the host has 8 slots, so the first
     # pages a worker asks for are held until the other worker asks for one too: however late the
@@ -29,21 +54,11 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
             both_came.set()
         both_came.wait(timeout=50)
         time.sleep(0.01)
-        number = int(handler.path.rsplit("/", 1)[1])
-        links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
-        handler.send_text(200, f"<h1>{number}</h1>{links}")
+        page_linking_on(handler)
 
-    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
-    for i in range(PAGES):
-        site.routes[f"/p/{i}"] = page
-    project.spider("shared", SPIDER)
-    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
-               "-s", "fetch.concurrency=4", "-s", "fetch.timeout=60"]
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    serve_pages(site, page)
     # each named by its User-Agent so the server tells who fetched what
-    workers = [subprocess.Popen([*command, "-s", f"fetch.user_agent=worker-{n}"], cwd=project.root,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-               for n in range(2)]
+    workers = start_workers(project, site, "fetch.concurrency=4", "fetch.timeout=60", named=True)
     results = [worker.communicate(timeout=90) for worker in workers]
     for worker, (out, err) in zip(workers, results):
         assert worker.returncode == 0, err
@@ -63,20 +78,8 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
 
 
 def test_workers_closed_by_max_pages_end_the_run_finished_with_its_reason(project, site):
-    def page(handler: Handler) -> None:
-        number = int(handler.path.rsplit("/", 1)[1])
-        links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
-        handler.send_text(200, f"<h1>{number}</h1>{links}")
-
-    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
-    for i in range(PAGES):
-        site.routes[f"/p/{i}"] = page
-    project.spider("shared", SPIDER)
-    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
-               "-s", "fetch.concurrency=2", "-s", "crawl.max_pages=5"]
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    workers = [subprocess.Popen(command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env) for _ in range(2)]
+    serve_pages(site, page_linking_on)
+    workers = start_workers(project, site, "fetch.concurrency=2", "crawl.max_pages=5")
     for worker in workers:
         _, err = worker.communicate(timeout=90)
         assert worker.returncode == 0, err
@@ -95,20 +98,11 @@ def test_max_pages_holds_for_two_workers_together(project, site, db_url):
 
     def page(handler: Handler) -> None:
         time.sleep(0.02)  # both workers have requests in flight at once
-        number = int(handler.path.rsplit("/", 1)[1])
-        links = "".join(f'<a href="/p/{(number * 7 + k) % PAGES}">x</a>' for k in range(3))
-        handler.send_text(200, f"<h1>{number}</h1>{links}")
+        page_linking_on(handler)
 
-    site.page("/", "".join(f'<a href="/p/{i}">{i}</a>' for i in range(0, PAGES, 10)))
-    for i in range(PAGES):
-        site.routes[f"/p/{i}"] = page
-    project.spider("shared", SPIDER)
-    command = [sys.executable, "-m", "harvester", "worker", "shared", "-a", f"base={site.url}",
-               "-s", "fetch.concurrency=4", "-s", f"crawl.max_pages={max_pages}", "-s", f"storage.url={db_url}"]
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    workers = [subprocess.Popen([*command, "-s", f"fetch.user_agent=worker-{n}"], cwd=project.root,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-               for n in range(2)]
+    serve_pages(site, page)
+    workers = start_workers(project, site, "fetch.concurrency=4", f"crawl.max_pages={max_pages}",
+                            f"storage.url={db_url}", named=True)
     for worker in workers:
         _, err = worker.communicate(timeout=90)
         assert worker.returncode == 0, err
