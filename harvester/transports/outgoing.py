@@ -90,6 +90,6 @@ def _through_httpx(request: Request, headers: Mapping[str, str], extensions: dic
         url=httpcore.URL(scheme=built.url.raw_scheme, host=built.url.raw_host, port=built.url.port,
                          target=built.url.raw_path),
         headers=built.headers.raw,
-        content=built.stream,  # type: ignore[arg-type]
+        content=built.stream,
         extensions=extensions,
     )
