@@ -37,6 +37,11 @@ CallNext = Callable[[Request], Awaitable[Response]]
 class Middleware(Protocol):
     """One fetch step: `await call_next(request)` runs the rest of the chain.
 
+    Usually an `async def`; a plain method that returns an awaitable works too,
+    so a step with nothing to do for a request can return `call_next(request)`
+    itself, and the chain's coroutines are one fewer (the built-in robots and
+    login steps do so).
+
     Example:
         ```python
         class AddHeader:
@@ -49,7 +54,7 @@ class Middleware(Protocol):
         ```
     """
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response: ...
+    def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]: ...
 
 
 class _Link:

@@ -20,6 +20,7 @@ not a header: the ftp transport asks the same `Credentials` for it.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable
 
 import httpx
 
@@ -37,13 +38,16 @@ class Auth:
         self.credentials = credentials
         self._digests: dict[Login, httpx.DigestAuth] = {}  # one per configured login: it keeps its nonce
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]:
         login = self.credentials.for_request(request)
         if login is None or not schemes.current().speaks_http(request.url) or _has_authorization(request):
-            return await call_next(request)
+            return call_next(request)  # nothing to add: no coroutine of this step's own
         if login.scheme != "digest":
-            return await call_next(_authorized(request, _basic(login)))
-        # Digest comes only from [auth] (URL userinfo is Basic): one flow per entry, kept.
+            return call_next(_authorized(request, _basic(login)))
+        return self._digest(request, login, call_next)
+
+    async def _digest(self, request: Request, login: Login, call_next: CallNext) -> Response:
+        """Digest comes only from [auth] (URL userinfo is Basic): one flow per entry, kept."""
         if (digest := self._digests.get(login)) is None:
             digest = self._digests[login] = httpx.DigestAuth(login.username, login.password)
         flow = digest.auth_flow(httpx.Request(request.method, request.url))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from harvester.exceptions import FetchTimeout, Forbidden
 from harvester.request import Request
@@ -20,7 +19,7 @@ class Dispatch:
         self.timeout = timeout
 
     async def __call__(self, request: Request) -> Response:
-        scheme = urlsplit(request.url).scheme.lower()
+        scheme = request.url.partition(":")[0]  # a parsed URL: its scheme in lower case
         transport = self.transports.get(scheme)
         if transport is None:
             raise Forbidden(f"no transport for {scheme}:// URLs", request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import time
+from collections.abc import Awaitable
 from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
@@ -44,18 +45,29 @@ class Robots:
         self._rules: dict[str, tuple[float, Protego]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        parts = urlsplit(request.url)
-        if schemes.current().has_robots(parts.scheme):
-            rules = await self._rules_for(f"{parts.scheme}://{parts.netloc.lower()}")
-            if not rules.can_fetch(request.url, self.token):
-                raise RobotsDisallowed(getattr(rules, "why", "disallowed by robots.txt"), request)
+    def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]:
+        url = request.url
+        scheme = url.partition(":")[0]  # a parsed URL: lower case
+        if not schemes.current().has_robots(scheme):
+            return call_next(request)
+        end = url.find("/", len(scheme) + 3)  # a parsed URL with a host has a path
+        root = url[:end].lower() if end > 0 else f"{scheme}://{urlsplit(url).netloc.lower()}"
+        cached = self._rules.get(root)
+        if cached and cached[0] > time.monotonic():  # known: no coroutine of this step's own
+            self._check(cached[1], request)
+            return call_next(request)
+        return self._first(root, request, call_next)
+
+    async def _first(self, root: str, request: Request, call_next: CallNext) -> Response:
+        """Fetch the host's robots.txt (once, whoever asks first), then check and send `request`."""
+        self._check(await self._rules_for(root), request)
         return await call_next(request)
 
+    def _check(self, rules: Protego, request: Request) -> None:
+        if not rules.can_fetch(request.url, self.token):
+            raise RobotsDisallowed(getattr(rules, "why", "disallowed by robots.txt"), request)
+
     async def _rules_for(self, root: str) -> Protego:
-        cached = self._rules.get(root)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
         lock = self._locks.setdefault(root, asyncio.Lock())
         async with lock:
             cached = self._rules.get(root)

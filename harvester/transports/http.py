@@ -1,7 +1,11 @@
-"""The http/https transport: httpx, several small connection pools, capped bodies.
+"""The http/https transport: httpcore pools built by httpx, several small ones, capped bodies.
 
-One `httpx.AsyncClient` pool gets slower as requests in flight grow, so the
-transport spreads requests over several small clients. Bodies are read raw and
+One connection pool gets slower as requests in flight grow, so the transport
+spreads requests over several small ones (`harvester.transports.pool`). Each
+request goes to its pool as the `httpcore.Request` httpx would have passed on
+(`harvester.transports.outgoing`), without httpx parsing its URL again, and
+its body is read from httpcore's stream; httpcore's exceptions are translated
+here, as httpx would translate them (the same names and messages). Bodies are read raw and
 decoded here one bounded piece at a time (`harvester.decoding`), so neither a
 large body nor a compression bomb is ever held past `max_size`, and a streamed
 body never holds more than one piece. Buffered bodies take their bytes from
@@ -27,9 +31,11 @@ import itertools
 import ssl
 import sys
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import httpcore
 import httpx
 
 from harvester.config import Settings
@@ -46,18 +52,19 @@ from harvester.memory import Lease, MemoryBudget, OverBudget
 from harvester.request import Request
 from harvester.response import Response
 from harvester.transports import pool
+from harvester.transports.outgoing import wire_request
 from harvester.urls import host_of
 
 
 class HttpTransport:
-    """http:// and https:// URLs through httpx; each response's body read and decoded here, capped."""
+    """http:// and https:// URLs through httpcore's pools; each response's body read and decoded here, capped."""
 
     def __init__(self, settings: Settings) -> None:
         fetch = settings.fetch
         self.max_size = int(fetch.max_size)
         self.feed_max_size = int(fetch.feed_max_size)
         self.budget = MemoryBudget(int(fetch.memory_budget), fetch.concurrency)
-        self.user_agent = fetch.user_agent
+        self._defaults = {"User-Agent": fetch.user_agent, "Accept-Encoding": ACCEPT_ENCODING}  # under a request's own
         # A buffered body is read within the fetcher's total deadline: no clock per read or write.
         # A streamed body outlives it, so each of its reads has `timeout` seconds.
         self.timeouts = {False: httpx.Timeout(None).as_dict(), True: httpx.Timeout(fetch.timeout).as_dict()}
@@ -72,7 +79,6 @@ class HttpTransport:
         self._verified: ssl.SSLContext | None = self._context
         self._via: dict[str, pool.Client] = {}  # a client per proxy a request named
         self._via_limits = httpx.Limits(max_connections=fetch.concurrency, max_keepalive_connections=fetch.concurrency)
-        self._proxied = frozenset(scheme.lower() for scheme in fetch.proxies)
         self._clients = [_client(settings, limits, self._verified) for _ in range(pools)]
         if any(proxy.lower().startswith("https:") for proxy in fetch.proxies.values()):
             self._trust()  # the proxy itself is reached over TLS
@@ -96,30 +102,24 @@ class HttpTransport:
     async def fetch(self, request: Request) -> Response:
         if self._verified is not None and request.url[:6].lower() == "https:":
             self._trust()
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(request.headers or {})}
-        outgoing = httpx.Request(
-            request.method, request.url, headers=httpx.Headers(headers, "latin-1"),
-            content=request.body,  # type: ignore[arg-type]
-            extensions={"timeout": self.timeouts[request.stream]},
-        )
-        client = self._client_for(request.url) if request.proxy is None else self._through(request.proxy, request)
+        outgoing = wire_request(request, self._defaults, {"timeout": self.timeouts[request.stream]})
+        if request.proxy is not None:
+            connections = self._through(request.proxy, request).connections_for(request.url)
+        else:
+            connections = self._client_for(request.url).connections_for(request.url)
         with _translated(request):
-            if request.proxy is not None or request.url.partition(":")[0].lower() not in self._proxied:
-                # Nothing for the client to add (no proxy of [fetch] proxies, no jar of its own, no
-                # redirects): its transport directly, through httpx's public transport API.
-                raw = await client.direct.handle_async_request(outgoing)
-                raw.request = outgoing
-            else:
-                raw = await client.send(outgoing, stream=True, follow_redirects=False)
-            response = Response(url=str(raw.url), status=raw.status_code, headers=raw.headers, request=request)
-            if request.stream and 200 <= raw.status_code < 300:
-                response.stream, response.streamed = self._stream(raw, request), True
-                response._close = raw.aclose
+            raw = await connections.handle_async_request(outgoing)
+            body: Any = raw.stream
+            response = Response(url=request.url, status=raw.status, headers=httpx.Headers(raw.headers),
+                                request=request)
+            if request.stream and 200 <= raw.status < 300:
+                response.stream, response.streamed = self._stream(body, response, request), True
+                response._close = body.aclose
                 return response
             try:
-                await self._read(raw, request, response)
+                await self._read(body, request, response)
             finally:
-                await raw.aclose()
+                await body.aclose()
         return response
 
     def _through(self, proxy: str, request: Request) -> pool.Client:
@@ -132,15 +132,15 @@ class HttpTransport:
                 via = pool.transport(proxy=httpx.Proxy(proxy), verify=self._context, limits=self._via_limits)
             except (ValueError, httpx.InvalidURL, ImportError):  # ImportError: socks5:// without socksio
                 raise FetchError(f"bad proxy URL {split_userinfo(proxy)[0]!r}", request) from None
-            client = self._via[proxy] = pool.Client(via, trust_env=False)
+            client = self._via[proxy] = pool.Client(via)
         return client
 
-    async def _stream(self, raw: httpx.Response, request: Request) -> AsyncIterator[bytes]:
+    async def _stream(self, raw: AsyncIterable[bytes], response: Response, request: Request) -> AsyncIterator[bytes]:
         """A streamed body, decoded as it arrives, capped by `feed_max_size` when set."""
-        decoder = Decoder(raw.headers.get("content-encoding"), self.feed_max_size or sys.maxsize)
+        decoder = Decoder(response.headers.get("content-encoding"), self.feed_max_size or sys.maxsize)
         with _translated(request):
             try:
-                async for chunk in raw.aiter_raw():
+                async for chunk in raw:
                     for piece in decoder.decode(chunk):  # the next piece is inflated once this one is used
                         yield piece
                 for piece in decoder.finish():
@@ -152,9 +152,9 @@ class HttpTransport:
             if decoder.damage:
                 raise Truncated(f"{decoder.damage}; the readable part was used", request)
 
-    async def _read(self, raw: httpx.Response, request: Request, response: Response) -> None:
+    async def _read(self, raw: AsyncIterable[bytes], request: Request, response: Response) -> None:
         """Read the body into `response`, its bytes taken from the memory budget as they come."""
-        length = raw.headers.get("content-length", "")
+        length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_size:
             raise TooLarge(f"Content-Length {length} is over max_size {self.max_size}", request)
         if request.method == "HEAD":
@@ -162,8 +162,8 @@ class HttpTransport:
         lease = self.budget.lease()
         body = io.BytesIO()  # grows in place; getvalue() hands its buffer over without a copy
         try:
-            decoder = Decoder(raw.headers.get("content-encoding"), self.max_size)
-            async for chunk in raw.aiter_raw():
+            decoder = Decoder(response.headers.get("content-encoding"), self.max_size)
+            async for chunk in raw:
                 for piece in decoder.decode(chunk):
                     await lease.grow(len(piece))
                     body.write(piece)
@@ -206,12 +206,12 @@ def _releaser(lease: Lease) -> Callable[[], Awaitable[None]]:
 
 
 def _client(settings: Settings, limits: httpx.Limits, verify: ssl.SSLContext | bool) -> pool.Client:
-    mounts = {
-        f"{scheme}://": httpx.AsyncHTTPTransport(proxy=_proxy(settings, url), verify=verify, limits=limits)
+    proxied = {
+        scheme: httpx.AsyncHTTPTransport(proxy=_proxy(settings, url), verify=verify, limits=limits)
         for scheme, url in settings.fetch.proxies.items()
     }
     direct = pool.transport(verify=verify, limits=limits, resolve=settings.fetch.resolve)
-    return pool.Client(direct, mounts=mounts, trust_env=False)
+    return pool.Client(direct, proxied)
 
 
 def _proxy(settings: Settings, url: str) -> httpx.Proxy:
@@ -222,18 +222,25 @@ def _proxy(settings: Settings, url: str) -> httpx.Proxy:
     return httpx.Proxy(url)
 
 
+_NETWORK = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError, httpcore.UnsupportedProtocol,
+            httpx.HTTPError)
+
+
 @contextmanager
 def _translated(request: Request) -> Iterator[None]:
-    """httpx's exceptions as Harvester's, at this boundary."""
+    """httpcore's (and httpx's) exceptions as Harvester's, at this boundary.
+
+    httpx would raise its own exception of the same name for each of httpcore's; the messages are the same.
+    """
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (httpcore.TimeoutException, httpx.TimeoutException) as exc:
         raise FetchTimeout(f"timed out ({type(exc).__name__})", request) from exc
-    except httpx.HTTPError as exc:
+    except _NETWORK as exc:
         raise NetworkError(_describe(exc), request) from exc
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: Exception) -> str:
     reason = exc.__context__ or exc.__cause__
     text = str(exc) or str(reason or "") or type(exc).__name__
     if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(reason, ssl.SSLCertVerificationError):

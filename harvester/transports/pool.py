@@ -8,10 +8,12 @@ httpcore as they are. The backend also applies `[fetch] resolve` (a host
 name's address chosen by the operator, as curl's `--resolve`) to direct
 connections; through a proxy, the proxy resolves names.
 
-Cookies are a step of the fetch chain (one jar per run,
-`harvester.fetching.cookies`), so each client's private jar, which httpx fills
-from every response, is switched off: that was another few percent of a
-crawl's CPU.
+Requests reach a pool as `httpcore.Request`s cut from the parsed URL
+(`harvester.transports.outgoing`), and responses are read from httpcore's
+stream: httpx's request and response models, which parse each URL again and
+wrap each read, are not on the way. httpx still builds the pools (TLS,
+limits, proxies with their credentials), and cookies are a step of the fetch
+chain (one jar per run, `harvester.fetching.cookies`), never a client's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping
 
+import httpcore
 import httpx
 
 from harvester.transports.sockets import Backend
@@ -36,18 +39,25 @@ def transport(resolve: Mapping[str, str] | None = None, **options: typing.Any) -
     return http
 
 
-class _NoCookies(httpx.Cookies):
-    """A client jar that keeps nothing: the run's jar is the cookie step's."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        pass
+def connections(http: httpx.AsyncHTTPTransport) -> httpcore.AsyncConnectionPool:
+    """The httpcore pool behind an httpx transport (what its `handle_async_request` passes requests to)."""
+    return http._pool
 
 
-class Client(httpx.AsyncClient):
-    """An `httpx.AsyncClient` without a cookie jar of its own, its direct transport at hand."""
+class Client:
+    """One small pool of connections, direct, with a transport per scheme of `[fetch] proxies` beside it."""
 
-    def __init__(self, direct: httpx.AsyncHTTPTransport, **options: typing.Any) -> None:
-        super().__init__(transport=direct, **options)
+    def __init__(self, direct: httpx.AsyncHTTPTransport,
+                 proxied: Mapping[str, httpx.AsyncHTTPTransport] | None = None) -> None:
         self.direct = direct
-        if hasattr(self, "_cookies"):
-            self._cookies = _NoCookies()
+        self.proxied = {scheme.lower(): http for scheme, http in (proxied or {}).items()}
+
+    def connections_for(self, url: str) -> httpcore.AsyncConnectionPool:
+        """The pool a (parsed, so lower-case scheme) URL is sent through: its scheme's proxy, else direct."""
+        http = self.proxied.get(url.partition(":")[0]) if self.proxied else None
+        return connections(http or self.direct)
+
+    async def aclose(self) -> None:
+        """Close every connection of the direct and proxied pools."""
+        for http in (self.direct, *self.proxied.values()):
+            await http.aclose()
