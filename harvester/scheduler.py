@@ -86,7 +86,8 @@ class Scheduler:
             if self.events.wants(RequestScheduled):
                 self.events.emit(RequestScheduled(request))
             return row
-        return self._filter(request, "duplicate")
+        self.events.emit(RequestFiltered(request, "duplicate"))  # a dozen a page: emitted here, not via _filter
+        return None
 
     def _filter(self, request: Request, reason: str) -> None:
         self.events.emit(RequestFiltered(request, reason))
