@@ -55,6 +55,7 @@ class Response:
     _soup: BeautifulSoup | None = field(default=None, repr=False)
     _base_url: str | None = field(default=None, repr=False)
     _resolver: urls.Resolver | None = field(default=None, repr=False)
+    _type: str | None = field(default=None, repr=False)  # the Content-Type header, read once
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives (decoded, capped): the stream of a streamed response, else `body`."""
@@ -84,7 +85,15 @@ class Response:
     @property
     def content_type(self) -> str:
         """The media type of the `Content-Type` header, lower case, without parameters (`"text/html"`); `""` when absent."""
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+        return self._type_header.split(";")[0].strip().lower()
+
+    @property
+    def _type_header(self) -> str:
+        """The `Content-Type` header as sent (`""` when absent), read once: a page asks for it
+        four times or more, and a look-up in `httpx.Headers` is a scan of the headers."""
+        if self._type is None:
+            self._type = self.headers.get("content-type", "")
+        return self._type
 
     @property
     def encoding(self) -> str:
@@ -95,7 +104,7 @@ class Response:
         UTF-8 if the body is valid UTF-8, else detected (windows-1252 for Latin text).
         """
         if self._encoding is None:
-            self._encoding = charsets.html_encoding(self.headers.get("content-type", ""), self.body)
+            self._encoding = charsets.html_encoding(self._type_header, self.body)
         return self._encoding
 
     @property
@@ -120,7 +129,7 @@ class Response:
         """The body parsed once into a `Selector`: XML for an XML media type (XHTML excepted), else HTML."""
         if self._selector is None:
             if "xml" in self.content_type and "html" not in self.content_type:
-                body = charsets.xml_as_utf8(self.body, self.headers.get("content-type", ""))
+                body = charsets.xml_as_utf8(self.body, self._type_header)
                 self._selector = Selector.from_xml(body)  # decoded by our labels, not libxml2's
             else:
                 self._selector = Selector.from_html(self.body, self.encoding, base_url=self.url)
@@ -155,8 +164,10 @@ class Response:
         """The URL the page's links are relative to: its first `<base href>` if valid, else its URL."""
         if self._base_url is None:
             own = self.url
-            with contextlib.suppress(InvalidURL):
-                own = urls.parse(own)
+            request = self.request
+            if request is None or own != request.url:  # a request's URL is parsed already
+                with contextlib.suppress(InvalidURL):
+                    own = urls.parse(own)
             self._base_url = own
             wide = codecs.lookup(self.encoding).name.startswith(("utf-16", "utf-32"))  # "<base" not in ASCII bytes
             if self.is_html and (wide or _BASE_TAG.search(self.body) is not None):  # a scan, not a parse

@@ -64,15 +64,19 @@ class Scheduler:
         # Its URL was parsed by `Request` (WHATWG): no control character, a valid host and port.
         scheme = self.schemes.of(request.url)
         if scheme is None:
-            return self._filter(request, "unsafe_scheme")  # no transport of this crawl fetches it
+            self._filter(request, "unsafe_scheme")
+            return None  # no transport of this crawl fetches it
         if scheme.confined:
             from_own = parent is not None and self.schemes.of(parent.url) is scheme
             if not (from_own and self._under_file_root(request.url)):
-                return self._filter(request, "unsafe_scheme")
+                self._filter(request, "unsafe_scheme")
+                return None
         if scheme.has_host and not domain_allowed(request.url, self.allowed_domains):
-            return self._filter(request, "offsite")
+            self._filter(request, "offsite")
+            return None
         if self.depth_limit and request.depth > self.depth_limit:
-            return self._filter(request, "depth")
+            self._filter(request, "depth")
+            return None
         return self._push(request)
 
     def _under_file_root(self, url: str) -> bool:
@@ -86,7 +90,8 @@ class Scheduler:
             if self.events.wants(RequestScheduled):
                 self.events.emit(RequestScheduled(request))
             return row
-        return self._filter(request, "duplicate")
+        self.events.emit(RequestFiltered(request, "duplicate"))  # a dozen a page: emitted here, not via _filter
+        return None
 
     def _filter(self, request: Request, reason: str) -> None:
         self.events.emit(RequestFiltered(request, reason))

@@ -148,6 +148,22 @@ def test_links_honour_an_upper_case_base_tag_in_any_encoding(charset: str) -> No
     assert list(response.links()) == ["http://cdn.example.com/b/x.html"]
 
 
+def test_base_url_is_the_parsed_response_url_after_a_redirect_and_the_request_url_without() -> None:
+    request = Request("http://example.com/dir/page.html")
+    same = Response(url="http://example.com/dir/page.html", status=200, request=request, body=b"<a href=x>")
+    moved = Response(url="HTTP://Example.com:80/other/../new page.html", status=200, request=request,
+                     body=b"<a href=x>")
+    assert same.base_url == "http://example.com/dir/page.html"
+    assert moved.base_url == "http://example.com/new%20page.html"
+    assert list(moved.links()) == ["http://example.com/x"]
+
+
+def test_content_type_and_encoding_come_from_the_header_read_once() -> None:
+    response = html_response(b"<p>caf\xe9</p>", content_type="Text/HTML; charset=ISO-8859-1")
+    assert (response.content_type, response.encoding, response.is_html) == ("text/html", "cp1252", True)
+    assert response.text == "<p>caf\u00e9</p>"
+
+
 def test_links_of_a_non_html_response_are_empty() -> None:
     response = html_response(b'{"href": "/x"}', content_type="application/json")
     assert list(response.links()) == []
