@@ -40,7 +40,8 @@ def as_dict(item: Any, scrub_nul: bool = True) -> dict[str, Any]:
         text = json.dumps(data, default=_plain, allow_nan=False)  # ASCII: surrogates escaped, not refused
     except ValueError:  # NaN or infinity
         text = json.dumps(_finite(json.loads(json.dumps(data, default=_plain))))
-    return _scrubbed(json.loads(text))
+    scrubbed: dict[str, Any] = _scrubbed(json.loads(text))
+    return scrubbed
 
 
 _SCALARS = (str, int, float, bool, type(None))

@@ -53,7 +53,7 @@ class Retry:
             await asyncio.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.cap, self.backoff * 2**attempt) * random.uniform(0.75, 1.25)
+        return min(self.cap, self.backoff * 2.0**attempt) * random.uniform(0.75, 1.25)
 
 
 def retry_after(value: str | None) -> float | None:
