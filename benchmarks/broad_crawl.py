@@ -50,6 +50,7 @@ def address(n: int) -> str:
 
 # -- the site: one process, one asyncio server listening on every host's address --------------
 
+
 def serve(hosts: int, pages: int, port: int, log_path: str) -> None:
     hits: list[tuple[str, str, float]] = []
     index = {address(n): n for n in range(hosts)}
@@ -75,8 +76,10 @@ def serve(hosts: int, pages: int, port: int, log_path: str) -> None:
                     links.append(f'<a href="http://{address((n + 1) % hosts)}:{port}/p/{k}">across</a>')
                     body = f"<h1>{host} {k}</h1>" + "".join(links)
                 data = body.encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
+                )
                 await writer.drain()
         except (ConnectionError, IndexError, ValueError):
             pass
@@ -84,8 +87,7 @@ def serve(hosts: int, pages: int, port: int, log_path: str) -> None:
             writer.close()
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, host=[address(n) for n in range(hosts)], port=port,
-                                            backlog=1024)
+        server = await asyncio.start_server(handle, host=[address(n) for n in range(hosts)], port=port, backlog=1024)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, lambda: dump())
@@ -106,8 +108,9 @@ class Site:
         self.hosts, self.pages = hosts, pages
         self.port = _free_port()
         self.log = workdir / "hits.json"
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve", str(hosts), str(pages),
-                                         str(self.port), str(self.log)])
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(hosts), str(pages), str(self.port), str(self.log)]
+        )
         time.sleep(1.0)
 
     def starts(self) -> list[str]:
@@ -136,11 +139,18 @@ def figures(hits: list[tuple[str, str, float]], hosts: int, delay: float) -> dic
     rate = len(hits) / seconds
     bound = hosts / delay
     repeats = len(hits) - len({(host, path) for host, path, _ in hits})
-    return {"pages": len(hits), "seconds": round(seconds, 1), "pages_per_s": round(rate, 1),
-            "share_of_bound": round(rate / bound, 3), "min_gap_s": round(min(gaps), 3), "fetched_twice": repeats}
+    return {
+        "pages": len(hits),
+        "seconds": round(seconds, 1),
+        "pages_per_s": round(rate, 1),
+        "share_of_bound": round(rate / bound, 3),
+        "min_gap_s": round(min(gaps), 3),
+        "fetched_twice": repeats,
+    }
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
+
 
 class Postgres:
     def __init__(self) -> None:
@@ -151,26 +161,38 @@ class Postgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self.data = self.root / "data"
-        subprocess.run(_as_postgres([initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                                     "--no-sync"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres([initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            check=True,
+            capture_output=True,
+        )
         self.port = _free_port()
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c max_connections=200")
-        subprocess.run(_as_postgres([self.pg_ctl, "-D", str(self.data), "-l", str(self.root / "log"), "-o", options,
-                                     "-w", "start"]), check=True, capture_output=True)
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c max_connections=200"
+        )
+        subprocess.run(
+            _as_postgres(
+                [self.pg_ctl, "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def new_database(self) -> str:
         import psycopg
 
         name = "broad_" + uuid.uuid4().hex[:8]
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute(f'create database "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def close(self) -> None:
-        subprocess.run(_as_postgres([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -219,8 +241,9 @@ process.start()
 """
 
 
-def harvester_run(site: Site, postgres: Postgres, workers: int, delay: float, concurrency: int,
-                  workdir: Path) -> dict[str, float]:
+def harvester_run(
+    site: Site, postgres: Postgres, workers: int, delay: float, concurrency: int, workdir: Path
+) -> dict[str, float]:
     project = workdir / f"harvester-{workers}"
     (project / "spiders").mkdir(parents=True)
     (project / "spiders" / "__init__.py").write_text("")
@@ -245,16 +268,20 @@ obey_robots = false
     command = [sys.executable, "-m", "harvester", "worker", "broad", "-a", f"base={starts}"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     began = time.monotonic()
-    processes = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=env) for _ in range(workers)]
+    processes = [
+        subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(workers)
+    ]
     outputs = [process.communicate() for process in processes]
     wall = time.monotonic() - began
     for process, (_out, err) in zip(processes, outputs):
         if process.returncode:
             sys.exit(f"a worker failed:\n{err[-3000:]}")
-    claims = [tuple(float(x) for x in found.groups())
-              for _out, err in outputs
-              if (found := re.search(r"claims: \d+, median ([\d.]+) ms, 95th percentile ([\d.]+) ms", err))]
+    claims = [
+        tuple(float(x) for x in found.groups())
+        for _out, err in outputs
+        if (found := re.search(r"claims: \d+, median ([\d.]+) ms, 95th percentile ([\d.]+) ms", err))
+    ]
     result = figures(site.take_log(), site.hosts, delay)
     result["wall_s"] = round(wall, 1)
     result["claim_median_ms"] = round(max(c[0] for c in claims), 1) if claims else float("nan")
@@ -297,8 +324,9 @@ def main() -> None:
     try:
         site.take_log()
         for workers in [int(n) for n in args.workers.split(",")]:
-            rows.append((f"harvester x{workers}", harvester_run(site, postgres, workers, args.delay,
-                                                                args.concurrency, workdir)))
+            rows.append(
+                (f"harvester x{workers}", harvester_run(site, postgres, workers, args.delay, args.concurrency, workdir))
+            )
             print(rows[-1], flush=True)
         if not args.no_scrapy and SCRAPY.exists():
             rows.append(("scrapy", scrapy_run(site, args.delay, workdir)))
@@ -308,14 +336,20 @@ def main() -> None:
         site.close()
         shutil.rmtree(workdir, ignore_errors=True)
     total = args.hosts * (args.pages + 1)
-    print(f"\n{args.hosts} hosts x {args.pages} pages (+ /) = {total} pages, delay {args.delay} s, per host 1: "
-          f"politeness bound {args.hosts / args.delay:.0f} pages/s")
-    print(f"{'crawler':<14} {'pages':>6} {'pages/s':>8} {'of bound':>9} {'claim ms (median/p95)':>22} "
-          f"{'min gap s':>10} {'twice':>6} {'wall s':>7}")
+    print(
+        f"\n{args.hosts} hosts x {args.pages} pages (+ /) = {total} pages, delay {args.delay} s, per host 1: "
+        f"politeness bound {args.hosts / args.delay:.0f} pages/s"
+    )
+    print(
+        f"{'crawler':<14} {'pages':>6} {'pages/s':>8} {'of bound':>9} {'claim ms (median/p95)':>22} "
+        f"{'min gap s':>10} {'twice':>6} {'wall s':>7}"
+    )
     for label, row in rows:
         claim = f"{row['claim_median_ms']}/{row['claim_p95_ms']}" if "claim_median_ms" in row else "-"
-        print(f"{label:<14} {row['pages']:>6} {row['pages_per_s']:>8} {row['share_of_bound']:>9.1%} {claim:>22} "
-              f"{row['min_gap_s']:>10} {row['fetched_twice']:>6} {row['wall_s']:>7}")
+        print(
+            f"{label:<14} {row['pages']:>6} {row['pages_per_s']:>8} {row['share_of_bound']:>9.1%} {claim:>22} "
+            f"{row['min_gap_s']:>10} {row['fetched_twice']:>6} {row['wall_s']:>7}"
+        )
 
 
 if __name__ == "__main__":

@@ -34,10 +34,16 @@ FIELDS = ("id", "title", "price", "sku", "category", "description", "url", "tags
 def records(feed: Path):
     """Each <record> of the XML feed as a dict of FIELDS, parsed in bounded memory."""
     for _, node in etree.iterparse(str(feed), tag="record", resolve_entities=False, no_network=True):
-        yield {"id": node.get("id"), "title": node.findtext("title"), "price": node.findtext("price"),
-               "sku": node.findtext("sku"), "category": node.findtext("category"),
-               "description": node.findtext("description"), "url": node.findtext("url"),
-               "tags": ";".join(tag.text or "" for tag in node.iterfind("tags/tag"))}
+        yield {
+            "id": node.get("id"),
+            "title": node.findtext("title"),
+            "price": node.findtext("price"),
+            "sku": node.findtext("sku"),
+            "category": node.findtext("category"),
+            "description": node.findtext("description"),
+            "url": node.findtext("url"),
+            "tags": ";".join(tag.text or "" for tag in node.iterfind("tags/tag")),
+        }
         node.clear(keep_tail=True)
         while node.getprevious() is not None:
             del node.getparent()[0]
@@ -88,8 +94,19 @@ def measure(kind: str, source: Path) -> dict[str, object]:
     try:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
         with tempfile.TemporaryDirectory() as scratch:
-            out = subprocess.run([sys.executable, __file__, "--child", kind, f"http://127.0.0.1:{port}/{source.name}",
-                                  f"{scratch}/bench.db"], check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    kind,
+                    f"http://127.0.0.1:{port}/{source.name}",
+                    f"{scratch}/bench.db",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
     finally:
         server.terminate()
         server.wait()

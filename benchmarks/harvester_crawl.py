@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-SPIDER = '''
+SPIDER = """
 from harvester import Spider
 
 
@@ -52,7 +52,7 @@ class BenchSite(Spider):
             }
         for link in response.links():
             yield response.follow(link, callback=self.parse)
-'''
+"""
 
 
 def project(concurrency: int) -> Path:
@@ -60,7 +60,8 @@ def project(concurrency: int) -> Path:
     (root / "spiders").mkdir()
     (root / "spiders" / "__init__.py").write_text("")
     (root / "spiders" / "bench.py").write_text(SPIDER)
-    (root / "harvester.toml").write_text(textwrap.dedent(f"""
+    (root / "harvester.toml").write_text(
+        textwrap.dedent(f"""
         [project]
         spiders = ["spiders"]
         pipelines = ["store"]
@@ -74,7 +75,8 @@ def project(concurrency: int) -> Path:
         user_agent = "benchbot/1.0"
         retries = 1
         revalidate = false
-        """))
+        """)
+    )
     return root
 
 
@@ -91,16 +93,39 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # The database is created once, as a deployment would (`harvester db upgrade`), so
     # the crawling processes never load Alembic: their RSS is the crawl's own.
-    subprocess.run([sys.executable, "-m", "harvester", "db", "upgrade"], cwd=root, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "harvester", "db", "upgrade"], cwd=root, env=env, check=True, stdout=subprocess.DEVNULL
+    )
     began = time.perf_counter()
     processes = []
     for index in range(args.processes):
         timing = root / f"time-{index}.txt"
-        processes.append((timing, subprocess.Popen(
-            ["/usr/bin/time", "-v", "-o", str(timing), sys.executable, "-m", "harvester", command, "benchsite",
-             "-a", f"base={args.base}", *extra],
-            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+        processes.append(
+            (
+                timing,
+                subprocess.Popen(
+                    [
+                        "/usr/bin/time",
+                        "-v",
+                        "-o",
+                        str(timing),
+                        sys.executable,
+                        "-m",
+                        "harvester",
+                        command,
+                        "benchsite",
+                        "-a",
+                        f"base={args.base}",
+                        *extra,
+                    ],
+                    cwd=root,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
     failed = 0
     for _, process in processes:
         _, err = process.communicate()
@@ -120,12 +145,24 @@ def main() -> int:
         (robots,) = connection.execute("select count(*) from errors where kind = 'robots'").fetchone()
         (refetched,) = connection.execute("select count(*) - count(distinct url) from pages").fetchone()
         (status,) = connection.execute("select status from runs order by id desc limit 1").fetchone()
-    print(json.dumps({
-        "crawler": f"harvester x{args.processes}", "concurrency": args.concurrency, "status": status,
-        "pages_200": pages_200, "status_404": status_404, "items": items, "robots_forbidden": robots,
-        "fetched_twice": refetched, "crawl_s": round(seconds, 2), "pages_per_s": round(pages_200 / seconds, 1),
-        "cpu_s": round(cpu, 1), "peak_rss_mb_total": round(rss, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "crawler": f"harvester x{args.processes}",
+                "concurrency": args.concurrency,
+                "status": status,
+                "pages_200": pages_200,
+                "status_404": status_404,
+                "items": items,
+                "robots_forbidden": robots,
+                "fetched_twice": refetched,
+                "crawl_s": round(seconds, 2),
+                "pages_per_s": round(pages_200 / seconds, 1),
+                "cpu_s": round(cpu, 1),
+                "peak_rss_mb_total": round(rss, 1),
+            }
+        )
+    )
     return 1 if failed else 0
 
 

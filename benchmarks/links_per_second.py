@@ -41,15 +41,26 @@ def page(links: int, seed: int = 7) -> bytes:
         elif x < 0.85:
             href = f"http://127.0.0.1:8088/p/{target // 1000}/{target}.html"
         elif x < 0.95:
-            href = rng.choice(["https://www.example.com/a", "//cdn.example.org/assets/x", "mailto:s@example.com",
-                               "javascript:void(0)", "/search?q=a+b&page=2", "/p/./1/2.html"])
+            href = rng.choice(
+                [
+                    "https://www.example.com/a",
+                    "//cdn.example.org/assets/x",
+                    "mailto:s@example.com",
+                    "javascript:void(0)",
+                    "/search?q=a+b&page=2",
+                    "/p/./1/2.html",
+                ]
+            )
         else:
             href = f"/p/{target // 1000}/{target}.html?ref=list&sort=price"
         if rng.random() < 0.1:
             href += "#reviews"
         hrefs.append(f'<li><a href="{href}">link {i}</a></li>')
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body><ul>"
-            + "\n".join(hrefs) + "</ul></body></html>").encode()
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body><ul>"
+        + "\n".join(hrefs)
+        + "</ul></body></html>"
+    ).encode()
 
 
 def response(body: bytes) -> Response:
@@ -82,11 +93,16 @@ def main() -> None:
             page_.follow(link).fingerprint  # noqa: B018 - what the frontier computes per request
 
     per = 1e9 / args.links
-    print(json.dumps({
-        "links_on_page": args.links, "links_found": found,
-        "links_ns_per_link": round(best(args.rounds, links) * per),
-        "links_follow_fingerprint_ns_per_link": round(best(args.rounds, follow) * per),
-    }))
+    print(
+        json.dumps(
+            {
+                "links_on_page": args.links,
+                "links_found": found,
+                "links_ns_per_link": round(best(args.rounds, links) * per),
+                "links_follow_fingerprint_ns_per_link": round(best(args.rounds, follow) * per),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

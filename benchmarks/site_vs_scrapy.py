@@ -35,10 +35,12 @@ def run(label: str, command: list[str]) -> dict:
         sys.exit(f"{label} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if "cpu_s" not in result:  # a single process: /usr/bin/time measured it
-        result["cpu_s"] = round(sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)",
-                                                                  text)), 1)
+        result["cpu_s"] = round(
+            sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text)), 1
+        )
         result["peak_rss_mb_total"] = round(
-            int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024, 1)
+            int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024, 1
+        )
     result["label"] = label
     print(json.dumps(result), flush=True)  # the counts to check: pages, 404s, items, robots, fetched twice
     return result
@@ -53,20 +55,39 @@ def main() -> int:
         subprocess.run([sys.executable, str(BENCH / "gen_site.py")], check=True)
     subprocess.run(["sh", str(BENCH / "serve.sh"), "start"], check=False)
     results = [
-        run("scrapy", [args.scrapy, str(BENCH / "scrapy_crawl.py"), "-c", str(args.concurrency), "--out", "none",
-                       "-s", "CONCURRENT_ITEMS=16", "--log-level", "WARNING"]),
+        run(
+            "scrapy",
+            [
+                args.scrapy,
+                str(BENCH / "scrapy_crawl.py"),
+                "-c",
+                str(args.concurrency),
+                "--out",
+                "none",
+                "-s",
+                "CONCURRENT_ITEMS=16",
+                "--log-level",
+                "WARNING",
+            ],
+        ),
         run("harvester x1", [sys.executable, str(HERE / "harvester_crawl.py"), "-c", str(args.concurrency)]),
-        run("harvester x2", [sys.executable, str(HERE / "harvester_crawl.py"), "-c", str(args.concurrency // 2),
-                             "-p", "2"]),
+        run(
+            "harvester x2",
+            [sys.executable, str(HERE / "harvester_crawl.py"), "-c", str(args.concurrency // 2), "-p", "2"],
+        ),
     ]
     scrapy = results[0]
-    print(f"\n{'crawler':<14}{'pages 200':>10}{'items':>8}{'pages/s':>10}{'CPU s':>8}{'peak RSS MB':>13}"
-          f"{'x Scrapy pages/s':>18}{'x Scrapy RSS':>14}")
+    print(
+        f"\n{'crawler':<14}{'pages 200':>10}{'items':>8}{'pages/s':>10}{'CPU s':>8}{'peak RSS MB':>13}"
+        f"{'x Scrapy pages/s':>18}{'x Scrapy RSS':>14}"
+    )
     for result in results:
-        print(f"{result['label']:<14}{result['pages_200']:>10}{result['items']:>8}{result['pages_per_s']:>10}"
-              f"{result['cpu_s']:>8}{result['peak_rss_mb_total']:>13}"
-              f"{result['pages_per_s'] / scrapy['pages_per_s']:>18.2f}"
-              f"{result['peak_rss_mb_total'] / scrapy['peak_rss_mb_total']:>14.2f}")
+        print(
+            f"{result['label']:<14}{result['pages_200']:>10}{result['items']:>8}{result['pages_per_s']:>10}"
+            f"{result['cpu_s']:>8}{result['peak_rss_mb_total']:>13}"
+            f"{result['pages_per_s'] / scrapy['pages_per_s']:>18.2f}"
+            f"{result['peak_rss_mb_total'] / scrapy['peak_rss_mb_total']:>14.2f}"
+        )
     return 0
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harvester.pipelines.store import StorePipeline  # noqa: E402
+
 from harvester import Spider  # noqa: E402
 from harvester.config import build  # noqa: E402
 from harvester.outcome import Outcome  # noqa: E402
@@ -42,7 +44,6 @@ from harvester.storage.items import ItemRows  # noqa: E402
 from harvester.storage.journal import Journal  # noqa: E402
 from harvester.storage.migrate import ensure_current  # noqa: E402
 from harvester.storage.runs import open_run  # noqa: E402
-from harvester.pipelines.store import StorePipeline  # noqa: E402
 
 PER_PAGE = 100
 
@@ -90,11 +91,18 @@ def main() -> None:
     args = parser.parse_args()
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="harvester-bench-")) / "harvest.db"
     url = f"sqlite:///{path}"
-    for name, spider, changed_every in (("keyless", Plain, 0), ("keyed, first run", Keyed, 0),
-                                        ("keyed, second run", Keyed, 10)):
+    for name, spider, changed_every in (
+        ("keyless", Plain, 0),
+        ("keyed, first run", Keyed, 0),
+        ("keyed, second run", Keyed, 10),
+    ):
         seconds = asyncio.run(one_run(url, spider, args.n, changed_every))
-        print(json.dumps({"pass": name, "items": args.n, "seconds": round(seconds, 2),
-                          "items_per_s": round(args.n / seconds)}), flush=True)
+        print(
+            json.dumps(
+                {"pass": name, "items": args.n, "seconds": round(seconds, 2), "items_per_s": round(args.n / seconds)}
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -62,13 +62,21 @@ def main() -> int:
     print(json.dumps(ours), flush=True)
     if ours["records"] != expected:
         print(f"harvester stored {ours['records']} of {expected} records", file=sys.stderr)
-    summary = {"feed_bytes": feed.stat().st_size, "records": expected, "harvester_records_per_s": ours["records_per_s"],
-               "harvester_peak_rss_mb": ours["peak_rss_mb"], "all_stored": ours["records"] == expected}
+    summary = {
+        "feed_bytes": feed.stat().st_size,
+        "records": expected,
+        "harvester_records_per_s": ours["records_per_s"],
+        "harvester_peak_rss_mb": ours["peak_rss_mb"],
+        "all_stored": ours["records"] == expected,
+    }
     if not args.no_scrapy:
         theirs = measure_scrapy(feed)
         print(json.dumps(theirs), flush=True)
-        summary |= {"scrapy_records_per_s": theirs["records_per_s"], "scrapy_peak_rss_mb": theirs["peak_rss_mb"],
-                    "ratio": round(ours["records_per_s"] / theirs["records_per_s"], 2)}
+        summary |= {
+            "scrapy_records_per_s": theirs["records_per_s"],
+            "scrapy_peak_rss_mb": theirs["peak_rss_mb"],
+            "ratio": round(ours["records_per_s"] / theirs["records_per_s"], 2),
+        }
     print(json.dumps(summary))
     return 0 if summary["all_stored"] else 1
 
@@ -77,8 +85,12 @@ def generate(feed: Path, size: int) -> int:
     """The feed's record count, generating the feed first when it is missing."""
     meta = feed.with_suffix(".json")
     if not (feed.exists() and meta.exists()):
-        out = subprocess.run([sys.executable, str(BENCH / "gen_feed.py"), "--out", str(feed), "--bytes", str(size)],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, str(BENCH / "gen_feed.py"), "--out", str(feed), "--bytes", str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         meta.write_text(out)
     return int(json.loads(meta.read_text())["records"])
 
@@ -89,8 +101,12 @@ def measure_harvester(feed: Path) -> dict[str, object]:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
         with tempfile.TemporaryDirectory() as scratch:
             url = f"http://127.0.0.1:{port}/{feed.name}"
-            out = subprocess.run([sys.executable, __file__, "--child", url, "--db", f"{scratch}/bench.db"],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", url, "--db", f"{scratch}/bench.db"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
     finally:
         server.terminate()
         server.wait()
@@ -99,13 +115,23 @@ def measure_harvester(feed: Path) -> dict[str, object]:
 
 def measure_scrapy(feed: Path) -> dict[str, object]:
     if not Path(SCRAPY_PYTHON).exists():
-        raise SystemExit(f"{SCRAPY_PYTHON} not found: python3 -m venv /tmp/scrapyvenv && "
-                         "/tmp/scrapyvenv/bin/pip install scrapy")
-    out = subprocess.run([SCRAPY_PYTHON, str(BENCH / "xml_stream.py"), "scrapy-xmliter_lxml", "--file", str(feed)],
-                         check=True, capture_output=True, text=True).stdout
+        raise SystemExit(
+            f"{SCRAPY_PYTHON} not found: python3 -m venv /tmp/scrapyvenv && /tmp/scrapyvenv/bin/pip install scrapy"
+        )
+    out = subprocess.run(
+        [SCRAPY_PYTHON, str(BENCH / "xml_stream.py"), "scrapy-xmliter_lxml", "--file", str(feed)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
-    return {"side": "scrapy xmliter_lxml", "records": result["records"], "seconds": result["seconds"],
-            "records_per_s": result["records_per_s"], "peak_rss_mb": result["peak_rss_mb"]}
+    return {
+        "side": "scrapy xmliter_lxml",
+        "records": result["records"],
+        "seconds": result["seconds"],
+        "records_per_s": result["records_per_s"],
+        "peak_rss_mb": result["peak_rss_mb"],
+    }
 
 
 def child(url: str, db: Path) -> int:
@@ -119,8 +145,12 @@ def child(url: str, db: Path) -> int:
         itertag = "record"
 
         def parse_node(self, response, node):
-            return {"id": node.xpath("@id").get(), "title": node.xpath("title/text()").get(),
-                    "price": node.xpath("price/text()").get(), "sku": node.xpath("sku/text()").get()}
+            return {
+                "id": node.xpath("@id").get(),
+                "title": node.xpath("title/text()").get(),
+                "price": node.xpath("price/text()").get(),
+                "sku": node.xpath("sku/text()").get(),
+            }
 
     return store_feed(Feed, Path(db), "harvester XMLFeedSpider -> SQLite")
 
@@ -132,11 +162,14 @@ def store_feed(spider: type, db: Path, side: str) -> int:
     from harvester.config import build
     from harvester.crawler import crawl
 
-    settings = build({
-        "project": {"pipelines": ["pipelines.store"]},
-        "storage": {"url": f"sqlite:///{db}"},
-        "fetch": {"obey_robots": False, "revalidate": False, "timeout": 60},
-    }, root=db.parent)
+    settings = build(
+        {
+            "project": {"pipelines": ["pipelines.store"]},
+            "storage": {"url": f"sqlite:///{db}"},
+            "fetch": {"obey_robots": False, "revalidate": False, "timeout": 60},
+        },
+        root=db.parent,
+    )
     started = time.perf_counter()
     run = asyncio.run(crawl(settings, spider))
     seconds = time.perf_counter() - started
@@ -144,9 +177,19 @@ def store_feed(spider: type, db: Path, side: str) -> int:
         records = connection.execute("select count(*) from items where run_id = ?", (run.id,)).fetchone()[0]
         errors = connection.execute("select kind, message from errors").fetchall()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"side": side, "status": run.status, "records": records,
-                      "seconds": round(seconds, 2), "records_per_s": round(records / seconds),
-                      "peak_rss_mb": round(peak, 1), "errors": errors[:3]}))
+    print(
+        json.dumps(
+            {
+                "side": side,
+                "status": run.status,
+                "records": records,
+                "seconds": round(seconds, 2),
+                "records_per_s": round(records / seconds),
+                "peak_rss_mb": round(peak, 1),
+                "errors": errors[:3],
+            }
+        )
+    )
     return 0
 
 

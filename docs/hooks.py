@@ -53,14 +53,17 @@ def scrapy_settings_table() -> str:
     from harvester import scrapy_settings
 
     rows = {name: f"`{key}`" for name, key in scrapy_settings.COUNTERPARTS.items()}
-    rows |= {name: f"no counterpart; {hint.replace('|', chr(92) + '|')}"
-             for name, hint in scrapy_settings.WITHOUT_COUNTERPART.items()}
+    rows |= {
+        name: f"no counterpart; {hint.replace('|', chr(92) + '|')}"
+        for name, hint in scrapy_settings.WITHOUT_COUNTERPART.items()
+    }
     lines = ["| Scrapy setting | Harvester |", "|---|---|"]
     lines += [f"| `{name}` | {rows[name]} |" for name in sorted(rows)]
     return "\n".join(lines)
 
 
 # -- harvester.toml -------------------------------------------------------------------------------
+
 
 def meanings(cls: type) -> dict[str, str]:
     """Field name -> meaning: the docstring's `Attributes:` entries, else trailing `# comments`."""
@@ -131,8 +134,11 @@ def section_table(cls: type, title: str) -> list[str]:
         else:
             default = fld.default_factory()  # type: ignore[misc]
         if fld.name not in meaning:
-            log.warning("harvester.config.%s.%s has no meaning: add it to the class docstring's "
-                        "Attributes: section", cls.__name__, fld.name)
+            log.warning(
+                "harvester.config.%s.%s has no meaning: add it to the class docstring's Attributes: section",
+                cls.__name__,
+                fld.name,
+            )
         text = meaning.get(fld.name, "").replace("|", "\\|")
         lines.append(f"| `{fld.name}` | {toml_type(hints[fld.name])} | `{toml_value(default)}` | {text} |")
     return lines + [""]
@@ -159,14 +165,14 @@ def settings_page() -> str:
         kind = typing.get_type_hints(config.Settings)[fld.name]
         inner = typing.get_args(kind)[-1] if typing.get_origin(kind) in (Mapping, dict) else kind
         if dataclasses.is_dataclass(inner) and inner not in listed:
-            log.warning("harvester.config: section %s (%s) is not in the settings reference",
-                        fld.name, inner.__name__)
+            log.warning("harvester.config: section %s (%s) is not in the settings reference", fld.name, inner.__name__)
     for cls, title in sections:
         lines += section_table(cls, title)
     return "\n".join(lines)
 
 
 # -- commands -------------------------------------------------------------------------------------
+
 
 def subcommands(parser: argparse.ArgumentParser, path: str):
     for action in parser._actions:
@@ -237,6 +243,7 @@ def commands_page() -> str:
 
 # -- database -------------------------------------------------------------------------------------
 
+
 def database_page() -> str:
     from harvester.storage.tables import metadata
 
@@ -267,16 +274,30 @@ def database_page() -> str:
             elif column.default is not None and not callable(getattr(column.default, "arg", None)):
                 default = f"`{column.default.arg}`"
             kind = "JSON" if "Json" in type(column.type).__name__ else str(column.type)
-            rows.append([f"`{column.name}`", kind, "yes" if column.nullable else "no", ", ".join(key), default,
-                         (column.comment or "").replace("|", "\\|")])
+            rows.append(
+                [
+                    f"`{column.name}`",
+                    kind,
+                    "yes" if column.nullable else "no",
+                    ", ".join(key),
+                    default,
+                    (column.comment or "").replace("|", "\\|"),
+                ]
+            )
         headings = ["column", "type", "null", "key", "default", "meaning"]
         shown = [i for i in range(len(headings)) if i < 4 or any(row[i] for row in rows)]  # no empty columns
         lines += ["| " + " | ".join(headings[i] for i in shown) + " |", "|" + "---|" * len(shown)]
         lines += ["| " + " | ".join(row[i] for i in shown) + " |" for row in rows]
         indexes = sorted(table.indexes, key=lambda index: index.name or "")
         if indexes:
-            lines += ["", "Indexes: " + "; ".join(
-                f"`{index.name}` ({', '.join(c.name for c in index.columns)}"
-                f"{', unique' if index.unique else ''})" for index in indexes) + "."]
+            lines += [
+                "",
+                "Indexes: "
+                + "; ".join(
+                    f"`{index.name}` ({', '.join(c.name for c in index.columns)}{', unique' if index.unique else ''})"
+                    for index in indexes
+                )
+                + ".",
+            ]
         lines.append("")
     return "\n".join(lines)

@@ -34,14 +34,48 @@ CATEGORIES = [
 ]
 
 ADJECTIVES = [
-    "Silent", "Crimson", "Hidden", "Last", "Golden", "Broken", "Distant",
-    "Forgotten", "Little", "Wandering", "Quiet", "Northern", "Naïve", "Über",
-    "Secret", "Burning", "Frozen", "Electric", "Midnight", "Paper",
+    "Silent",
+    "Crimson",
+    "Hidden",
+    "Last",
+    "Golden",
+    "Broken",
+    "Distant",
+    "Forgotten",
+    "Little",
+    "Wandering",
+    "Quiet",
+    "Northern",
+    "Naïve",
+    "Über",
+    "Secret",
+    "Burning",
+    "Frozen",
+    "Electric",
+    "Midnight",
+    "Paper",
 ]
 NOUNS = [
-    "Garden", "River", "Clockmaker", "Lighthouse", "Café", "Orchard", "Atlas",
-    "Harbour", "Cartographer", "Library", "Season", "Mountain", "Island",
-    "Letters", "Engine", "Fjörd", "Kingdom", "Señor", "Station", "Tide",
+    "Garden",
+    "River",
+    "Clockmaker",
+    "Lighthouse",
+    "Café",
+    "Orchard",
+    "Atlas",
+    "Harbour",
+    "Cartographer",
+    "Library",
+    "Season",
+    "Mountain",
+    "Island",
+    "Letters",
+    "Engine",
+    "Fjörd",
+    "Kingdom",
+    "Señor",
+    "Station",
+    "Tide",
 ]
 PATTERNS = [
     "The {adj} {noun}",
@@ -50,7 +84,70 @@ PATTERNS = [
     "The {noun} and the {noun2}",
     "{noun2}: The {adj} {noun}",
 ]
-LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "enim", "ad", "minim", "veniam", "quis", "nostrud", "exercitation", "ullamco", "laboris", "nisi", "aliquip", "ex", "ea", "commodo", "consequat", "duis", "aute", "irure", "in", "reprehenderit", "voluptate", "velit", "esse", "cillum", "fugiat", "nulla", "pariatur", "excepteur", "sint", "occaecat", "cupidatat", "non", "proident", "sunt", "culpa", "qui", "officia", "deserunt", "mollit", "anim", "id", "est", "laborum"]
+LOREM = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+    "duis",
+    "aute",
+    "irure",
+    "in",
+    "reprehenderit",
+    "voluptate",
+    "velit",
+    "esse",
+    "cillum",
+    "fugiat",
+    "nulla",
+    "pariatur",
+    "excepteur",
+    "sint",
+    "occaecat",
+    "cupidatat",
+    "non",
+    "proident",
+    "sunt",
+    "culpa",
+    "qui",
+    "officia",
+    "deserunt",
+    "mollit",
+    "anim",
+    "id",
+    "est",
+    "laborum",
+]
 
 E = html.escape
 
@@ -93,23 +190,24 @@ def make_books(rng: random.Random) -> list[dict]:
         seen.add(title)
         in_stock = rng.random() >= 0.15
         others = [m for m in range(1, NUM_BOOKS + 1) if m != n]
-        books.append({
-            "n": n,
-            "id": book_id(n),
-            "title": title,
-            "price": rng.randint(500, 6000) / 100,
-            "stock": rng.randint(1, 25) if in_stock else 0,
-            "category": rng.randrange(len(CATEGORIES)),
-            "description": " ".join(rng.choice(LOREM) for _ in range(60)).capitalize() + ".",
-            "related": rng.sample(others, 3),
-        })
+        books.append(
+            {
+                "n": n,
+                "id": book_id(n),
+                "title": title,
+                "price": rng.randint(500, 6000) / 100,
+                "stock": rng.randint(1, 25) if in_stock else 0,
+                "category": rng.randrange(len(CATEGORIES)),
+                "description": " ".join(rng.choice(LOREM) for _ in range(60)).capitalize() + ".",
+                "related": rng.sample(others, 3),
+            }
+        )
     return books
 
 
 def render_index() -> str:
     cats = "".join(
-        f'<li><a href="catalogue/category/{slug}/index.html">{E(name)}</a></li>\n'
-        for slug, name in CATEGORIES
+        f'<li><a href="catalogue/category/{slug}/index.html">{E(name)}</a></li>\n' for slug, name in CATEGORIES
     )
     body = (
         "<header><h1>Harvester Books</h1></header>\n"
@@ -133,14 +231,11 @@ def render_admin() -> str:
 
 
 def book_item(b: dict, href: str) -> str:
-    return (
-        f'<li class="book"><a href="{href}">{E(b["title"])}</a> '
-        f'<span class="price">£{b["price"]:.2f}</span></li>\n'
-    )
+    return f'<li class="book"><a href="{href}">{E(b["title"])}</a> <span class="price">£{b["price"]:.2f}</span></li>\n'
 
 
 def render_listing(books: list[dict], p: int) -> str:
-    chunk = books[(p - 1) * PER_PAGE:p * PER_PAGE]
+    chunk = books[(p - 1) * PER_PAGE : p * PER_PAGE]
     items = "".join(book_item(b, f"book/{b['id']}.html") for b in chunk)
     pager = ""
     if p > 1:

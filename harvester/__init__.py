@@ -98,9 +98,7 @@ class _CheckoutFolders(MetaPathFinder):
         folder = self.folders.get(fullname)
         if folder is None:
             return None
-        return spec_from_file_location(
-            fullname, folder / "__init__.py", submodule_search_locations=[str(folder)]
-        )
+        return spec_from_file_location(fullname, folder / "__init__.py", submodule_search_locations=[str(folder)])
 
 
 def _map_checkout_folders() -> None:

@@ -38,20 +38,44 @@ _BOMS = (
 # The standard's decoder for these names reads more than the Python codec of the same name:
 # its GBK decoder is the gb18030 decoder; Python names that detection returns get the same widening.
 _WIDER = {
-    "gbk": "gb18030", "gb2312": "gb18030", "euc_kr": "cp949", "shift_jis": "cp932", "big5": "big5hkscs",
-    "latin_1": "cp1252", "iso8859_1": "cp1252", "ascii": "cp1252", "iso8859_9": "cp1254", "iso8859_11": "cp874", "tis_620": "cp874",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+    "big5": "big5hkscs",
+    "latin_1": "cp1252",
+    "iso8859_1": "cp1252",
+    "ascii": "cp1252",
+    "iso8859_9": "cp1254",
+    "iso8859_11": "cp874",
+    "tis_620": "cp874",
 }
 _UNDECODABLE = frozenset({"replacement", "x-user-defined"})  # no Python codec: the label is ignored
 _META = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[A-Za-z0-9_.:+-]+\2""")
-_XML_DECLARATION = re.compile(
-    rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9_.:+-]+)["']""", re.IGNORECASE
-)
+_XML_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9_.:+-]+)["']""", re.IGNORECASE)
 _SAMPLE = 64 * 1024  # bytes looked at to tell a charset nothing declares
 _META_WINDOW = 4096  # the <meta> must come this early, as the HTML prescan's 1024 bytes, with room
-_LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_4",
-                    "iso8859_9", "iso8859_13", "iso8859_15", "iso8859_16", "mac_latin2", "mac_roman",
-                    "mac_iceland", "mac_turkish", "ascii"})
+_LATIN = frozenset(
+    {
+        "cp1250",
+        "cp1252",
+        "cp1254",
+        "cp1257",
+        "latin_1",
+        "iso8859_2",
+        "iso8859_4",
+        "iso8859_9",
+        "iso8859_13",
+        "iso8859_15",
+        "iso8859_16",
+        "mac_latin2",
+        "mac_roman",
+        "mac_iceland",
+        "mac_turkish",
+        "ascii",
+    }
+)
 
 
 def bom(head: bytes) -> tuple[str, int] | None:

@@ -61,6 +61,7 @@ class ProjectSettings:
         subscribers: A project's run-event subscribers, each by dotted path: a class with a
             `subscribe(events)` method, or such a function (`harvester.events`).
     """
+
     spiders: tuple[str, ...] = ("spiders",)
     pipelines: tuple[str, ...] = ("store",)
     middlewares: tuple[str, ...] = ()  # fetch middlewares by dotted path, in order (harvester.middleware)
@@ -76,6 +77,7 @@ class StorageSettings:
             holding harvester.toml; `postgresql+psycopg://user@host/db` to share a crawl between workers.
         password_env: The environment variable holding the database password (never written in `url`).
     """
+
     url: str = "sqlite:///harvest.db"
     password_env: str = ""
     patience: float = 60.0  # seconds a locked, full or lost database is retried before the run fails
@@ -90,6 +92,7 @@ class CrawlSettings:
         max_pages: Pages fetched in a run at most; 0: no limit.
         lease: Seconds a worker holds a claimed request before another worker may take it over.
     """
+
     depth_limit: int = 0
     max_pages: int = 0  # the run closes after this many pages (0: no limit); each is one `pages` row
     max_items: int = 0  # ... after this many items passed the pipelines
@@ -131,6 +134,7 @@ class FetchSettings:
         resolve: Host name to IP address to connect to, as `curl --resolve`; the name stays in the
             URL, the Host header, TLS SNI and the certificate check.
     """
+
     concurrency: int = 64
     per_host: int = 8
     delay: float = 0.0
@@ -168,6 +172,7 @@ class AuthSettings:
         password_env: The environment variable holding the password.
         scheme: `basic` or `digest` for http(s); for `ftp://` origins the FTP login.
     """
+
     username: str = ""
     password_env: str = ""
     scheme: str = "basic"
@@ -189,6 +194,7 @@ class EmailSettings:
         attach_csv: Attach the run's new and changed items as a CSV file.
         timeout: Seconds for each SMTP step; a report that cannot be sent is recorded as an error.
     """
+
     host: str = "localhost"
     port: int = 25
     security: str = "none"
@@ -213,6 +219,7 @@ class JobSettings:
         settings: Setting overrides for the job's runs, as `-s`: `{ "fetch.delay" = 1.0 }`.
         report: Email a report after each run, even when `email_report` is not in the pipelines.
     """
+
     spider: str = ""
     schedule: str = ""
     tz: str = ""
@@ -233,6 +240,7 @@ class Settings:
         pinned: The `section.key`s set by `-s` or a job's settings: a spider's `custom_settings`
             leave them as they are.
     """
+
     project: ProjectSettings = ProjectSettings()
     storage: StorageSettings = StorageSettings()
     crawl: CrawlSettings = CrawlSettings()
@@ -265,13 +273,21 @@ class Settings:
 
 # harvester.toml's sections, in the order the reference shows them: those of one table of keys,
 # then those of a table per key (`[auth."ORIGIN"]`, `[jobs.NAME]`) with what their key names.
-SECTIONS: Mapping[str, type] = types.MappingProxyType({
-    "project": ProjectSettings, "storage": StorageSettings, "crawl": CrawlSettings,
-    "fetch": FetchSettings, "email": EmailSettings,
-})
-KEYED_SECTIONS: Mapping[str, tuple[type, str]] = types.MappingProxyType({
-    "auth": (AuthSettings, '"ORIGIN"'), "jobs": (JobSettings, "NAME"),
-})
+SECTIONS: Mapping[str, type] = types.MappingProxyType(
+    {
+        "project": ProjectSettings,
+        "storage": StorageSettings,
+        "crawl": CrawlSettings,
+        "fetch": FetchSettings,
+        "email": EmailSettings,
+    }
+)
+KEYED_SECTIONS: Mapping[str, tuple[type, str]] = types.MappingProxyType(
+    {
+        "auth": (AuthSettings, '"ORIGIN"'),
+        "jobs": (JobSettings, "NAME"),
+    }
+)
 
 
 def load(
@@ -305,9 +321,7 @@ def build(data: Mapping[str, Any], root: Path = Path("."), env: Mapping[str, str
     for name, cls in SECTIONS.items():
         values[name] = _section(cls, data.get(name, {}), name)
     values["auth"] = _auth(_table(data, "auth"))
-    values["jobs"] = {
-        name: _section(JobSettings, body, f"jobs.{name}") for name, body in _table(data, "jobs").items()
-    }
+    values["jobs"] = {name: _section(JobSettings, body, f"jobs.{name}") for name, body in _table(data, "jobs").items()}
     settings = Settings(**values, root=root, env=dict(env or {}))
     _validate(settings)
     return settings
@@ -325,8 +339,9 @@ def override(settings: Settings, values: Mapping[str, Any]) -> Settings:
         body = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
         if key not in body:
             raise ConfigError(f"unknown key {key!r} in [{section}]")
-        changed[section] = dataclasses.replace(current, **{key: _section(SECTIONS[section], {key: value},
-                                                                          section).__dict__[key]})
+        changed[section] = dataclasses.replace(
+            current, **{key: _section(SECTIONS[section], {key: value}, section).__dict__[key]}
+        )
     result = dataclasses.replace(settings, **changed, pinned=settings.pinned | set(values))
     _validate(result)
     return result
@@ -468,21 +483,34 @@ def _validate(settings: Settings) -> None:
         (fetch.memory_budget >= 2 * 1024**2, "[fetch] memory_budget must be at least 2MB"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
         (fetch.proxy_rest >= 0, "[fetch] proxy_rest must not be negative"),
-        *((proxy_url(proxy) is not None, f"[fetch] proxy_list: {split_userinfo(proxy)[0].rpartition('@')[2]!r} is not an http:// or https:// "
-           "proxy URL (scheme://host:port)") for proxy in fetch.proxy_list),
+        *(
+            (
+                proxy_url(proxy) is not None,
+                f"[fetch] proxy_list: {split_userinfo(proxy)[0].rpartition('@')[2]!r} is not an http:// or https:// "
+                "proxy URL (scheme://host:port)",
+            )
+            for proxy in fetch.proxy_list
+        ),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
-        *((getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")
-          for key in ("max_pages", "max_items", "max_errors", "max_seconds")),
+        *(
+            (getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")
+            for key in ("max_pages", "max_items", "max_errors", "max_seconds")
+        ),
         (settings.storage.patience >= 0, "[storage] patience must not be negative"),
-        (settings.email.security in ("none", "starttls", "tls"),
-         "[email] security must be none, starttls or tls"),
-        (not settings.email.username or settings.email.security != "none",
-         "[email] username needs security = starttls or tls: no login over a plain connection"),
+        (settings.email.security in ("none", "starttls", "tls"), "[email] security must be none, starttls or tls"),
+        (
+            not settings.email.username or settings.email.security != "none",
+            "[email] username needs security = starttls or tls: no login over a plain connection",
+        ),
         (settings.email.timeout > 0, "[email] timeout must be positive"),
     ]
     for host, address in fetch.resolve.items():
-        checks.append((bool(host) and not any(c in host for c in ":/@ "),
-                       f"[fetch] resolve: {host!r} is not a host name (no scheme, port or path)"))
+        checks.append(
+            (
+                bool(host) and not any(c in host for c in ":/@ "),
+                f"[fetch] resolve: {host!r} is not a host name (no scheme, port or path)",
+            )
+        )
         checks.append((_is_ip(address), f"[fetch] resolve: {host} = {address!r} is not an IP address"))
     for host, auth in settings.auth.items():
         checks.append((auth.scheme in ("basic", "digest"), f'[auth."{host}"] scheme must be basic or digest'))

@@ -61,8 +61,9 @@ class Case:
     problems: list[str] = field(default_factory=list)  # setup lines that could not be read
 
     def request(self) -> Request:
-        return Request(self.url, callback=self.callback, cb_kwargs=dict(self.cb_kwargs), meta=dict(self.meta),
-                       dont_filter=True)
+        return Request(
+            self.url, callback=self.callback, cb_kwargs=dict(self.cb_kwargs), meta=dict(self.meta), dont_filter=True
+        )
 
 
 def contracts_of(function: Any) -> list[Contract]:

@@ -88,22 +88,36 @@ async def crawl(
     except Exception as exc:  # noqa: BLE001 - one line, before the run starts
         raise SpiderLoadError(f"spider {spider_cls.name!r} failed to start: {type(exc).__name__}: {exc}") from None
     spider.settings = settings
-    run_id, earlier = open_run(database, spider.name, job, resume, settings.crawl.lease, join=worker,
-                               patience=settings.storage.patience)
+    run_id, earlier = open_run(
+        database, spider.name, job, resume, settings.crawl.lease, join=worker, patience=settings.storage.patience
+    )
     stats = Stats() if earlier is None else Stats.from_json(earlier)
     if earlier is not None:
         log.info("resuming run %d of %s", run_id, spider.name)
     elif resume and not worker and job is None:  # a job resumes its own run when it has one, silently
         log.warning("no unfinished run of %s to resume: run %d starts afresh", spider.name, run_id)
     health = Health(database, settings.storage.patience)
-    journal = Journal(database, run_id, stats, gather=max(1, settings.fetch.concurrency // 4), health=health,
-                      item_rows=ItemRows(run_id, spider))  # the items the store pipeline keeps
+    journal = Journal(
+        database,
+        run_id,
+        stats,
+        gather=max(1, settings.fetch.concurrency // 4),
+        health=health,
+        item_rows=ItemRows(run_id, spider),
+    )  # the items the store pipeline keeps
     run = Run(run_id, spider, settings, database, journal, job, stats, resumed=earlier is not None)
     events = run.events  # the run's figures count them first, then the project's subscribers, then the spider
     claim = max(32, settings.fetch.concurrency * 3 // 2)  # every request slot and half again: fewer claims
-    frontier = DbFrontier(database, journal, run_id, batch=settings.fetch.concurrency if worker else claim,
-                          lease=settings.crawl.lease, shared=worker, per_host=settings.fetch.per_host,
-                          delay=settings.fetch.delay)
+    frontier = DbFrontier(
+        database,
+        journal,
+        run_id,
+        batch=settings.fetch.concurrency if worker else claim,
+        lease=settings.crawl.lease,
+        shared=worker,
+        per_host=settings.fetch.per_host,
+        delay=settings.fetch.delay,
+    )
     journal.queue = frontier  # the frontier writes its own rows, in the journal's transactions
     if earlier is not None:
         frontier.release_claims(expired_only=worker)
@@ -113,19 +127,24 @@ async def crawl(
     # finds them again in its start_urls and in the figures it kept (its start requests are not run twice).
     file_roots = FileRoots([*spider.start_urls, *stats.file_roots])
     stats.file_roots = file_roots.urls  # kept with the run, in runs.stats
-    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, events, file_roots,
-                          registry)
+    scheduler = Scheduler(frontier, spider.allowed_domains, settings.crawl.depth_limit, events, file_roots, registry)
     cache = HttpCache(database, spider.name, settings.storage.patience) if settings.fetch.revalidate else None
     credentials = Credentials(settings, spider.start_urls)  # not from the database: it never holds them
-    fetcher = Fetcher(settings, registry.open(settings, credentials, file_roots), cache=cache,
-                      credentials=credentials, middlewares=middlewares)
+    fetcher = Fetcher(
+        settings,
+        registry.open(settings, credentials, file_roots),
+        cache=cache,
+        credentials=credentials,
+        middlewares=middlewares,
+    )
     frontier.host_wait, frontier.host_delay = fetcher.hosts.wait_of, fetcher.hosts.delay_of
     limits = Limits(settings.crawl, stats)
     if worker:  # the run's limits hold for all its workers together
         frontier.max_pages, frontier.max_items = settings.crawl.max_pages, settings.crawl.max_items
         limits.shared = lambda: frontier.run_figures
-    engine = Engine(spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency,
-                    limits, recorder=journal)
+    engine = Engine(
+        spider, scheduler, ResponseLog(fetcher), pipelines, run, settings.fetch.concurrency, limits, recorder=journal
+    )
     health.on_failure = lambda exc: engine.stop()
     journal.start()
     progress = asyncio.create_task(report_progress(run, scheduler, fetcher.hosts.waiting))
@@ -160,11 +179,11 @@ async def crawl(
         await pipelines.close(run)
         _closed(spider, stats.close_reason)  # after the pipelines, as Scrapy's spider_closed
         closed_early = status == "finished" and engine.close_reason is not None
-        await close_run(journal, status, stats, frontier.worker if worker else None, settings.crawl.lease,
-                        closed_early)
+        await close_run(journal, status, stats, frontier.worker if worker else None, settings.crawl.lease, closed_early)
         if worker and journal.failure is None:
-            run.stats = Stats.from_json(await asyncio.to_thread(
-                shared_stats, database, run_id, stats.seconds(), stats.close_reason))
+            run.stats = Stats.from_json(
+                await asyncio.to_thread(shared_stats, database, run_id, stats.seconds(), stats.close_reason)
+            )
         failure = journal.failure or engine.failure
         if failure is not None:
             run.status, run.failure = RunStatus.FAILED, str(failure)

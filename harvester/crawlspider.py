@@ -112,7 +112,10 @@ class CrawlSpider(Spider):
         return self._crawl(response, self._hook(rule.callback), cb_kwargs, rule.follow)
 
     async def _crawl(
-        self, response: Response, callback: Callable[..., Any] | None, cb_kwargs: dict[str, Any],
+        self,
+        response: Response,
+        callback: Callable[..., Any] | None,
+        cb_kwargs: dict[str, Any],
         follow: bool,
     ) -> AsyncIterator[Any]:
         if callback is not None:
@@ -134,7 +137,9 @@ class CrawlSpider(Spider):
             for link in links:
                 seen.add(link.url)
                 request: Request | None = Request(
-                    link.url, callback=self._rule_callback, cb_kwargs={_RULE: index, **rule.cb_kwargs},
+                    link.url,
+                    callback=self._rule_callback,
+                    cb_kwargs={_RULE: index, **rule.cb_kwargs},
                     errback=rule.errback,
                 )
                 process_request = self._hook(rule.process_request)

@@ -50,8 +50,8 @@ except (AttributeError, TypeError):
     _HAS_BR = False
 zstd: Any = _module("compression.zstd", "backports.zstd")  # the standard library's from 3.14, else its backport
 
-SUPPORTED: tuple[str, ...] = ("gzip", "deflate") + (("br",) if _HAS_BR else ()) + (
-    ("zstd",) if zstd is not None else ()
+SUPPORTED: tuple[str, ...] = (
+    ("gzip", "deflate") + (("br",) if _HAS_BR else ()) + (("zstd",) if zstd is not None else ())
 )
 ACCEPT_ENCODING: str = ", ".join(SUPPORTED)
 
@@ -111,7 +111,7 @@ class _Zlib:
                 # state before it, so what precedes the fault is handed on before the error.
                 self._d = saved
                 for start in range(0, len(data), _SALVAGE_STEP):
-                    yield from self.decode(data[start:start + _SALVAGE_STEP])
+                    yield from self.decode(data[start : start + _SALVAGE_STEP])
                 return
             if out:
                 yield out

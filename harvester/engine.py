@@ -229,8 +229,12 @@ class Engine:
                         if not await self._process(output, context):
                             break  # max_items: the rest is not read
                     else:
-                        self._record(outcome, "spider", f"{_callback_name(parent)}: yielded a "
-                                                        f"{type(output).__name__}, not a Request or item", url)
+                        self._record(
+                            outcome,
+                            "spider",
+                            f"{_callback_name(parent)}: yielded a {type(output).__name__}, not a Request or item",
+                            url,
+                        )
                     if recorder.behind or outcome.full:  # a feed faster than the database waits: memory stays flat
                         await recorder.pace(outcome)
         except CloseSpider as exc:
@@ -281,8 +285,7 @@ class Engine:
                     self._fault(request, "queue", request.url, outcome, "start_urls")
                     continue
                 if not isinstance(request, Request):
-                    self._record(outcome, "spider", f"start_requests yielded a {type(request).__name__}, "
-                                                    "not a Request")
+                    self._record(outcome, "spider", f"start_requests yielded a {type(request).__name__}, not a Request")
                     continue
                 try:
                     row = self.scheduler.add_start(request)

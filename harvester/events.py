@@ -111,10 +111,27 @@ class ErrorRecorded:
     url: str | None
 
 
-Event = (RunOpened | RunClosed | RequestScheduled | RequestFiltered | ResponseReceived
-         | ItemScraped | ItemDropped | ErrorRecorded)
-E = TypeVar("E", RunOpened, RunClosed, RequestScheduled, RequestFiltered, ResponseReceived,
-            ItemScraped, ItemDropped, ErrorRecorded)
+Event = (
+    RunOpened
+    | RunClosed
+    | RequestScheduled
+    | RequestFiltered
+    | ResponseReceived
+    | ItemScraped
+    | ItemDropped
+    | ErrorRecorded
+)
+E = TypeVar(
+    "E",
+    RunOpened,
+    RunClosed,
+    RequestScheduled,
+    RequestFiltered,
+    ResponseReceived,
+    ItemScraped,
+    ItemDropped,
+    ErrorRecorded,
+)
 
 
 class Events:
@@ -168,8 +185,7 @@ class Events:
         name = getattr(handler, "__qualname__", None) or repr(handler)
         self._failures[name] += 1
         if self._failures[name] == 1:
-            log.warning("event handler %s raised %s: %s (logged once; the run goes on)",
-                        name, type(exc).__name__, exc)
+            log.warning("event handler %s raised %s: %s (logged once; the run goes on)", name, type(exc).__name__, exc)
 
 
 def load_subscribers(paths: tuple[str, ...] | list[str]) -> list[Callable[[Events], Any]]:
@@ -206,6 +222,7 @@ def _load(path: str) -> Any:
     if not (inspect.isclass(target) and callable(getattr(target, "subscribe", None))) and not (
         inspect.isfunction(target)
     ):
-        raise SpiderLoadError(f"subscriber {path!r} must name a class with a subscribe(events) method, "
-                              "or a function taking the events")
+        raise SpiderLoadError(
+            f"subscriber {path!r} must name a class with a subscribe(events) method, or a function taking the events"
+        )
     return target

@@ -54,8 +54,9 @@ class Export:
         name, sep, tail = text.rpartition(":")
         if sep and name and _FORMAT_NAME.fullmatch(tail):
             if tail.lower() not in NAMES:
-                raise ConfigError(f"cannot export to {text}: unknown format {tail!r} "
-                                  f"(jsonl, jsonlines, jl, json, csv, xml)")
+                raise ConfigError(
+                    f"cannot export to {text}: unknown format {tail!r} (jsonl, jsonlines, jl, json, csv, xml)"
+                )
             fmt: str | None = NAMES[tail.lower()]
             text = name
         else:
@@ -65,8 +66,10 @@ class Export:
         path = Path(text).expanduser()
         fmt = fmt or SUFFIXES.get(path.suffix.lower())
         if fmt is None:
-            raise ConfigError(f"cannot export to {path.name}: use a .jsonl, .jl, .json, .csv or .xml file, "
-                              f"or name the format as FILE:FORMAT")
+            raise ConfigError(
+                f"cannot export to {path.name}: use a .jsonl, .jl, .json, .csv or .xml file, "
+                f"or name the format as FILE:FORMAT"
+            )
         return cls(path, fmt, overwrite)
 
     def __str__(self) -> str:
@@ -105,8 +108,10 @@ class JsonArray(Format):
         start = text.lstrip()[:1]
         end = text.rstrip()
         if start != b"[" or not end.endswith(b"]"):
-            raise ConfigError(f"cannot append to {path.name}: it does not hold a JSON array; "
-                              f"use -O to overwrite it, or a .jsonl file to append to")
+            raise ConfigError(
+                f"cannot append to {path.name}: it does not hold a JSON array; "
+                f"use -O to overwrite it, or a .jsonl file to append to"
+            )
         before = end[:-1].rstrip()  # the array up to its last item (or its `[`)
         cut = path.stat().st_size - (len(text) - len(before))
         return cut, before.strip() != b"["  # `[]`, `[ ]`: an array without items
@@ -124,8 +129,10 @@ class Xml(Format):
         text = _ends(path)
         end = text.rstrip()
         if not end.endswith(self.close_tag) or not text.lstrip().startswith(b"<"):
-            raise ConfigError(f"cannot append to {path.name}: it does not end with </items>; "
-                              f"use -O to overwrite it, or a .jsonl file to append to")
+            raise ConfigError(
+                f"cannot append to {path.name}: it does not end with </items>; "
+                f"use -O to overwrite it, or a .jsonl file to append to"
+            )
         cut = path.stat().st_size - (len(text) - len(end)) - len(self.close_tag)
         return cut, True
 

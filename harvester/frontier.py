@@ -94,8 +94,15 @@ class DbFrontier:
     """The frontier in the harvest database's `frontier` table."""
 
     def __init__(
-        self, engine: Engine, journal: Journal, run_id: int, batch: int = 32, lease: float = 60.0,
-        shared: bool = False, per_host: int = 8, delay: float = 0.0,
+        self,
+        engine: Engine,
+        journal: Journal,
+        run_id: int,
+        batch: int = 32,
+        lease: float = 60.0,
+        shared: bool = False,
+        per_host: int = 8,
+        delay: float = 0.0,
     ) -> None:
         """`shared`: other workers claim from this run too (host slots, `per_host`, `delay`)."""
         self.engine = engine
@@ -126,6 +133,7 @@ class DbFrontier:
 
     def join(self) -> None:
         """Register as one of the run's workers (blocking; before the crawl starts)."""
+
         def register() -> None:
             with self.engine.begin() as connection:
                 leases.join(connection, self.run_id, self.worker)
@@ -139,8 +147,12 @@ class DbFrontier:
             await asyncio.gather(self._renewing, return_exceptions=True)
         if self.shared and self.claim_seconds:
             times = sorted(self.claim_seconds)
-            log.info("claims: %d, median %.1f ms, 95th percentile %.1f ms", len(times),
-                     1000 * times[len(times) // 2], 1000 * times[int(len(times) * 0.95)])
+            log.info(
+                "claims: %d, median %.1f ms, 95th percentile %.1f ms",
+                len(times),
+                1000 * times[len(times) // 2],
+                1000 * times[int(len(times) * 0.95)],
+            )
 
     def push(self, request: Request) -> FoundRow | None:
         """Queue a request: its row, to be written; None when it is known to be a duplicate (and not `dont_filter`)."""
@@ -155,8 +167,11 @@ class DbFrontier:
             if len(self._order) > RECENT:  # the oldest is forgotten: the table's unique index still dedupes
                 self._recent.discard(self._order.popleft())
         return {
-            "run_id": self.run_id, "fingerprint": key, "host": host_of(request.url),
-            "priority": request.priority, "request": request_to_json(request),
+            "run_id": self.run_id,
+            "fingerprint": key,
+            "host": host_of(request.url),
+            "priority": request.priority,
+            "request": request_to_json(request),
             "state": "queued",
         }
 
@@ -220,8 +235,13 @@ class DbFrontier:
                 left, pages, items = leases.budget(connection, self.run_id, self.max_pages, self.max_items)
                 self.run_figures = (pages, items)
                 batch = self.batch if left is None else min(self.batch, left)
-            rows = leases.claim(connection, self.run_id, self.worker, batch, self.per_host, self.delay,
-                                self.lease.total_seconds()) if batch else []
+            rows = (
+                leases.claim(
+                    connection, self.run_id, self.worker, batch, self.per_host, self.delay, self.lease.total_seconds()
+                )
+                if batch
+                else []
+            )
         return [(row.id, row.token, request_from_json(row.request)) for row in rows]
 
     def _next_ready(self) -> dt.datetime | None:
@@ -264,6 +284,7 @@ class DbFrontier:
 
     async def size(self) -> int:
         """Requests queued (as far as is known: on a bad day, those claimed)."""
+
         def count() -> int:
             with self.engine.connect() as connection:
                 query = select(func.count()).where(frontier.c.run_id == self.run_id, frontier.c.state == "queued")
@@ -307,14 +328,21 @@ class DbFrontier:
         live worker, or by a dead one whose lease this worker will take over).
         Otherwise: another worker holds a live lease.
         """
+
         def check() -> bool:
             with self.engine.connect() as connection:
                 if self.shared:
                     return leases.unfinished(connection, self.run_id)
-                query = select(frontier.c.id).where(
-                    frontier.c.run_id == self.run_id, frontier.c.state == "claimed",
-                    frontier.c.worker != self.worker, frontier.c.lease_until > now(),
-                ).limit(1)
+                query = (
+                    select(frontier.c.id)
+                    .where(
+                        frontier.c.run_id == self.run_id,
+                        frontier.c.state == "claimed",
+                        frontier.c.worker != self.worker,
+                        frontier.c.lease_until > now(),
+                    )
+                    .limit(1)
+                )
                 return connection.execute(query).first() is not None
 
         if self.health.failure is not None:
@@ -335,6 +363,9 @@ class DbFrontier:
 
         def release() -> int:
             with self.engine.begin() as connection:
-                return connection.execute(query.values(state="queued", worker=None, token=None, lease_until=None)).rowcount or 0
+                return (
+                    connection.execute(query.values(state="queued", worker=None, token=None, lease_until=None)).rowcount
+                    or 0
+                )
 
         return self.health.patience.call(release, "release claims in")

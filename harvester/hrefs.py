@@ -76,7 +76,7 @@ def _parser(body: bytes, encoding: str, target: _Collector) -> tuple[etree.HTMLP
 def _slices(body: bytes) -> Iterator[bytes]:
     view = memoryview(body)
     for start in range(0, len(body), CHUNK):
-        yield bytes(view[start:start + CHUNK])
+        yield bytes(view[start : start + CHUNK])
 
 
 def _transcoded(body: bytes, encoding: str) -> Iterator[bytes]:

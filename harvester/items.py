@@ -16,8 +16,10 @@ from harvester.request import Request
 
 
 def is_item(value: object) -> bool:
-    return type(value) is dict or isinstance(value, Mapping) or (
-        dataclasses.is_dataclass(value) and not isinstance(value, type) and not isinstance(value, Request)
+    return (
+        type(value) is dict
+        or isinstance(value, Mapping)
+        or (dataclasses.is_dataclass(value) and not isinstance(value, type) and not isinstance(value, Request))
     )
 
 

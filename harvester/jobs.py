@@ -144,8 +144,14 @@ class Service:
             log.error("job %s failed to run: %s", name, error)
         else:
             result = task.result()
-            log.info("job %s: run %d %s: %s%s", name, result.id, result.status, result.stats.summary(),
-                     f" ({result.failure})" if result.failure else "")
+            log.info(
+                "job %s: run %d %s: %s%s",
+                name,
+                result.id,
+                result.status,
+                result.stats.summary(),
+                f" ({result.failure})" if result.failure else "",
+            )
 
     def install_signals(self, on_stop: Callable[[], None]) -> None:
         def stop(sig: signal.Signals) -> None:

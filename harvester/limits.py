@@ -40,9 +40,7 @@ class CloseReason(enum.StrEnum):
 class Limits:
     """A run's limits, checked against its figures (and, shared, every worker's: `shared`)."""
 
-    def __init__(
-        self, crawl: CrawlSettings, stats: Stats, shared: Callable[[], tuple[int, int]] | None = None
-    ) -> None:
+    def __init__(self, crawl: CrawlSettings, stats: Stats, shared: Callable[[], tuple[int, int]] | None = None) -> None:
         """`shared`: the run's pages and items counted by all its workers (`DbFrontier.run_figures`)."""
         self.max_pages = crawl.max_pages
         self.max_items = crawl.max_items

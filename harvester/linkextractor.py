@@ -125,8 +125,12 @@ class LinkExtractor:
             return []
         found: set[str] = set()
         links: list[Link] = []
-        read = [(element, value) for element in self._elements(response) for attr in self.attrs
-                if (value := element.get(attr)) is not None]
+        read = [
+            (element, value)
+            for element in self._elements(response)
+            for attr in self.attrs
+            if (value := element.get(attr)) is not None
+        ]
         values = (self._value(value) for _, value in read)
         for (element, _), resolved in zip(read, resolve_links(response, values), strict=True):
             if resolved is None:
@@ -190,8 +194,11 @@ class LinkExtractor:
         if self.deny_domains and _in_domains(host, self.deny_domains):
             return False
         path = urlsplit(url).path.lower()
-        if self.deny_extensions and (posixpath.splitext(path)[1] in self.deny_extensions
-                                     or path.endswith(".tar.gz") and ".tar.gz" in self.deny_extensions):
+        if self.deny_extensions and (
+            posixpath.splitext(path)[1] in self.deny_extensions
+            or path.endswith(".tar.gz")
+            and ".tar.gz" in self.deny_extensions
+        ):
             return False
         return not self.restrict_text or any(p.search(link.text) for p in self.restrict_text)
 

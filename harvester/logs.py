@@ -110,8 +110,11 @@ class ErrorLog(logging.Filter):
         if self.every_traceback:
             return True
         frames = traceback.extract_tb(exc_info[2])
-        where = (exc_info[0].__name__, frames[-1].filename, frames[-1].lineno or 0) if frames else \
-            (exc_info[0].__name__, "", 0)
+        where = (
+            (exc_info[0].__name__, frames[-1].filename, frames[-1].lineno or 0)
+            if frames
+            else (exc_info[0].__name__, "", 0)
+        )
         if where in self._seen:
             return False
         self._seen.add(where)
@@ -148,8 +151,10 @@ class Flood(logging.Filter):
             return True
         now = time.monotonic()
         if self.shown[kind] == FLOOD + 1:
-            record.msg, record.args = ("more %s errors are counted, not shown (one line every %g s; "
-                                       "the errors table has them all)"), (kind, NOTE_SECONDS)
+            record.msg, record.args = (
+                ("more %s errors are counted, not shown (one line every %g s; the errors table has them all)"),
+                (kind, NOTE_SECONDS),
+            )
             record.exc_info = None
             self.noted[kind] = now
             return True
@@ -186,8 +191,7 @@ class ResponseLog:
 
 def _log_response(response: Response, started: float, size: str) -> None:
     cached = ", from cache" if response.from_cache else ""
-    responses_log.debug("%d %s (%.3f s, %s%s)", response.status, response.url, time.monotonic() - started,
-                        size, cached)
+    responses_log.debug("%d %s (%.3f s, %s%s)", response.status, response.url, time.monotonic() - started, size, cached)
 
 
 def _log_when_closed(response: Response, started: float) -> None:

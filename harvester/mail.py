@@ -29,8 +29,9 @@ def send(message: EmailMessage, settings: EmailSettings, password: str | None = 
     if settings.username and settings.security == "none":
         raise ConfigError("[email] refusing to log in over a plain connection: set security to starttls or tls")
     if settings.security == "tls":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                                context=tls_context(settings))
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=tls_context(settings)
+        )
     else:
         client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     with client:

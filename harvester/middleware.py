@@ -106,8 +106,7 @@ def _resolve(path: str, where: str) -> Any:
     try:
         module = importlib.import_module(module_path)
     except Exception as exc:  # noqa: BLE001 - any import failure is one clear line
-        raise ConfigError(f"{where}: cannot import {module_path!r} for {path!r}: {type(exc).__name__}: {exc}") \
-            from None
+        raise ConfigError(f"{where}: cannot import {module_path!r} for {path!r}: {type(exc).__name__}: {exc}") from None
     try:
         return getattr(module, attr)
     except AttributeError:

@@ -46,8 +46,15 @@ class Outcome:
 
     def error(self, kind: str, message: str, url: str | None) -> None:
         """One `errors` row."""
-        self.errors.append({"run_id": self.run_id, "url": url, "kind": kind, "at": dt.datetime.now(dt.UTC),
-                            "message": safe_text(message[:2000])})  # no NUL (PostgreSQL), lone surrogate (UTF-8)
+        self.errors.append(
+            {
+                "run_id": self.run_id,
+                "url": url,
+                "kind": kind,
+                "at": dt.datetime.now(dt.UTC),
+                "message": safe_text(message[:2000]),
+            }
+        )  # no NUL (PostgreSQL), lone surrogate (UTF-8)
 
     @property
     def full(self) -> bool:

@@ -127,8 +127,10 @@ def load_pipeline(name: str) -> Any:
     path = BUILTIN.get(name) or _old_name(name) or name
     module_path, _, attr = path.rpartition(".")
     if not module_path and importlib.util.find_spec(path) is None:
-        raise SpiderLoadError(f"no pipeline {name!r}: the built-ins are {', '.join(BUILTIN)}; "
-                              "a project's own is named by dotted path (mypackage.pipelines.Clean)")
+        raise SpiderLoadError(
+            f"no pipeline {name!r}: the built-ins are {', '.join(BUILTIN)}; "
+            "a project's own is named by dotted path (mypackage.pipelines.Clean)"
+        )
     if module_path:
         try:
             module = importlib.import_module(module_path)
@@ -204,7 +206,9 @@ class Pipelines:
                     await _maybe_await(pipeline.close(run))
                 except Exception as exc:  # noqa: BLE001
                     faults_log.debug("%s error at %s", ErrorKind.PIPELINE, None, exc_info=exc)
-                    run.record_error(ErrorKind.PIPELINE, f"{_where(pipeline, 'close', exc)}: {type(exc).__name__}: {exc}")
+                    run.record_error(
+                        ErrorKind.PIPELINE, f"{_where(pipeline, 'close', exc)}: {type(exc).__name__}: {exc}"
+                    )
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -42,8 +42,15 @@ async def _lines(run: Run, scheduler: Scheduler) -> None:
         if queue is None:
             log.info("%s; %d queued", run.stats.summary(), await scheduler.size())
         else:
-            log.info("%s; run %d: %d queued, %d claimed, %d hosts waiting, %d workers", run.stats.summary(),
-                     run.id, queue.queued, queue.claimed, queue.hosts_waiting, len(queue.workers))
+            log.info(
+                "%s; run %d: %d queued, %d claimed, %d hosts waiting, %d workers",
+                run.stats.summary(),
+                run.id,
+                queue.queued,
+                queue.claimed,
+                queue.hosts_waiting,
+                len(queue.workers),
+            )
 
 
 async def _shared_queue(run: Run, scheduler: Scheduler) -> Queue | None:
@@ -75,8 +82,12 @@ async def _live(run: Run, scheduler: Scheduler, waits: Callable[[], dict[str, fl
         table = Table.grid(padding=(0, 2))
         table.add_row("run", f"{run.id} {run.spider_name}", "queued", str(queued))
         table.add_row("pages", f"{stats.pages} ({rate:.1f}/s)", "items", str(stats.items))
-        table.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(stats.error_kinds.items())) or "0",
-                      "bytes", f"{stats.bytes / 1e6:.1f} MB")
+        table.add_row(
+            "errors",
+            ", ".join(f"{k} {v}" for k, v in sorted(stats.error_kinds.items())) or "0",
+            "bytes",
+            f"{stats.bytes / 1e6:.1f} MB",
+        )
         slow = sorted(waits().items(), key=lambda pair: -pair[1])[:3]
         if slow:
             table.add_row("waiting", ", ".join(f"{host} {wait:.1f}s" for host, wait in slow), "", "")
@@ -84,7 +95,9 @@ async def _live(run: Run, scheduler: Scheduler, waits: Callable[[], dict[str, fl
             table.add_row("claimed", str(shared.claimed), "hosts waiting", str(shared.hosts_waiting))
             for worker in shared.workers:
                 ago = (now() - worker.heartbeat_at).total_seconds()
-                table.add_row("worker", f"{worker.host} pid {worker.pid}", "held", f"{worker.held} (beat {ago:.1f}s ago)")
+                table.add_row(
+                    "worker", f"{worker.host} pid {worker.pid}", "held", f"{worker.held} (beat {ago:.1f}s ago)"
+                )
         return table
 
     with Live(panel(), console=Console(stderr=True), refresh_per_second=4, transient=True) as live:

@@ -42,7 +42,8 @@ def require_config(command: str) -> Path:
     if found is None:
         raise ConfigError(
             f"no {CONFIG_NAME} in {Path.cwd()} or any folder above: `harvester {command}` needs a project "
-            "(run it in one, pass --config PATH, or make one with `harvester startproject NAME`)")
+            "(run it in one, pass --config PATH, or make one with `harvester startproject NAME`)"
+        )
     return found
 
 
@@ -65,7 +66,8 @@ def find_spiders(settings: Settings) -> dict[str, type[Spider]]:
                     if first is not obj:
                         raise SpiderLoadError(
                             f"two spiders are named {obj.name!r}: {_defined_in(first, settings.root)} and "
-                            f"{_defined_in(obj, settings.root)}; give one another name")
+                            f"{_defined_in(obj, settings.root)}; give one another name"
+                        )
     return found
 
 
@@ -130,13 +132,18 @@ def spider_of_file(path: Path) -> tuple[str, type[Spider]]:
     if shadows_module(path):
         raise SpiderLoadError(f"{path.name} has the name of the module {module!r}; rename the file")
     sys.path.insert(0, str(path.parent))  # for the import only, as Scrapy does: its neighbours may
-    try:                                   # have the names of modules imported later
+    try:  # have the names of modules imported later
         loaded = _import(module)
     finally:
         sys.path.remove(str(path.parent))
-    found = [obj for obj in vars(loaded).values()
-             if inspect.isclass(obj) and issubclass(obj, Spider) and obj.__module__ == module
-             and bool(getattr(obj, "name", ""))]
+    found = [
+        obj
+        for obj in vars(loaded).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Spider)
+        and obj.__module__ == module
+        and bool(getattr(obj, "name", ""))
+    ]
     if len(found) != 1:
         names = ", ".join(cls.name for cls in found) or "none"
         raise SpiderLoadError(f"{path.name} must define one spider with a name (found: {names})")

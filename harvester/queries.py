@@ -89,9 +89,7 @@ def css_to_xpath(query: str, html: bool) -> str:
         parts = []
         for sel, is_bare in zip(selectors, bare, strict=True):
             # Relative to the selector's node; a bare "::text" means its own text children.
-            path = ("self::" if is_bare else "descendant-or-self::") + str(
-                translator.xpath(sel.parsed_tree)
-            )
+            path = ("self::" if is_bare else "descendant-or-self::") + str(translator.xpath(sel.parsed_tree))
             pseudo = sel.pseudo_element
             if isinstance(pseudo, FunctionalPseudoElement) and pseudo.name == "attr":
                 if pseudo.argument_types() not in (["IDENT"], ["STRING"]):

@@ -100,7 +100,8 @@ def _sqlite_uri(path: Path) -> str:
     if wal.exists() and wal.stat().st_size > 0:
         raise DatabaseError(
             f"cannot open database {path} read-only: its {wal.name} holds changes not yet in the database "
-            f"and {shm.name} cannot be created in {path.parent}; open it once where the folder is writable")
+            f"and {shm.name} cannot be created in {path.parent}; open it once where the folder is writable"
+        )
     return uri + "&immutable=1"  # nobody can be writing: the writer would need the -shm file
 
 
@@ -121,4 +122,3 @@ def refusal(exc: BaseException) -> bool:
         return True
     message = str(orig)
     return isinstance(orig, sqlite3.Error) and any(text in message for text in _SQLITE_REFUSALS)
-

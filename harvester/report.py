@@ -96,8 +96,18 @@ class Report:
 def gather(run: Run, attach_csv: bool = False) -> Report:
     """The report of `run`, its items already written (blocking: call it off the event loop)."""
     stats = run.stats
-    report = Report(run.id, run.spider_name, run.job, run.status, None, stats.seconds(),
-                    stats.pages, stats.items, stats.dropped, stats.errors)
+    report = Report(
+        run.id,
+        run.spider_name,
+        run.job,
+        run.status,
+        None,
+        stats.seconds(),
+        stats.pages,
+        stats.items,
+        stats.dropped,
+        stats.errors,
+    )
     with run.engine.connect() as connection:
         row = connection.execute(select(runs.c.started_at, runs.c.job).where(runs.c.id == run.id)).first()
         if row is not None:
@@ -118,8 +128,12 @@ def gather(run: Run, attach_csv: bool = False) -> Report:
 def _errors(connection: Connection, run_id: int, counts: dict[str, int]) -> list[ErrorKind]:
     kinds = []
     for kind, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
-        query = (select(errors.c.url, errors.c.message).where(errors.c.run_id == run_id, errors.c.kind == kind)
-                 .order_by(errors.c.id).limit(3))
+        query = (
+            select(errors.c.url, errors.c.message)
+            .where(errors.c.run_id == run_id, errors.c.kind == kind)
+            .order_by(errors.c.id)
+            .limit(3)
+        )
         kinds.append(ErrorKind(kind, count, [(url, message) for url, message in connection.execute(query)]))
     return kinds
 
@@ -130,24 +144,33 @@ def _changes(connection: Connection, report: Report) -> None:
     for name, count in connection.execute(select(change, func.count()).where(mine).group_by(change)):
         setattr(report, name, count)
     for name, examples in (("new", report.new_examples), ("changed", report.changed_examples)):
-        query = (select(items.c.id, items.c.key, items.c.url, items.c.data)
-                 .where(mine, change == name).order_by(items.c.id).limit(EXAMPLES))
+        query = (
+            select(items.c.id, items.c.key, items.c.url, items.c.data)
+            .where(mine, change == name)
+            .order_by(items.c.id)
+            .limit(EXAMPLES)
+        )
         examples.extend(ChangedItem(row.id, row.key, row.url, row.data) for row in connection.execute(query))
     for example in report.changed_examples:
         before = connection.execute(
-            select(item_history.c.data).where(item_history.c.item_id == example.id)
-            .order_by(item_history.c.id.desc()).limit(1)
+            select(item_history.c.data)
+            .where(item_history.c.item_id == example.id)
+            .order_by(item_history.c.id.desc())
+            .limit(1)
         ).scalar()
         if isinstance(before, dict):
             names = list(dict.fromkeys([*before, *example.data]))
-            example.diff = [(n, before.get(n), example.data.get(n)) for n in names
-                            if before.get(n) != example.data.get(n)]
+            example.diff = [
+                (n, before.get(n), example.data.get(n)) for n in names if before.get(n) != example.data.get(n)
+            ]
 
 
 def _previous(connection: Connection, run_id: int, spider: str) -> dict[str, Any] | None:
     row = connection.execute(
         select(runs.c.id, runs.c.status, runs.c.stats)
-        .where(runs.c.spider == spider, runs.c.id < run_id).order_by(runs.c.id.desc()).limit(1)
+        .where(runs.c.spider == spider, runs.c.id < run_id)
+        .order_by(runs.c.id.desc())
+        .limit(1)
     ).first()
     if row is None:
         return None
@@ -155,8 +178,11 @@ def _previous(connection: Connection, run_id: int, spider: str) -> dict[str, Any
 
 
 def _csv(connection: Connection, run_id: int) -> str:
-    query = (select(items.c.id, items.c.key, change_of_item().label("change"), items.c.url, items.c.data)
-             .where(items.c.changed_run_id == run_id).order_by(items.c.id))
+    query = (
+        select(items.c.id, items.c.key, change_of_item().label("change"), items.c.url, items.c.data)
+        .where(items.c.changed_run_id == run_id)
+        .order_by(items.c.id)
+    )
     rows = [dict(row) for row in connection.execute(query).mappings()]
     fields = list(dict.fromkeys(k for row in rows for k in (row["data"] or {})))
     out = io.StringIO()
@@ -164,8 +190,15 @@ def _csv(connection: Connection, run_id: int) -> str:
     writer.writerow(["id", "key", "change", "url", *fields])
     for row in rows:
         data = row["data"] or {}
-        writer.writerow([row["id"], row["key"] or "", row["change"], row["url"] or "",
-                         *(csv_cell(data.get(name)) for name in fields)])
+        writer.writerow(
+            [
+                row["id"],
+                row["key"] or "",
+                row["change"],
+                row["url"] or "",
+                *(csv_cell(data.get(name)) for name in fields),
+            ]
+        )
     return out.getvalue()
 
 
@@ -212,11 +245,16 @@ def _figures(report: Report) -> list[tuple[str, str]]:
     if report.started_at is not None:  # SQLite gives it back without its zone: it is UTC
         started = aware(report.started_at).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     figures = [
-        ("spider", report.spider), ("job", report.job or "-"), ("run", str(report.run_id)),
-        ("status", report.status), ("started", started), ("duration", _duration(report.seconds)),
+        ("spider", report.spider),
+        ("job", report.job or "-"),
+        ("run", str(report.run_id)),
+        ("status", report.status),
+        ("started", started),
+        ("duration", _duration(report.seconds)),
         ("pages", str(report.pages)),
         ("items", f"{report.items} ({report.new} new, {report.changed} changed since the previous run)"),
-        ("dropped", str(report.dropped)), ("errors", str(report.errors)),
+        ("dropped", str(report.dropped)),
+        ("errors", str(report.errors)),
     ]
     if report.previous:
         previous = report.previous
@@ -234,8 +272,10 @@ def plain_text(report: Report) -> str:
         for kind in report.error_kinds:
             lines.append(f"  {kind.kind}: {kind.count}")
             lines += [f"    {one_line(url or '-', 120)}  {one_line(message, 160)}" for url, message in kind.examples]
-    for title, count, examples in (("New items", report.new, report.new_examples),
-                                   ("Changed items", report.changed, report.changed_examples)):
+    for title, count, examples in (
+        ("New items", report.new, report.new_examples),
+        ("Changed items", report.changed, report.changed_examples),
+    ):
         if count:
             lines += ["", f"{title}: {count}" + (f" (first {len(examples)})" if count > len(examples) else "")]
             lines += [f"  {_label(item)}{_diff_text(item)}" for item in examples]
@@ -246,8 +286,11 @@ def plain_text(report: Report) -> str:
 
 def html_text(report: Report) -> str:
     e = html.escape
-    parts = [f"<html><body><h2>Harvester run {report.run_id} of {e(report.spider)}: {e(report.status)}</h2>",
-             f"<p><b>{e(report.alarm)}</b></p>" if report.alarm else "", "<table>"]
+    parts = [
+        f"<html><body><h2>Harvester run {report.run_id} of {e(report.spider)}: {e(report.status)}</h2>",
+        f"<p><b>{e(report.alarm)}</b></p>" if report.alarm else "",
+        "<table>",
+    ]
     parts += [f"<tr><th align='left'>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in _figures(report)]
     parts.append("</table>")
     if report.error_kinds:
@@ -256,8 +299,10 @@ def html_text(report: Report) -> str:
             shown = "".join(f"<li>{e(url or '-')}: {e(one_line(message, 300))}</li>" for url, message in kind.examples)
             parts.append(f"<li><b>{e(kind.kind)}</b>: {kind.count}<ul>{shown}</ul></li>")
         parts.append("</ul>")
-    for title, count, examples in (("New items", report.new, report.new_examples),
-                                   ("Changed items", report.changed, report.changed_examples)):
+    for title, count, examples in (
+        ("New items", report.new, report.new_examples),
+        ("Changed items", report.changed, report.changed_examples),
+    ):
         if count:
             rows = "".join(f"<li>{e(_label(item))}{e(_diff_text(item))}</li>" for item in examples)
             parts.append(f"<h3>{title}: {count}</h3><ul>{rows}</ul>")

@@ -113,7 +113,7 @@ class Response:
         if self._text is None:
             marked = charsets.bom(self.body)
             same = marked is not None and codecs.lookup(marked[0]).name == codecs.lookup(self.encoding).name
-            body = self.body[marked[1]:] if same else self.body  # type: ignore[index]
+            body = self.body[marked[1] :] if same else self.body  # type: ignore[index]
             self._text = body.decode(self.encoding, errors="replace")
         return self._text
 
@@ -291,5 +291,3 @@ def _selected_url(selected: Selector) -> str | None:
         return root.strip(_HTML5_SPACE)
     href = root.get("href") if getattr(root, "tag", None) in ("a", "link") else None
     return None if href is None else href.strip(_HTML5_SPACE)
-
-

@@ -164,8 +164,9 @@ class Schemes:
         added = [self._entry(transport) for transport in transports]
         return self if not added else Schemes((*self.entries, *added))
 
-    def open(self, settings: Settings, credentials: Credentials | None = None,
-             file_roots: FileRoots | None = None) -> dict[str, Transport]:
+    def open(
+        self, settings: Settings, credentials: Credentials | None = None, file_roots: FileRoots | None = None
+    ) -> dict[str, Transport]:
         """A transport per scheme, each transport built once, for one crawl."""
         opening = Opening(settings, credentials, file_roots)
         transports: dict[str, Transport] = {}
@@ -237,12 +238,14 @@ def _build_builtin() -> Schemes:
     from harvester.transports.file import FileTransport
     from harvester.transports.ftp import FtpTransport
 
-    _BUILTIN = Schemes((
-        _Entry((HTTP, HTTPS), _http),
-        _Entry(FtpTransport.schemes, _ftp),
-        _Entry(FileTransport.schemes, _file),
-        _Entry(DataTransport.schemes, _data),
-    ))
+    _BUILTIN = Schemes(
+        (
+            _Entry((HTTP, HTTPS), _http),
+            _Entry(FtpTransport.schemes, _ftp),
+            _Entry(FileTransport.schemes, _file),
+            _Entry(DataTransport.schemes, _data),
+        )
+    )
     return _BUILTIN
 
 

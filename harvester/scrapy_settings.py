@@ -61,4 +61,3 @@ def harvester_key(name: str) -> str | None:
         hint = WITHOUT_COUNTERPART[name]
         raise ConfigError(f"-s {name}: Scrapy's setting has no Harvester counterpart; {hint}")
     return None
-

@@ -150,9 +150,7 @@ class Selector:
         self.stopped = None
         if response is not None:
             if not hasattr(response, "selector"):
-                raise TypeError(
-                    f"Selector(response) takes a Response, got {response.__class__.__name__}"
-                )
+                raise TypeError(f"Selector(response) takes a Response, got {response.__class__.__name__}")
             self._from_response(response, type)
         elif text is not None:
             if not isinstance(text, str):
@@ -195,15 +193,11 @@ class Selector:
             return
         body = text.strip().replace("\x00", "").encode("utf-8")
         tree = (
-            Selector.from_xml(body, base_url, "utf-8")
-            if type == "xml"
-            else Selector.from_html(body, "utf-8", base_url)
+            Selector.from_xml(body, base_url, "utf-8") if type == "xml" else Selector.from_html(body, "utf-8", base_url)
         )
         self.root, self.type = tree.root, tree.type
 
-    def _from_body(
-        self, body: bytes, encoding: str, type: SelectorType | None, base_url: str | None
-    ) -> None:
+    def _from_body(self, body: bytes, encoding: str, type: SelectorType | None, base_url: str | None) -> None:
         if type == "text":
             self.root, self.type = body.decode(encoding), "text"
             return
@@ -219,9 +213,7 @@ class Selector:
         self.root, self.type = tree.root, tree.type
 
     @classmethod
-    def from_html(
-        cls, body: bytes, encoding: str = "utf-8", base_url: str | None = None
-    ) -> Selector:
+    def from_html(cls, body: bytes, encoding: str = "utf-8", base_url: str | None = None) -> Selector:
         """Parse (possibly broken or empty) HTML; never raises on bad markup."""
         if isinstance(body, str):
             body, encoding = body.encode("utf-8"), "utf-8"
@@ -241,9 +233,7 @@ class Selector:
         return selector
 
     @classmethod
-    def from_xml(
-        cls, body: bytes, base_url: str | None = None, encoding: str | None = None
-    ) -> Selector:
+    def from_xml(cls, body: bytes, base_url: str | None = None, encoding: str | None = None) -> Selector:
         """Parse XML without expanding entities or touching the network (recovering).
 
         `encoding`, when given, overrides the document's declaration.
@@ -295,9 +285,7 @@ class Selector:
             self._tree = Selector.from_html(root.strip().replace("\x00", "").encode("utf-8")).root
             return self._tree
 
-    def xpath(
-        self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any
-    ) -> SelectorList:
+    def xpath(self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any) -> SelectorList:
         """Nodes matching the XPath 1.0 `query` under this selection.
 
         Args:
@@ -394,9 +382,7 @@ class Selector:
         """Matches of `regex` in the selection (an element's markup), as parsel finds them."""
         return extract_regex(regex, self.get(), replace_entities)
 
-    def re_first(
-        self, regex: Regex, default: str | None = None, replace_entities: bool = True
-    ) -> str | None:
+    def re_first(self, regex: Regex, default: str | None = None, replace_entities: bool = True) -> str | None:
         """The first match of `regex` (see `re`), or `default` when none."""
         return next(iter(self.re(regex, replace_entities)), default)
 
@@ -425,9 +411,7 @@ class SelectorList(list[Selector]):
             return SelectorList(super().__getitem__(index))
         return super().__getitem__(index)
 
-    def xpath(
-        self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any
-    ) -> SelectorList:
+    def xpath(self, query: str, namespaces: Mapping[str, str] | None = None, **variables: Any) -> SelectorList:
         """`xpath()` run on every member, results in one list (parameters as `Selector.xpath`)."""
         return SelectorList([r for s in self for r in s.xpath(query, namespaces, **variables)])
 
@@ -473,8 +457,6 @@ class SelectorList(list[Selector]):
         """
         return [m for s in self for m in s.re(regex, replace_entities)]
 
-    def re_first(
-        self, regex: Regex, default: str | None = None, replace_entities: bool = True
-    ) -> str | None:
+    def re_first(self, regex: Regex, default: str | None = None, replace_entities: bool = True) -> str | None:
         """The first match of `regex` across the members, or `default` when none."""
         return next((m for s in self for m in s.re(regex, replace_entities)), default)

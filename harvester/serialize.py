@@ -41,8 +41,13 @@ def request_to_json(request: Request) -> dict[str, Any]:
             data[name] = _json_value(value, name, request)
     if request.proxy:
         data["proxy"] = split_userinfo(request.proxy)[0]  # a proxy's login is never stored
-    for name, default in (("priority", 0), ("depth", 0), ("dont_filter", False), ("credentials", True),
-                          ("stream", False)):
+    for name, default in (
+        ("priority", 0),
+        ("depth", 0),
+        ("dont_filter", False),
+        ("credentials", True),
+        ("stream", False),
+    ):
         value = getattr(request, name)
         if value != default:
             data[name] = value

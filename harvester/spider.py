@@ -134,4 +134,3 @@ def _resolve(spider: Spider, callback: Any) -> Any:
     if not callable(method):
         raise AttributeError(f"spider {spider.name!r} has no callback {callback!r}")
     return method
-

@@ -109,7 +109,4 @@ class Stats:
     def summary(self) -> str:
         seconds = self.seconds()
         rate = self.pages / seconds if seconds > 0 else 0.0
-        return (
-            f"{self.pages} pages, {self.items} items, {self.errors} errors "
-            f"in {seconds:.1f} s ({rate:.1f} pages/s)"
-        )
+        return f"{self.pages} pages, {self.items} items, {self.errors} errors in {seconds:.1f} s ({rate:.1f} pages/s)"

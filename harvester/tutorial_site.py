@@ -18,16 +18,14 @@ import sys
 import urllib.parse
 
 QUOTES = [
-    ("The world as we have created it is a process of our thinking.", "Albert Einstein",
-     ["change", "thinking"]),
+    ("The world as we have created it is a process of our thinking.", "Albert Einstein", ["change", "thinking"]),
     ("It is our choices that show what we truly are.", "J.K. Rowling", ["choices"]),
     ("There are only two ways to live your life.", "Albert Einstein", ["life", "miracles"]),
     ("The person who does not read has no advantage.", "Mark Twain", ["books", "reading"]),
     ("Imperfection is beauty, madness is genius.", "Marilyn Monroe", ["beauty"]),
     ("Try not to become a man of success.", "Albert Einstein", ["success", "value"]),
     ("It is better to be hated for what you are.", "André Gide", ["life", "love"]),
-    ("I have not failed. I've just found 10,000 ways that won't work.", "Thomas A. Edison",
-     ["failure", "paraphrased"]),
+    ("I have not failed. I've just found 10,000 ways that won't work.", "Thomas A. Edison", ["failure", "paraphrased"]),
     ("A day without sunshine is like, you know, night.", "Steve Martin", ["humor", "simile"]),
 ]
 PER_PAGE = 3
@@ -47,8 +45,10 @@ def slug(name: str) -> str:
 
 
 def page(title: str, body: str) -> bytes:
-    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n").encode()
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+    ).encode()
 
 
 def listing(number: int) -> bytes | None:
@@ -56,7 +56,7 @@ def listing(number: int) -> bytes | None:
     if number < 1 or start >= len(QUOTES):
         return None
     parts = []
-    for text, author, tags in QUOTES[start:start + PER_PAGE]:
+    for text, author, tags in QUOTES[start : start + PER_PAGE]:
         tag_links = " ".join(f'<a class="tag" href="/tag/{t}/">{t}</a>' for t in tags)
         parts.append(
             f'<div class="quote">\n  <span class="text">{html.escape(text)}</span>\n'

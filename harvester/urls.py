@@ -138,12 +138,12 @@ class Resolver:
         if self._fast:  # an http(s) base: its origin, path and query, for the fast path
             path_start = self.base.index("/", self.base.index("//") + 2)
             rest = self.base[path_start:].split("#", 1)[0]
-            self._scheme = self.base[:self.base.index(":") + 1]
+            self._scheme = self.base[: self.base.index(":") + 1]
             self._origin = self.base[:path_start]
             self._path, mark, query = rest.partition("?")
             self._query = mark + query
             self._directory = self._path[1:].split("/")[:-1]
-            self._folder = self._path[:self._path.rindex("/") + 1]  # "/a/b/" of "/a/b/c": what a relative path extends
+            self._folder = self._path[: self._path.rindex("/") + 1]  # "/a/b/" of "/a/b/c": what a relative path extends
 
     def __call__(self, reference: str) -> str:
         found = self._fast_join(reference) if self._fast else None
@@ -185,7 +185,7 @@ class Resolver:
             if not path or path[0] != "." and "%2" not in path and "/." not in path:
                 for _ in range(ups):
                     if folder != "/":
-                        folder = folder[:folder.rindex("/", 0, -1) + 1]
+                        folder = folder[: folder.rindex("/", 0, -1) + 1]
                 return folder + path
             return _remove_dot_segments([*self._directory, *("../" * ups + path).split("/")])
         if "/." in path or "%2" in path:
@@ -208,8 +208,13 @@ def _encode_query(reference: str, encoding: str) -> str:
     if not mark or "#" in head:  # no query (a "?" in the fragment is not one)
         return reference
     query, hash_mark, fragment = rest.partition("#")
-    return head + mark + "".join(c if c.isascii() else _encode_character(c, encoding) for c in query) + \
-        hash_mark + fragment
+    return (
+        head
+        + mark
+        + "".join(c if c.isascii() else _encode_character(c, encoding) for c in query)
+        + hash_mark
+        + fragment
+    )
 
 
 def _encode_character(character: str, encoding: str) -> str:

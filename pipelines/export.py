@@ -175,8 +175,7 @@ class ExportPipeline:
         assert self.path is not None
         fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         shutil.copymode(self.path, name)
-        with open(fd, "w", encoding="utf-8", newline="") as out, \
-                self.path.open(encoding="utf-8", newline="") as old:
+        with open(fd, "w", encoding="utf-8", newline="") as out, self.path.open(encoding="utf-8", newline="") as old:
             writer = csv.writer(out)
             reader = csv.reader(old)
             next(reader, None)

@@ -77,7 +77,8 @@ class _Schema:
         self.name = cls.__name__
         self.fields = {f.name for f in dataclasses.fields(cls)}
         self.required = [
-            f.name for f in dataclasses.fields(cls)
+            f.name
+            for f in dataclasses.fields(cls)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         ]
         self.types: dict[str, tuple[tuple[type, ...], bool]] = {}

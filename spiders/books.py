@@ -1,6 +1,6 @@
 """The example spider: every book of the bundled bookshop site (examples/site).
 
-    harvester crawl books -a base_url=http://127.0.0.1:8000/
+harvester crawl books -a base_url=http://127.0.0.1:8000/
 """
 
 from __future__ import annotations

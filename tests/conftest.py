@@ -46,8 +46,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def send_text(self, status: int, body: str | bytes, content_type: str = "text/html; charset=utf-8",
-                  headers: dict[str, str] | None = None) -> None:
+    def send_text(
+        self,
+        status: int,
+        body: str | bytes,
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode() if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -85,8 +90,14 @@ class Site:
             self.hits[handler.path] += 1
             self.requests.append((handler.command, handler.path, dict(handler.headers.items())))
 
-    def page(self, path: str, body: str, status: int = 200, content_type: str = "text/html; charset=utf-8",
-             headers: dict[str, str] | None = None) -> None:
+    def page(
+        self,
+        path: str,
+        body: str,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.routes[path] = lambda h: h.send_text(status, body, content_type, headers)
 
 
@@ -162,11 +173,16 @@ class Project:
     def db_url(self) -> str:
         return f"sqlite:///{self.root / 'harvest.db'}"
 
-    def run(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`harvester ARGS` in the project directory, as a user runs it."""
         return subprocess.run(
             [sys.executable, "-m", "harvester", *args],
-            cwd=self.root, capture_output=True, text=True, timeout=timeout,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
         )
 

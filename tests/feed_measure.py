@@ -33,17 +33,22 @@ def measured_crawl(project: Project, *args: str, timeout: float = 120) -> Measur
     """`harvester crawl ARGS` in a child process: its exit status, peak RSS (MB) and CPU seconds."""
     done = subprocess.run(
         [sys.executable, "-c", MEASURE, sys.executable, "-m", "harvester", "crawl", *args],
-        cwd=project.root, capture_output=True, text=True, timeout=timeout,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     returncode, peak_kb, cpu = json.loads(done.stdout.strip().splitlines()[-1])
     return Measured(returncode, peak_kb / 1024, cpu, done.stderr)
 
 
-def streamed(pieces: Callable[[], Iterable[bytes]], content_type: str, pause: float = 0.0,
-             seconds: float = 60) -> Callable[[Handler], None]:
+def streamed(
+    pieces: Callable[[], Iterable[bytes]], content_type: str, pause: float = 0.0, seconds: float = 60
+) -> Callable[[Handler], None]:
     """A route sending `pieces()` chunked, `pause` seconds apart, until they end, the client
     leaves, or `seconds` pass (so a server thread never outlives its test for long)."""
+
     def route(handler: Handler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", content_type)
@@ -68,6 +73,7 @@ def streamed(pieces: Callable[[], Iterable[bytes]], content_type: str, pause: fl
 
 def endless(head: bytes, filler: bytes, size: int = 64 * 1024) -> Callable[[], Iterable[bytes]]:
     """`head`, then `filler` repeated in pieces of `size` bytes, for ever."""
+
     def pieces() -> Iterable[bytes]:
         yield head
         block = filler * (size // len(filler))

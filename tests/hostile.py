@@ -46,8 +46,13 @@ class _Server(http.server.ThreadingHTTPServer):
     site: HostileSite
 
 
-def send(handler: http.server.BaseHTTPRequestHandler, status: int, body: bytes,
-         headers: dict[str, str] | None = None, raw_headers: list[bytes] | None = None) -> None:
+def send(
+    handler: http.server.BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    raw_headers: list[bytes] | None = None,
+) -> None:
     """One response; `raw_headers` are written byte for byte (a header no library would send)."""
     handler.send_response(status)
     headers = {"Content-Type": "text/html; charset=utf-8", **(headers or {})}
@@ -113,8 +118,12 @@ def stop_while_serving(project, site, path: str, *args: str) -> None:
 
     site.routes[path] = held
     first = subprocess.Popen(
-        [sys.executable, "-m", "harvester", *args], cwd=project.root, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "harvester", *args],
+        cwd=project.root,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     deadline = time.monotonic() + 30
     while site.hits[path] == 0 and time.monotonic() < deadline:

@@ -51,8 +51,9 @@ class Postgres:
         import psycopg
 
         name = "h_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", password=PASSWORD,
-                             dbname="postgres", autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", password=PASSWORD, dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute(f'create database "{name}"')
         return name
 
@@ -93,15 +94,35 @@ def postgres() -> Iterator[Postgres]:
     if as_root:
         shutil.chown(root / "pw", "postgres", "postgres")
     subprocess.run(
-        _as_postgres([initdb, "-D", str(data), "-U", "postgres", "--pwfile", str(root / "pw"),
-                      "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--pwfile",
+                str(root / "pw"),
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     port = _free_port()
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
-                   check=True, capture_output=True)
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    subprocess.run(
+        _as_postgres([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
+        check=True,
+        capture_output=True,
+    )
     try:
         yield Postgres(port, root)
     finally:

@@ -15,6 +15,7 @@ PRODUCTS = {"A1": 10.0, "B2": 20.0, "C3": 30.0}
 
 def serve_products(site: Site, products: dict[str, float], broken: tuple[str, ...] = ()) -> None:
     """A catalogue page linking one page per product (and the `broken` ones); `products` may change."""
+
     def catalogue(handler):
         links = "".join(f'<a href="/p/{sku}">{sku}</a>' for sku in [*products, *broken])
         handler.send_text(200, f"<html>{links}</html>")

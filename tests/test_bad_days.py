@@ -75,18 +75,33 @@ def serve(site: Site, on_hit=None) -> None:
 
 def crawl(project: Project, site: Site, *extra: str, patience: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harvester", "crawl", "follow", "-a", f"base={site.url}",
-         "-s", f"fetch.concurrency={CONCURRENCY}", "-s", f"fetch.per_host={CONCURRENCY}",
-         "-s", f"storage.patience={patience}", *extra],
-        cwd=project.root, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "harvester",
+            "crawl",
+            "follow",
+            "-a",
+            f"base={site.url}",
+            "-s",
+            f"fetch.concurrency={CONCURRENCY}",
+            "-s",
+            f"fetch.per_host={CONCURRENCY}",
+            "-s",
+            f"storage.patience={patience}",
+            *extra,
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
 
 def lock_for(project: Project, seconds: float) -> None:
     """Take the database's write lock as another process would, and hold it for `seconds`."""
-    connection = sqlite3.connect(project.root / "harvest.db", timeout=10, isolation_level=None,
-                                 check_same_thread=False)
+    connection = sqlite3.connect(project.root / "harvest.db", timeout=10, isolation_level=None, check_same_thread=False)
     connection.execute("BEGIN IMMEDIATE")
 
     def release() -> None:
@@ -107,8 +122,7 @@ def assert_complete(project: Project, site: Site, repeated: int) -> None:
     assert len(hits) == PAGES
     assert sum(n - 1 for n in hits.values()) <= repeated
     assert site.hits["/"] == 1
-    assert project.sql("select count(*), count(distinct json_extract(data, '$.page')) from items") == [
-        (PAGES, PAGES)]
+    assert project.sql("select count(*), count(distinct json_extract(data, '$.page')) from items") == [(PAGES, PAGES)]
     assert project.sql("select count(*), count(distinct url) from pages") == [(PAGES + 1, PAGES + 1)]
     assert project.sql("select id, status from runs") == [(1, "finished")]
     (stats,) = project.sql("select stats from runs")[0]
@@ -159,8 +173,17 @@ def test_a_database_locked_too_long_fails_the_run_and_resume_completes_it(follow
 def test_a_disk_full_for_a_while_is_waited_for_and_every_page_fetched_once(follow: Project, site: Site):
     serve(site)
     follow.write("full.py", FULL)
-    result = crawl(follow, site, "-s", 'project.pipelines=["full", "store"]',
-                   "-a", "full_after=10", "-a", "full_for=2", patience=30)
+    result = crawl(
+        follow,
+        site,
+        "-s",
+        'project.pipelines=["full", "store"]',
+        "-a",
+        "full_after=10",
+        "-a",
+        "full_for=2",
+        patience=30,
+    )
     assert result.returncode == 0, result.stderr
     assert "database or disk is full" in result.stderr and "works again" in result.stderr
     assert_complete(follow, site, repeated=0)

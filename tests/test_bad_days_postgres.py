@@ -37,9 +37,12 @@ def test_connections_terminated_by_the_server_are_retried(site: Site, pg_url: st
 
     def terminate_the_others() -> None:
         with killer.connect() as connection:
-            result = connection.execute(text(
-                "select count(pg_terminate_backend(pid)) from pg_stat_activity"
-                " where datname = current_database() and pid <> pg_backend_pid()"))
+            result = connection.execute(
+                text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                    " where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            )
             killed.append(result.scalar())
 
     def keep_terminating() -> None:  # for a second, every 20 ms: some land inside transactions
@@ -60,8 +63,9 @@ def test_connections_terminated_by_the_server_are_retried(site: Site, pg_url: st
     for i in range(PAGES):
         site.routes[f"/p/{i}"] = page
     Pages.start_urls = [site.url + "/"]
-    settings = build({"storage": {"url": pg_url, "patience": 20},
-                      "fetch": {"obey_robots": False, "concurrency": 2, "per_host": 2}})
+    settings = build(
+        {"storage": {"url": pg_url, "patience": 20}, "fetch": {"obey_robots": False, "concurrency": 2, "per_host": 2}}
+    )
     run = asyncio.run(crawl(settings, Pages))
 
     assert run.status == "finished", run.failure
@@ -70,7 +74,9 @@ def test_connections_terminated_by_the_server_are_retried(site: Site, pg_url: st
     assert len(hits) == PAGES and set(hits.values()) == {1}
     with killer.connect() as connection:
         assert connection.execute(text("select count(*), count(distinct data->>'page') from items")).one() == (
-            PAGES, PAGES)
+            PAGES,
+            PAGES,
+        )
         assert connection.execute(text("select count(*) from pages")).scalar() == PAGES + 1
     assert (run.stats.pages, run.stats.items, run.stats.errors) == (PAGES + 1, PAGES, 0)
     killer.dispose()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import REPO, Project, Site
 
-SPIDER = '''
+SPIDER = """
 from urllib.parse import urlsplit
 
 from harvester import Spider
@@ -32,7 +32,7 @@ class {cls}(Spider):
         }}
         for link in response.links():
             yield response.follow(link, callback=self.parse)
-'''
+"""
 
 TITLES = {"/": "Home", "/a": "Alpha", "/b": "Beta"}
 
@@ -66,7 +66,10 @@ def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`harvester ARGS` run from some directory other than the project's."""
     return subprocess.run(
         [sys.executable, "-m", "harvester", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
@@ -263,9 +266,7 @@ def test_query_items_keep_data_nested_in_json_and_as_columns_in_csv(project: Pro
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 3
     assert list(rows[0]) == ["id", "run_id", "spider", "url", "created_at", "title", "path", "tag"]
-    assert {row["path"]: (row["title"], row["tag"]) for row in rows} == {
-        p: (t, "untagged") for p, t in TITLES.items()
-    }
+    assert {row["path"]: (row["title"], row["tag"]) for row in rows} == {p: (t, "untagged") for p, t in TITLES.items()}
 
 
 def test_query_item_filters_run_where_and_since(project: Project, site: Site) -> None:
@@ -323,7 +324,9 @@ def test_db_current_on_new_database_then_upgrade_to_newest(project: Project, tmp
 
 def test_a_database_that_fails_mid_run_fails_the_run_with_one_line(project: Project, site: Site) -> None:
     site.page("/", "<h1>home</h1>")
-    project.write("breaker.py", """
+    project.write(
+        "breaker.py",
+        """
         from sqlalchemy import text
 
         class Breaker:
@@ -333,11 +336,13 @@ def test_a_database_that_fails_mid_run_fails_the_run_with_one_line(project: Proj
 
             def process_item(self, item, run):
                 return item
-    """)
+    """,
+    )
     config = (project.root / "harvester.toml").read_text()
-    project.write("harvester.toml", config.replace('pipelines = ["store"]',
-                                                   'pipelines = ["breaker", "store"]'))
-    project.spider("home", f"""
+    project.write("harvester.toml", config.replace('pipelines = ["store"]', 'pipelines = ["breaker", "store"]'))
+    project.spider(
+        "home",
+        f"""
         from harvester import Spider
 
         class Home(Spider):
@@ -346,7 +351,8 @@ def test_a_database_that_fails_mid_run_fails_the_run_with_one_line(project: Proj
 
             def parse(self, response):
                 yield {{"title": response.css("h1::text").get()}}
-    """)
+    """,
+    )
     result = project.run("crawl", "home")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -12,8 +12,27 @@ import pytest
 from conftest import Project, Site
 from test_cli import ok, one_line_error, run_in
 
-HELP = ("crawl", "worker", "list", "genspider", "check", "parse", "query", "db", "db upgrade", "db current",
-        "jobs", "jobs list", "jobs run", "jobs serve", "startproject", "runspider", "fetch", "shell", "version")
+HELP = (
+    "crawl",
+    "worker",
+    "list",
+    "genspider",
+    "check",
+    "parse",
+    "query",
+    "db",
+    "db upgrade",
+    "db current",
+    "jobs",
+    "jobs list",
+    "jobs run",
+    "jobs serve",
+    "startproject",
+    "runspider",
+    "fetch",
+    "shell",
+    "version",
+)
 
 BOOKS = '''
 from harvester import Spider
@@ -85,11 +104,19 @@ def test_top_level_help_lists_the_new_commands(tmp_path: Path) -> None:
 # --- outside a project --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ("list",), ("crawl", "books"), ("check",),
-    ("parse", "http://127.0.0.1:9/", "--spider", "x"), ("jobs", "list"), ("query",), ("db", "current"),
-    ("fetch", "--spider", "x", "http://127.0.0.1:9/"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("crawl", "books"),
+        ("check",),
+        ("parse", "http://127.0.0.1:9/", "--spider", "x"),
+        ("jobs", "list"),
+        ("query",),
+        ("db", "current"),
+        ("fetch", "--spider", "x", "http://127.0.0.1:9/"),
+    ],
+)
 def test_a_project_command_outside_a_project_says_so_in_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     result = run_in(tmp_path, *args)
     line = one_line_error(result)
@@ -130,8 +157,14 @@ def test_startproject_makes_a_project_that_crawls_with_its_own_pipeline(tmp_path
     out = ok(run_in(tmp_path, "startproject", "shop"))
     root = tmp_path / "shop"
     assert "shop" in out
-    for name in ("harvester.toml", "README.md", "spiders/__init__.py", "spiders/example.py",
-                 "shop/__init__.py", "shop/pipelines.py"):
+    for name in (
+        "harvester.toml",
+        "README.md",
+        "spiders/__init__.py",
+        "spiders/example.py",
+        "shop/__init__.py",
+        "shop/pipelines.py",
+    ):
         assert (root / name).is_file(), name
     assert "shop.pipelines.StripWhitespace" in (root / "harvester.toml").read_text()
     assert ok(run_in(root, "list")).split() == ["example"]
@@ -155,15 +188,20 @@ def test_startproject_into_a_named_folder_and_never_over_a_project(tmp_path: Pat
 
 
 def test_a_new_project_points_at_nothing_off_this_machine_and_its_check_passes_on_the_tutorial_site(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     import threading
 
     from harvester import tutorial_site
 
     ok(run_in(tmp_path, "startproject", "shop"))
     root = tmp_path / "shop"
-    hosts = {host for path in root.rglob("*") if path.is_file()
-             for host in re.findall(r"[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([^/:\s\"'`)]+)", path.read_text())}
+    hosts = {
+        host
+        for path in root.rglob("*")
+        if path.is_file()
+        for host in re.findall(r"[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([^/:\s\"'`)]+)", path.read_text())
+    }
     assert hosts == {"127.0.0.1", "example.invalid"}  # the user agent's contact placeholder never resolves
     server = tutorial_site.serve(0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -240,8 +278,9 @@ def test_fetch_prints_the_body_or_the_headers(tmp_path: Path, site: Site) -> Non
 
 def test_fetch_follows_redirects_with_cookies_and_obeys_robots(tmp_path: Path, site: Site) -> None:
     site.page("/robots.txt", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
-    site.routes["/login"] = lambda h: h.send_text(302, "", headers={"Location": "/account",
-                                                                    "Set-Cookie": "session=s3cret; Path=/"})
+    site.routes["/login"] = lambda h: h.send_text(
+        302, "", headers={"Location": "/account", "Set-Cookie": "session=s3cret; Path=/"}
+    )
     site.routes["/account"] = lambda h: h.send_text(200, f"cookie={h.headers.get('Cookie')}")
     site.page("/private", "secret")
     assert ok(run_in(tmp_path, "fetch", f"{site.url}/login")) == "cookie=session=s3cret"
@@ -255,11 +294,12 @@ def test_fetch_sends_the_configured_credentials_to_their_origin(project: Project
 
     token = "Basic " + base64.b64encode(b"alice:wonder").decode()
     site.routes["/area"] = lambda h: (
-        h.send_text(200, "hello alice") if h.headers.get("Authorization") == token
-        else h.send_text(401, "who?", headers={"WWW-Authenticate": 'Basic realm="area"'}))
+        h.send_text(200, "hello alice")
+        if h.headers.get("Authorization") == token
+        else h.send_text(401, "who?", headers={"WWW-Authenticate": 'Basic realm="area"'})
+    )
     config = project.root / "harvester.toml"
-    config.write_text(config.read_text()
-                      + f'\n[auth."{site.url}"]\nusername = "alice"\npassword_env = "AREA_PW"\n')
+    config.write_text(config.read_text() + f'\n[auth."{site.url}"]\nusername = "alice"\npassword_env = "AREA_PW"\n')
     assert ok(project.run("fetch", f"{site.url}/area", env={"AREA_PW": "wonder"})) == "hello alice"
 
 
@@ -280,10 +320,26 @@ def test_parse_prints_the_requests_and_items_one_callback_yields(project: Projec
     serve_books(site)
     project.spider("books", BOOKS.format(url=site.url))
     out = ok(project.run("parse", f"{site.url}/", "--spider", "books")).splitlines()
-    assert out == ["# items (0)", "# requests (2)",
-                   f"GET {site.url}/book/1 parse_book", f"GET {site.url}/book/2 parse_book"]
-    out = ok(project.run("parse", f"{site.url}/book/2", "--spider", "books", "--callback", "parse_book",
-                         "-a", "shelf=classics", "--cb-kwargs", '{"note": "n"}')).splitlines()
+    assert out == [
+        "# items (0)",
+        "# requests (2)",
+        f"GET {site.url}/book/1 parse_book",
+        f"GET {site.url}/book/2 parse_book",
+    ]
+    out = ok(
+        project.run(
+            "parse",
+            f"{site.url}/book/2",
+            "--spider",
+            "books",
+            "--callback",
+            "parse_book",
+            "-a",
+            "shelf=classics",
+            "--cb-kwargs",
+            '{"note": "n"}',
+        )
+    ).splitlines()
     assert out[0] == "# items (1)"
     assert json.loads(out[1]) == {"title": "Emma", "price": "8.00", "shelf": "classics", "note": "n"}
     assert out[2:] == ["# requests (0)"]
@@ -292,17 +348,26 @@ def test_parse_prints_the_requests_and_items_one_callback_yields(project: Projec
 
 def test_parse_to_a_depth_follows_each_request_once(project: Project, site: Site) -> None:
     serve_books(site)
-    site.page("/", '<a class="book" href="/book/1">1</a> <a class="book" href="/book/2">2</a>'
-                   '<a class="book" href="/book/1#again">1</a>')
+    site.page(
+        "/",
+        '<a class="book" href="/book/1">1</a> <a class="book" href="/book/2">2</a>'
+        '<a class="book" href="/book/1#again">1</a>',
+    )
     project.spider("books", BOOKS.format(url=site.url))
     out = ok(project.run("parse", f"{site.url}/", "--spider", "books", "--depth", "3")).splitlines()
-    assert out[:6] == ["# depth 1", "# items (0)", "# requests (3)", f"GET {site.url}/book/1 parse_book",
-                       f"GET {site.url}/book/2 parse_book", f"GET {site.url}/book/1#again parse_book"]
-    level2 = out[6:out.index("# depth 3")]
+    assert out[:6] == [
+        "# depth 1",
+        "# items (0)",
+        "# requests (3)",
+        f"GET {site.url}/book/1 parse_book",
+        f"GET {site.url}/book/2 parse_book",
+        f"GET {site.url}/book/1#again parse_book",
+    ]
+    level2 = out[6 : out.index("# depth 3")]
     assert level2[:2] == ["# depth 2", "# items (2)"]
     assert sorted(json.loads(line)["title"] for line in level2[2:4]) == ["Dune", "Emma"]
     assert level2[4:] == ["# requests (0)"]
-    assert out[out.index("# depth 3"):] == ["# depth 3", "# items (0)", "# requests (0)"]
+    assert out[out.index("# depth 3") :] == ["# depth 3", "# items (0)", "# requests (0)"]
     assert site.hits["/book/1"] == 1
 
 
@@ -316,7 +381,9 @@ def test_parse_with_an_unknown_callback_or_a_failing_page_says_so(project: Proje
 
 def test_parse_shows_the_traceback_of_a_callback_that_raises(project: Project, site: Site) -> None:
     site.page("/", "<h1>x</h1>")
-    project.spider("bad", '''
+    project.spider(
+        "bad",
+        """
         from harvester import Spider
 
         class Bad(Spider):
@@ -325,7 +392,8 @@ def test_parse_shows_the_traceback_of_a_callback_that_raises(project: Project, s
             def parse(self, response):
                 yield {"ok": 1}
                 raise ValueError("price missing on " + response.url)
-        ''')
+        """,
+    )
     result = project.run("parse", f"{site.url}/", "--spider", "bad")
     assert result.returncode == 1
     assert "bad.py" in result.stderr and "ValueError: price missing on" in result.stderr.splitlines()[-1]
@@ -350,9 +418,15 @@ def test_check_runs_the_docstring_contracts_against_the_live_pages(project: Proj
 
 def test_check_names_each_broken_contract_and_exits_non_zero(project: Project, site: Site) -> None:
     serve_books(site)
-    project.spider("books", BOOKS.format(url=site.url).replace("@returns requests 2 2", "@returns requests 3")
-                   .replace("@scrapes title price note", "@scrapes title isbn"))
-    project.spider("down", f'''
+    project.spider(
+        "books",
+        BOOKS.format(url=site.url)
+        .replace("@returns requests 2 2", "@returns requests 3")
+        .replace("@scrapes title price note", "@scrapes title isbn"),
+    )
+    project.spider(
+        "down",
+        f'''
         from harvester import Spider
 
         class Down(Spider):
@@ -363,7 +437,8 @@ def test_check_names_each_broken_contract_and_exits_non_zero(project: Project, s
                 @returns items 1
                 """
                 yield {{"x": 1}}
-        ''')
+        ''',
+    )
     result = project.run("check")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
@@ -378,13 +453,20 @@ def test_check_names_each_broken_contract_and_exits_non_zero(project: Project, s
 
 def test_a_spider_that_fails_to_start_fails_its_contracts_and_parse_in_one_line(project: Project, site: Site) -> None:
     serve_books(site)
-    project.spider("books", BOOKS.format(url=site.url).replace(
-        '    shelf = "all"\n', '    shelf = "all"\n\n    def __init__(self, **kw):\n'
-                              '        super().__init__(**kw)\n        self.limit = int(self.shelf)\n'))
+    project.spider(
+        "books",
+        BOOKS.format(url=site.url).replace(
+            '    shelf = "all"\n',
+            '    shelf = "all"\n\n    def __init__(self, **kw):\n'
+            "        super().__init__(**kw)\n        self.limit = int(self.shelf)\n",
+        ),
+    )
     result = project.run("check")
     assert result.returncode == 1
-    assert ("FAIL  books.parse  @returns requests 2 2: spider 'books' failed to start: ValueError: invalid literal"
-            in result.stdout)
+    assert (
+        "FAIL  books.parse  @returns requests 2 2: spider 'books' failed to start: ValueError: invalid literal"
+        in result.stdout
+    )
     assert "Traceback" not in result.stderr
     assert "failed to start" in one_line_error(project.run("parse", f"{site.url}/", "--spider", "books"))
     assert ok(project.run("parse", f"{site.url}/", "--spider", "books", "-a", "shelf=3")).startswith("# items")

@@ -26,9 +26,19 @@ class Terminal:
     def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.fd, child = pty.openpty()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "harvester", *args], cwd=cwd, stdin=child, stdout=child, stderr=child,
-            env={**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "120", "LINES": "40",
-                 **(env or {})},
+            [sys.executable, "-m", "harvester", *args],
+            cwd=cwd,
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "TERM": "xterm",
+                "COLUMNS": "120",
+                "LINES": "40",
+                **(env or {}),
+            },
             start_new_session=True,
         )
         os.close(child)
@@ -52,7 +62,7 @@ class Terminal:
                 if not data:
                     raise AssertionError(f"the shell ended before showing {pattern!r}; the screen:\n{self.seen}")
                 self.seen += _ANSI.sub("", data.decode("utf-8", "replace"))
-        self.seen = self.seen[match.end():]
+        self.seen = self.seen[match.end() :]
         return match
 
     def close(self) -> int:
@@ -153,7 +163,9 @@ def test_a_spider_of_the_project_fetches_with_the_project_settings(
     shop.routes["/ua"] = lambda h: h.send_text(200, f"<h1>{h.headers.get('User-Agent')}</h1>")
     config = project.root / "harvester.toml"
     config.write_text(config.read_text().replace("[fetch]", '[fetch]\nuser_agent = "shopbot/2"'))
-    project.spider("shop", f'''
+    project.spider(
+        "shop",
+        f'''
         from harvester import Spider
 
         class Shop(Spider):
@@ -162,7 +174,8 @@ def test_a_spider_of_the_project_fetches_with_the_project_settings(
 
             def parse(self, response):
                 yield {{"title": response.css("h1::text").get()}}
-        ''')
+        ''',
+    )
     term = Terminal(project.root, "shell", "--spider", "shop", f"{shop.url}/ua", "--console", "python")
     terminal.append(term)
     term.expect(">>> ")

@@ -63,9 +63,7 @@ def write_config(directory: Path, text: str) -> Path:
     return path
 
 
-def test_defaults_apply_when_the_project_has_no_config_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_defaults_apply_when_the_project_has_no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = config.load(env={})
     assert settings.project.spiders == ("spiders",)
@@ -174,9 +172,7 @@ def test_overrides_set_numbers_bare_words_and_quoted_strings(tmp_path: Path) -> 
     assert settings.fetch.per_host == 8  # untouched keys keep the file's values
 
 
-def test_overrides_apply_without_a_config_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_overrides_apply_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = config.load(overrides=["fetch.obey_robots=false", "fetch.max_size=10KB"], env={})
     assert settings.fetch.obey_robots is False

@@ -54,9 +54,14 @@ def digest_with_affinity(handler: Handler, user: str, password: str) -> None:
         if fields.get("response") == md5(f"{ha1}:{nonce}:{fields['nc']}:{fields['cnonce']}:{fields['qop']}:{ha2}"):
             handler.send_text(200, '<h1>digest ok</h1><a href="/after">after</a>')
             return
-    handler.send_text(401, "no", headers={
-        "WWW-Authenticate": f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5',
-        "Set-Cookie": "node=7"})
+    handler.send_text(
+        401,
+        "no",
+        headers={
+            "WWW-Authenticate": f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5',
+            "Set-Cookie": "node=7",
+        },
+    )
 
 
 def test_a_digest_challenge_that_sets_a_cookie_is_answered_with_it_and_the_jar_keeps_it(tmp_path, site, sql):
@@ -70,8 +75,13 @@ def test_a_digest_challenge_that_sets_a_cookie_is_answered_with_it_and_the_jar_k
             yield from super().parse(response)
             yield from response.follow_all()
 
-    run(tmp_path, Follow, [site.url + "/area"], env={"AREA_PW": "wonder"},
-        auth={site.url: {"username": "alice", "password_env": "AREA_PW", "scheme": "digest"}})
+    run(
+        tmp_path,
+        Follow,
+        [site.url + "/area"],
+        env={"AREA_PW": "wonder"},
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW", "scheme": "digest"}},
+    )
     assert h1s(sql, tmp_path) == ["after node=7", "digest ok"]
     assert cookies_at(site, "/area") == [None, "node=7"]
 
@@ -104,8 +114,13 @@ def test_spider_middlewares_never_handle_the_login_or_the_jar_and_their_own_cook
             yield from super().parse(response)
             yield from response.follow_all()
 
-    run(tmp_path, Watched, [site.url + "/area"], env={"AREA_PW": "wonder"},
-        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}})
+    run(
+        tmp_path,
+        Watched,
+        [site.url + "/area"],
+        env={"AREA_PW": "wonder"},
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}},
+    )
     assert h1s(sql, tmp_path) == ["area", "own"]
     assert seen == [{}, {}]  # neither the Authorization header nor the jar's Cookie passed through it
     assert [headers.get("Authorization") for _, _, headers in site.requests] == [expected, expected]

@@ -31,9 +31,7 @@ from harvester.fetching.fetcher import Fetcher
 
 DATA = Path(__file__).parent / "data" / "http-state"
 CASES = sorted(path.name.removesuffix("-test") for path in (DATA / "parser").glob("*-test"))
-HOSTS = sorted(
-    {line.split()[1] for line in (DATA / "hosts").read_text().splitlines() if line.strip()}
-)
+HOSTS = sorted({line.split()[1] for line in (DATA / "hosts").read_text().splitlines() if line.strip()})
 START_HOST = "home.example.org"
 
 # Cases whose cookie lives until a date that was in the future when the suite was written (2011):
@@ -108,9 +106,7 @@ class SuiteServer(http.server.ThreadingHTTPServer):
 def suite_server() -> Iterator[SuiteServer]:
     server = SuiteServer(("127.0.0.1", 0), SuiteHandler)
     server.seen = {}
-    threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    ).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()
@@ -180,9 +176,7 @@ def test_the_cases_with_dates_pass_at_the_time_the_suite_was_written():
 def date_examples() -> list[tuple[str, str | None]]:
     examples = []
     for file in sorted((DATA / "dates").glob("*.json")):
-        lines = [
-            line for line in file.read_text().splitlines() if not line.lstrip().startswith("//")
-        ]
+        lines = [line for line in file.read_text().splitlines() if not line.lstrip().startswith("//")]
         examples += [(case["test"], case["expected"]) for case in json.loads("\n".join(lines))]
     return examples
 

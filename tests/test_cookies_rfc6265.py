@@ -57,9 +57,7 @@ def chain(name: str, urls: list[str]) -> type[Spider]:
 def test_a_non_ascii_cookie_goes_back_as_the_bytes_it_came_as(project, site):
     """http-state charset0001: a UTF-8 value crashed the next request (UnicodeEncodeError, run failed)."""
     value = "foo=春节回家路·春运完全手册"
-    on_wire = value.encode().decode(
-        "latin-1"
-    )  # send_header writes latin-1: these are the UTF-8 bytes
+    on_wire = value.encode().decode("latin-1")  # send_header writes latin-1: these are the UTF-8 bytes
     seen: list[bytes | None] = []
     site.page("/", '<h1>home</h1><a href="/next">next</a>', headers={"Set-Cookie": on_wire})
     site.routes["/next"] = recorder(seen)
@@ -96,17 +94,13 @@ def test_max_age_0_deletes_and_a_bad_attribute_drops_only_itself(tmp_path, site)
     )
     site.routes["/prefs"] = lambda h: (
         h.send_response(200),
-        h.send_header(
-            "Set-Cookie", "theme=dark; Expires=someday; Max-Age=soon; Path=/"
-        ),  # bad dates
+        h.send_header("Set-Cookie", "theme=dark; Expires=someday; Max-Age=soon; Path=/"),  # bad dates
         h.send_header("Set-Cookie", "lang=en; Path=/nowhere; Path=/"),  # the last Path wins
         h.send_header("Content-Length", "0"),
         h.end_headers(),
     )
     site.routes["/check"] = recorder(seen)
-    site.routes["/logout"] = lambda h: h.send_text(
-        200, "out", headers={"Set-Cookie": "sid=; Max-Age=0"}
-    )
+    site.routes["/logout"] = lambda h: h.send_text(200, "out", headers={"Set-Cookie": "sid=; Max-Age=0"})
     site.routes["/check-again"] = recorder(seen)
     run(
         tmp_path,
@@ -118,9 +112,7 @@ def test_max_age_0_deletes_and_a_bad_attribute_drops_only_itself(tmp_path, site)
     assert seen == [b"sid=1; theme=dark; lang=en", b"theme=dark; lang=en"]
 
 
-def test_a_host_only_cookie_stays_on_its_host_and_a_domain_cookie_reaches_subdomains(
-    tmp_path, site
-):
+def test_a_host_only_cookie_stays_on_its_host_and_a_domain_cookie_reaches_subdomains(tmp_path, site):
     names = {"shop.example.org", "www.shop.example.org", "example.org"}
     seen: dict[str, bytes | None] = {}
 
@@ -137,9 +129,7 @@ def test_a_host_only_cookie_stays_on_its_host_and_a_domain_cookie_reaches_subdom
         handler.send_text(200, "ok")
 
     site.routes["/set"], site.routes["/check"] = setter, check
-    urls = [f"http://shop.example.org:{site.port}/set"] + [
-        f"http://{n}:{site.port}/check" for n in sorted(names)
-    ]
+    urls = [f"http://shop.example.org:{site.port}/set"] + [f"http://{n}:{site.port}/check" for n in sorted(names)]
     run(tmp_path, chain("hosts", urls), resolve={name: "127.0.0.1" for name in names})
     assert seen == {
         "shop.example.org": b"host=1; shop=2",
@@ -215,9 +205,7 @@ def test_forty_pages_of_2500_cookies_keep_the_header_small_and_the_crawl_fast(tm
         cookie = sent_cookie(handler) or b""
         sizes.append(len(cookie))
         counts.append(cookie.count(b"=") if cookie else 0)
-        lines = [b"HTTP/1.1 200 OK"] + [
-            b"Set-Cookie: p%dc%d=v" % (number, i) for i in range(per_page)
-        ]
+        lines = [b"HTTP/1.1 200 OK"] + [b"Set-Cookie: p%dc%d=v" % (number, i) for i in range(per_page)]
         body = b'<a href="/p/%d">next</a>' % (number + 1) if number + 1 < pages else b"end"
         lines += [b"Content-Type: text/html", b"Content-Length: %d" % len(body), b"", body]
         handler.wfile.write(b"\r\n".join(lines))
@@ -249,9 +237,7 @@ def test_the_cookie_header_is_capped_and_keeps_the_first_cookies_of_its_order(tm
         handler.send_response(200)
         for i in range(100):  # 100 cookies of 200 bytes: 20 KB, over the 8 KiB cap
             handler.send_header("Set-Cookie", f"c{i:03}={big}")
-        handler.send_header(
-            "Set-Cookie", f"deep={big}; Path=/check"
-        )  # a longer path: first in the header
+        handler.send_header("Set-Cookie", f"deep={big}; Path=/check")  # a longer path: first in the header
         handler.send_header("Content-Length", "0")
         handler.end_headers()
 
@@ -279,9 +265,7 @@ def test_past_the_total_cap_the_least_recently_used_cookies_go_first(tmp_path, s
         handler.end_headers()
 
     site.routes["/set"], site.routes["/check"] = setter, recorder(seen)
-    urls = [f"http://{host}:{site.port}/set" for host in hosts] + [
-        f"http://{hosts[0]}:{site.port}/check"
-    ]
+    urls = [f"http://{host}:{site.port}/set" for host in hosts] + [f"http://{hosts[0]}:{site.port}/check"]
     run(tmp_path, chain("many", urls), resolve={host: "127.0.0.1" for host in hosts})
     evicted = len(hosts) * MAX_PER_DOMAIN - MAX_COOKIES
     [header] = seen

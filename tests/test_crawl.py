@@ -25,8 +25,9 @@ def build_site(site: Site, offsite: Site) -> None:
         links += [f"{offsite.url}/p/{i}.html", "mailto:someone@example.org", "#self"]
         anchors = "".join(f'<a href="{href}">link</a>' for href in links)
         site.page(f"/p/{i}.html", f"<html><h1>Page {i}</h1><p class=n>{i * 7}</p>{anchors}</html>")
-    site.page("/", '<a href="/p/0.html">start</a> <a href="/p/0.html?b=2&a=1">q1</a>'
-                   ' <a href="/p/0.html?a=1&b=2">q2</a>')
+    site.page(
+        "/", '<a href="/p/0.html">start</a> <a href="/p/0.html?b=2&a=1">q1</a> <a href="/p/0.html?a=1&b=2">q2</a>'
+    )
     site.page("/p/0.html?a=1&b=2", "<h1>query</h1>")
     site.page("/p/0.html?b=2&a=1", "<h1>query</h1>")
 
@@ -44,8 +45,10 @@ class Pages(Spider):
 
 def settings(tmp_path: Path, **fetch: object):
     return build(
-        {"storage": {"url": "sqlite:///harvest.db"},
-         "fetch": {"concurrency": 16, "retries": 2, "backoff": 0.05, "timeout": 10, **fetch}},
+        {
+            "storage": {"url": "sqlite:///harvest.db"},
+            "fetch": {"concurrency": 16, "retries": 2, "backoff": 0.05, "timeout": 10, **fetch},
+        },
         root=tmp_path,
     )
 
@@ -82,7 +85,7 @@ def test_items_hold_the_values_and_the_page_they_came_from(tmp_path, site, other
     by_n = {n: (title, url, spider) for n, title, url, spider in rows}
     assert by_n[7 * 42] == ("Page 42", f"{site.url}/p/42.html", "pages")
     assert sorted(by_n) == [7 * i for i in range(PAGES)]
-    (status, stats), = sql(tmp_path, "select status, stats from runs")
+    ((status, stats),) = sql(tmp_path, "select status, stats from runs")
     assert status == "finished"
     assert '"items": 300' in stats
     pages = sql(tmp_path, "select count(*), count(distinct url), min(status), max(status) from pages")

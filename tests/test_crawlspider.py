@@ -44,11 +44,14 @@ def test_links_are_absolute_deduplicated_and_carry_their_text():
 def test_allow_deny_and_domains_filter_links():
     response = page(NAV)
     assert [link.url for link in LinkExtractor(allow=r"/cat/", deny=r"/2").extract_links(response)] == [
-        "http://shop.test/cat/1"]
+        "http://shop.test/cat/1"
+    ]
     assert [link.url for link in LinkExtractor(deny_domains=["shop.test"]).extract_links(response)] == [
-        "http://other.test/x"]
+        "http://other.test/x"
+    ]
     assert [link.url for link in LinkExtractor(allow_domains="other.test").extract_links(response)] == [
-        "http://other.test/x"]
+        "http://other.test/x"
+    ]
     assert len(LinkExtractor(deny_extensions=[], allow_domains=["shop.test"]).extract_links(response)) == 5
 
 
@@ -56,15 +59,21 @@ def test_restrict_xpaths_and_css_limit_links_to_a_part_of_the_page():
     response = page(NAV)
     by_xpath = LinkExtractor(restrict_xpaths='//div[@id="nav"]').extract_links(response)
     by_css = LinkExtractor(restrict_css="div#nav").extract_links(response)
-    assert [link.url for link in by_xpath] == [link.url for link in by_css] == [
-        "http://shop.test/cat/1", "http://shop.test/cat/2"]
+    assert (
+        [link.url for link in by_xpath]
+        == [link.url for link in by_css]
+        == ["http://shop.test/cat/1", "http://shop.test/cat/2"]
+    )
     assert [link.text for link in LinkExtractor(restrict_text="Dune").extract_links(response)] == ["The Dune book"]
 
 
 def test_broken_markup_still_yields_its_links():
     broken = '<html><body><div><p>Unclosed <a href="/one">one<a href=/two>two</div></span><a href="three">3'
     assert [link.url for link in LinkExtractor().extract_links(page(broken))] == [
-        "http://shop.test/one", "http://shop.test/two", "http://shop.test/dir/three"]
+        "http://shop.test/one",
+        "http://shop.test/two",
+        "http://shop.test/dir/three",
+    ]
 
 
 def test_a_value_naming_the_page_itself_is_no_link_as_in_response_links():
@@ -77,15 +86,22 @@ def test_a_value_naming_the_page_itself_is_no_link_as_in_response_links():
 
 
 def test_a_page_that_is_not_html_has_no_links():
-    response = Response("http://shop.test/data.json", 200, httpx.Headers({"Content-Type": "application/json"}),
-                        b'{"a": "<a href=/x>x</a>"}')
+    response = Response(
+        "http://shop.test/data.json",
+        200,
+        httpx.Headers({"Content-Type": "application/json"}),
+        b'{"a": "<a href=/x>x</a>"}',
+    )
     assert LinkExtractor().extract_links(response) == []
 
 
 def shop(site: Site) -> None:
     site.page("/", '<a href="/cat/books">books</a> <a href="/login">log in</a> <a href="http://elsewhere.test/">x</a>')
-    site.page("/cat/books", '<a href="/item/1">Dune</a> <a href="/item/2">Emma</a> <a href="/cat/books?page=2">2</a>'
-              ' <a href="/manual.pdf">pdf</a>')
+    site.page(
+        "/cat/books",
+        '<a href="/item/1">Dune</a> <a href="/item/2">Emma</a> <a href="/cat/books?page=2">2</a>'
+        ' <a href="/manual.pdf">pdf</a>',
+    )
     site.page("/cat/books?page=2", '<a href="/item/3">Ulysses</a> <a href="/cat/books">1</a>')
     for number, title in ((1, "Dune"), (2, "Emma"), (3, "Ulysses")):
         site.page(f"/item/{number}", f'<h1>{title}</h1><a href="/item/{number}/reviews">reviews</a>')
@@ -119,7 +135,8 @@ def test_rules_send_links_to_their_callbacks_and_follow_as_told(tmp_path, site: 
     assert titles == ["Dune", "Emma", "Ulysses"]
     assert sql(tmp_path, "select count(*) from items where json_extract(data, '$.source') = 'rule'") == [(3,)]
     assert sql(tmp_path, "select json_extract(data, '$.start') from items where data like '%start%'") == [
-        (site.url + "/",)]
+        (site.url + "/",)
+    ]
     assert site.hits["/login"] == 0 and site.hits["/manual.pdf"] == 0
     assert site.hits["/item/1/reviews"] == 0  # the item rule has a callback, so it does not follow
     assert site.hits["/cat/books"] == 1
@@ -127,8 +144,9 @@ def test_rules_send_links_to_their_callbacks_and_follow_as_told(tmp_path, site: 
 
 
 def test_matches_applies_the_extractors_rules_to_one_url_as_scrapys_does():
-    extractor = LinkExtractor(allow=r"/books/", deny=r"/books/draft", allow_domains=["shop.test"],
-                              deny_extensions=["pdf"])
+    extractor = LinkExtractor(
+        allow=r"/books/", deny=r"/books/draft", allow_domains=["shop.test"], deny_extensions=["pdf"]
+    )
     assert extractor.matches("http://shop.test/books/1.html")
     assert extractor.matches("http://www.shop.test/books/2.html")  # a subdomain of an allowed domain
     assert not extractor.matches("http://shop.test/about.html")  # not allowed

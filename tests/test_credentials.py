@@ -144,7 +144,9 @@ def write_project(project, ca, key: str | None, extra: str = "") -> None:
     """A project whose spider visits `-a start=URL,...`; `[auth."key"]` is alice's login; `extra`
     goes at the end of [fetch] (it may open sections of its own)."""
     auth = f'[auth."{key}"]\nusername = "alice"\npassword_env = "AREA_PW"\n' if key else ""
-    project.write("harvester.toml", f"""
+    project.write(
+        "harvester.toml",
+        f"""
         [storage]
         url = "sqlite:///harvest.db"
 
@@ -154,7 +156,8 @@ def write_project(project, ca, key: str | None, extra: str = "") -> None:
         obey_robots = true
         ca_file = "{ca.path}"
         {extra}
-        """)
+        """,
+    )
     with (project.root / "harvester.toml").open("a") as fh:
         fh.write(auth)
     project.spider("visit", SPIDER)
@@ -189,7 +192,8 @@ def test_a_bare_host_means_its_https_origin_only_and_default_ports_are_one_origi
         return login.username if login else None
 
     assert [user(f"https://{HOST}/x"), user(f"https://{HOST}:443/x"), user(f"HTTPS://{HOST.upper()}/x")] == [
-        "alice"] * 3
+        "alice"
+    ] * 3
     assert [user(f"http://{HOST}/x"), user(f"ftp://{HOST}/x"), user(f"https://{HOST}:8443/x")] == [None] * 3
     assert [user(f"http://{HOST}:8080/x"), user(f"https://{HOST}:8080/x")] == ["bob", None]
 
@@ -219,8 +223,7 @@ def basic_only(handler, body: str, status: int = 200) -> None:
         handler.send_text(401, "who are you", headers={"WWW-Authenticate": 'Basic realm="area"'})
 
 
-def test_url_userinfo_logs_in_to_its_origin_only_and_is_never_recorded(project, ca, http7, other_site,
-                                                                        smtp) -> None:  # noqa: F811
+def test_url_userinfo_logs_in_to_its_origin_only_and_is_never_recorded(project, ca, http7, other_site, smtp) -> None:  # noqa: F811
     controller, recorder = smtp()
     links = f'<a href="/child">c</a><a href="/missing">m</a><a href="/moved">r</a><a href="{other_site.url}/x">o</a>'
     http7.routes["/"] = lambda h: basic_only(h, links)
@@ -231,7 +234,12 @@ def test_url_userinfo_logs_in_to_its_origin_only_and_is_never_recorded(project, 
     other_site.page("/x", "<h1>other</h1>")
     other_site.page("/robots.txt", "", status=404)
     start = f"http://alice:{PASSWORD}@{HOST}:{http7.port}/"
-    result = crawl_all(project, ca, None, start, extra=f"""
+    result = crawl_all(
+        project,
+        ca,
+        None,
+        start,
+        extra=f"""
         [project]
         spiders = ["spiders"]
         pipelines = ["store", "email_report"]
@@ -242,18 +250,24 @@ def test_url_userinfo_logs_in_to_its_origin_only_and_is_never_recorded(project, 
         sender = "harvester@example.org"
         to = ["team@example.org"]
         attach_csv = true
-        """)
-    assert sorted(project.sql("select url, status from pages")) == sorted([
-        (f"{http7.url}/", 200), (f"{http7.url}/child", 200), (f"{http7.url}/missing", 404),
-        (f"{http7.url}/moved", 200), (f"{other_site.url}/x", 200)])
+        """,
+    )
+    assert sorted(project.sql("select url, status from pages")) == sorted(
+        [
+            (f"{http7.url}/", 200),
+            (f"{http7.url}/child", 200),
+            (f"{http7.url}/missing", 404),
+            (f"{http7.url}/moved", 200),
+            (f"{other_site.url}/x", 200),
+        ]
+    )
     assert authorized(http7) == ["/", "/child", "/landing", "/missing", "/moved", "/robots.txt"]
     assert authorized(other_site) == []
     assert project.sql("select url, kind from errors") == [(f"{http7.url}/missing", "http")]
     query = project.run("query", "select * from items", "--format", "json")
     pages = project.run("query", "select * from pages", "--format", "csv")
     assert {item["url"] for item in json.loads(query.stdout)} >= {f"{http7.url}/", f"{http7.url}/child"}
-    message = "\n".join(str(part.get_content()) for part in recorder.only_message().walk()
-                        if not part.is_multipart())
+    message = "\n".join(str(part.get_content()) for part in recorder.only_message().walk() if not part.is_multipart())
     assert f"{http7.url}/missing" in message  # the report names the failed page, without the userinfo
     stored = b"".join(path.read_bytes() for path in project.root.glob("harvest.db*")).decode("latin-1")
     for text in (stored, result.stdout, result.stderr, query.stdout, pages.stdout, message):
@@ -268,9 +282,14 @@ def test_userinfo_of_a_start_url_logs_in_again_after_resume_without_being_stored
         http7.routes[child] = lambda h: (time.sleep(0.1), basic_only(h, "<h1>child</h1>"))
     write_project(project, ca, None, extra="concurrency = 1")
     start = f"start=http://alice:{PASSWORD}@{HOST}:{http7.port}/"
-    process = subprocess.Popen([sys.executable, "-m", "harvester", "crawl", "visit", "-a", start],
-                               cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO), "AREA_PW": ""})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harvester", "crawl", "visit", "-a", start],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "AREA_PW": ""},
+    )
     deadline = time.monotonic() + 30
     while len(authorized(http7)) < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -283,15 +302,15 @@ def test_userinfo_of_a_start_url_logs_in_again_after_resume_without_being_stored
     assert project.sql("select count(*), min(status), max(status) from pages") == [(21, 200, 200)]
     paths = [path for _, path, _ in http7.requests if path != "/robots.txt"]
     assert sorted(set(paths)) == sorted(["/", *children]) and authorized(http7) == sorted(
-        [path for _, path, _ in http7.requests])
+        [path for _, path, _ in http7.requests]
+    )
     stored = b"".join(path.read_bytes() for path in project.root.glob("harvest.db*")).decode("latin-1")
     for text in (stored, *first, resumed.stdout, resumed.stderr):
         assert PASSWORD not in text
 
 
 def test_ftp_userinfo_is_the_login_of_that_server_only(project, ca, http7, ftp7) -> None:
-    result = crawl_all(project, ca, None, f"ftp://alice:{PASSWORD}@{HOST}:{ftp7.port}/file.txt",
-                       f"{http7.url}/area")
+    result = crawl_all(project, ca, None, f"ftp://alice:{PASSWORD}@{HOST}:{ftp7.port}/file.txt", f"{http7.url}/area")
     assert ftp7.logins == [("USER", "alice"), ("PASS", PASSWORD)]
     assert authorized(http7) == []
     assert sorted(project.sql("select url from pages")) == [(f"{ftp7.url}/file.txt",), (f"{http7.url}/area",)]

@@ -28,23 +28,32 @@ def run(tmp_path, urls, spider=Keep, **fetch):
 
 
 def items(sql, tmp_path):
-    rows = sql(tmp_path, "select json_extract(data, '$.url'), json_extract(data, '$.type'), "
-                         "json_extract(data, '$.text') from items order by id")
+    rows = sql(
+        tmp_path,
+        "select json_extract(data, '$.url'), json_extract(data, '$.type'), "
+        "json_extract(data, '$.text') from items order by id",
+    )
     return {url: (kind, text) for url, kind, text in rows}
 
 
 def test_a_data_start_url_is_a_page_with_its_media_type_and_body(tmp_path, sql):
     html = "<h1>caf\u00e9</h1>"
     encoded = base64.b64encode(html.encode("utf-8")).decode()
-    urls = [f"data:text/html;charset=utf-8;base64,{encoded}", "data:,Hello%2C%20World!",
-            "data:application/json,%7B%22a%22%3A1%7D"]
+    urls = [
+        f"data:text/html;charset=utf-8;base64,{encoded}",
+        "data:,Hello%2C%20World!",
+        "data:application/json,%7B%22a%22%3A1%7D",
+    ]
     result = run(tmp_path, urls)
     got = items(sql, tmp_path)
     assert got[urls[0]] == ("text/html;charset=utf-8", html)
     assert got[urls[1]] == ("text/plain;charset=US-ASCII", "Hello, World!")
     assert got[urls[2]] == ("application/json", '{"a":1}')
     assert sorted(sql(tmp_path, "select status, content_type, size from pages")) == [
-        (200, "application/json", 7), (200, "text/html;charset=utf-8", 14), (200, "text/plain;charset=US-ASCII", 13)]
+        (200, "application/json", 7),
+        (200, "text/html;charset=utf-8", 14),
+        (200, "text/plain;charset=US-ASCII", 13),
+    ]
     assert result.stats.errors == 0
 
 
@@ -52,9 +61,9 @@ def test_links_on_a_data_page_are_followed_but_data_links_on_pages_are_not(tmp_p
     inline = "data:text/html,<h1>inline</h1>"
     site.page("/", f'<a href="{inline}">inline</a><a href="/next">next</a>')
     site.page("/next", "<h1>next</h1>")
-    start = f"data:text/html,<a href=\"{site.url}/\">site</a>"
+    start = f'data:text/html,<a href="{site.url}/">site</a>'
     result = run(tmp_path, [start])
-    urls = {url for url, in sql(tmp_path, "select url from pages")}
+    urls = {url for (url,) in sql(tmp_path, "select url from pages")}
     assert urls == {Request(start).url, site.url + "/", site.url + "/next"}  # the inline data: link left out
     assert result.stats.errors == 0
 
@@ -71,7 +80,7 @@ def test_a_data_url_the_spider_asks_for_is_fetched(tmp_path, site, sql):
                 yield response.follow("data:,asked%20for")  # on purpose, as Scrapy's data: handler allows
 
     run(tmp_path, [site.url + "/"], spider=Asks)
-    texts = sorted(text for text, in sql(tmp_path, "select json_extract(data, '$.text') from items"))
+    texts = sorted(text for (text,) in sql(tmp_path, "select json_extract(data, '$.text') from items"))
     assert texts == ["<p>page</p>", "asked for"]
 
 
@@ -93,7 +102,7 @@ def test_a_data_url_over_max_size_is_refused_and_the_crawl_goes_on(tmp_path, sql
 def test_a_malformed_data_url_answers_400(tmp_path, sql):
     run(tmp_path, ["data:no-comma", "data:;base64,@@@"])
     assert sql(tmp_path, "select status from pages") == [(400,), (400,)]
-    assert {kind for kind, in sql(tmp_path, "select kind from errors")} == {"http"}
+    assert {kind for (kind,) in sql(tmp_path, "select kind from errors")} == {"http"}
 
 
 def test_data_urls_read_as_the_fetch_standard_reads_them():

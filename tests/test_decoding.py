@@ -198,7 +198,7 @@ def test_corrupt_data_raises_decode_error(encoding: str) -> None:
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
 def test_truncated_stream_raises_decode_error(encoding: str) -> None:
     if encoding == "br":
-            data = brotli.compress(BODY)
+        data = brotli.compress(BODY)
     else:
         data = gzip.compress(BODY) if encoding == "gzip" else zlib.compress(BODY)
     with pytest.raises(DecodeError, match="truncated"):

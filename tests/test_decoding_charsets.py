@@ -34,8 +34,10 @@ def test_labelled_pages_keep_every_character_the_browser_shows(tmp_path, site: S
         "/gb2312-meta": (page(ZHU, "gbk", '<meta charset="GB2312">'), "text/html"),
         "/latin1-euro": (page("5 € – “ok”", "cp1252"), "text/html; charset=ISO-8859-1"),
         "/ascii-quote": (page("“quoted”", "cp1252"), "text/html; charset=us-ascii"),
-        "/x-sjis": (page("①吾輩", "cp932", '<meta http-equiv="Content-Type" content="text/html; charset=x-sjis">'),
-                    "text/html"),
+        "/x-sjis": (
+            page("①吾輩", "cp932", '<meta http-equiv="Content-Type" content="text/html; charset=x-sjis">'),
+            "text/html",
+        ),
         "/euc-kr": (page("똠방각하", "cp949"), "text/html; charset=euc-kr"),
     }
     for path, (body, content_type) in served.items():
@@ -44,18 +46,37 @@ def test_labelled_pages_keep_every_character_the_browser_shows(tmp_path, site: S
     asyncio.run(crawl(build({"fetch": {"obey_robots": False}}, root=tmp_path), Texts))
     got = dict(sql(tmp_path, "select json_extract(data, '$.path'), json_extract(data, '$.h1') from items"))
     assert got == {
-        "gb2312-header": ZHU, "gb2312-meta": ZHU, "latin1-euro": "5 € – “ok”", "ascii-quote": "“quoted”",
-        "x-sjis": "①吾輩", "euc-kr": "똠방각하",
+        "gb2312-header": ZHU,
+        "gb2312-meta": ZHU,
+        "latin1-euro": "5 € – “ok”",
+        "ascii-quote": "“quoted”",
+        "x-sjis": "①吾輩",
+        "euc-kr": "똠방각하",
     }
 
 
-@pytest.mark.parametrize(("label", "codec"), [
-    ("gb2312", "gb18030"), ("GBK", "gb18030"), ("x-gbk", "gb18030"), ("iso-8859-1", "cp1252"),
-    ("latin1", "cp1252"), ("ascii", "cp1252"), ("us-ascii", "cp1252"), ("x-sjis", "cp932"),
-    ("shift_jis", "cp932"), ("euc-kr", "cp949"), ("big5", "big5hkscs"), ("iso-8859-9", "cp1254"),
-    ("tis-620", "cp874"), (" UTF8 ", "utf-8"), ("unicode-1-1-utf-8", "utf-8"), ("koi8-u", "koi8-u"),
-    ('"windows-1251"', "cp1251"),
-])
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [
+        ("gb2312", "gb18030"),
+        ("GBK", "gb18030"),
+        ("x-gbk", "gb18030"),
+        ("iso-8859-1", "cp1252"),
+        ("latin1", "cp1252"),
+        ("ascii", "cp1252"),
+        ("us-ascii", "cp1252"),
+        ("x-sjis", "cp932"),
+        ("shift_jis", "cp932"),
+        ("euc-kr", "cp949"),
+        ("big5", "big5hkscs"),
+        ("iso-8859-9", "cp1254"),
+        ("tis-620", "cp874"),
+        (" UTF8 ", "utf-8"),
+        ("unicode-1-1-utf-8", "utf-8"),
+        ("koi8-u", "koi8-u"),
+        ('"windows-1251"', "cp1251"),
+    ],
+)
 def test_labels_map_as_the_encoding_standard_says(label: str, codec: str) -> None:
     assert codecs.lookup(charsets.codec_for(label)).name == codecs.lookup(codec).name
 
@@ -78,8 +99,13 @@ def test_a_meta_saying_utf16_on_an_ascii_readable_page_means_utf8() -> None:
 
 @pytest.mark.parametrize("codec", ["utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 def test_every_unicode_bom_is_sniffed_and_stripped(codec: str) -> None:
-    mark = {"utf-8": codecs.BOM_UTF8, "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE,
-            "utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}[codec]
+    mark = {
+        "utf-8": codecs.BOM_UTF8,
+        "utf-16-le": codecs.BOM_UTF16_LE,
+        "utf-16-be": codecs.BOM_UTF16_BE,
+        "utf-32-le": codecs.BOM_UTF32_LE,
+        "utf-32-be": codecs.BOM_UTF32_BE,
+    }[codec]
     body = mark + page("Köln 朱镕基", codec)
     assert charsets.bom(body) == (codec, len(mark))
     response = Response("http://site.test/", 200, httpx.Headers({"Content-Type": "text/html; charset=latin1"}), body)

@@ -34,7 +34,8 @@ def obey_robots(project: Project) -> None:
 def test_robots_lines_that_are_not_utf8_are_ignored(project: Project, site: Site):
     # Read with replacement, the latin-1 line became "Disallow: /caf%EF%BF%BD/" and blocked those URLs.
     site.routes["/robots.txt"] = lambda h: h.send_text(
-        200, b"User-agent: *\nDisallow: /caf\xe9/\nDisallow: /private/\n", "text/plain")
+        200, b"User-agent: *\nDisallow: /caf\xe9/\nDisallow: /private/\n", "text/plain"
+    )
     for path in ("/", "/caf%EF%BF%BD/a", "/private/b"):
         site.page(path, "<html><body>page</body></html>")
     obey_robots(project)
@@ -54,8 +55,9 @@ def test_robots_text_keeps_utf8_lines_and_its_first_500_kib():
 
 def test_a_compressed_robots_txt_that_ends_early_still_rules(project: Project, site: Site):
     rules = gzip.compress(b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 2000)
-    site.routes["/robots.txt"] = lambda h: h.send_text(200, rules[: len(rules) - 12], "text/plain",
-                                                       {"Content-Encoding": "gzip"})
+    site.routes["/robots.txt"] = lambda h: h.send_text(
+        200, rules[: len(rules) - 12], "text/plain", {"Content-Encoding": "gzip"}
+    )
     for path in ("/", "/private/b"):
         site.page(path, "<html><body>page</body></html>")
     obey_robots(project)

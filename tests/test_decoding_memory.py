@@ -38,9 +38,14 @@ runpy.run_module("harvester", run_name="__main__", alter_sys=True)
 def peak_rss_mb(project: Project, *args: str, timeout: float = 240) -> tuple[float, subprocess.CompletedProcess]:
     """`harvester ARGS` in a child process: (that process's peak RSS in MiB, its outcome)."""
     peak_path = project.root / "peak-kib.txt"
-    result = subprocess.run([sys.executable, "-c", _MEASURED, str(peak_path), *args], cwd=project.root,
-                            capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURED, str(peak_path), *args],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     return int(peak_path.read_text()) / 1024, result
 
 
@@ -115,8 +120,10 @@ def test_a_gzip_bomb_as_robots_txt_is_read_to_its_500_kib_only(project: Project,
     serve_coded(site, "/robots.txt", bomb, "gzip", "text/plain")
     site.page("/", "<html><body>home</body></html>")
     site.page("/private/x", "<html><body>private</body></html>")
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace("obey_robots = false", "obey_robots = true"))
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml").read_text().replace("obey_robots = false", "obey_robots = true"),
+    )
     project.spider("polite", ROBOTS_SPIDER)
     peak, result = peak_rss_mb(project, "crawl", "polite", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
@@ -148,18 +155,28 @@ def bomb_bodies() -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("coding", ["gzip", "br"])
-def test_eight_bombs_in_flight_stay_within_the_memory_budget(project: Project, site: Site, coding: str,
-                                                             bomb_bodies: dict[str, bytes]):
+def test_eight_bombs_in_flight_stay_within_the_memory_budget(
+    project: Project, site: Site, coding: str, bomb_bodies: dict[str, bytes]
+):
     for n in range(8):
         serve_coded(site, f"/bomb/{n}", bomb_bodies[coding], coding)
     big = os.urandom(MB) * 40  # a real 40 MiB page: over a body's share, within the budget
-    site.routes["/big"] = lambda h: h.send_text(200, gzip.compress(big, 1), "text/html",
-                                                 {"Content-Encoding": "gzip"})
+    site.routes["/big"] = lambda h: h.send_text(200, gzip.compress(big, 1), "text/html", {"Content-Encoding": "gzip"})
     project.spider("bombs", BOMBS_SPIDER)
     budget = 256
-    peak, result = peak_rss_mb(project, "crawl", "bombs", "-a", f"base={site.url}",
-                               "-s", "fetch.concurrency=9", "-s", f"fetch.memory_budget={budget}MB",
-                               "-s", "fetch.timeout=60")
+    peak, result = peak_rss_mb(
+        project,
+        "crawl",
+        "bombs",
+        "-a",
+        f"base={site.url}",
+        "-s",
+        "fetch.concurrency=9",
+        "-s",
+        f"fetch.memory_budget={budget}MB",
+        "-s",
+        "fetch.timeout=60",
+    )
     assert result.returncode == 0, result.stderr
     assert project.sql("select json_extract(data, '$.size') from items") == [(len(big),)]
     kinds = project.sql("select kind, count(*) from errors group by kind")
@@ -171,8 +188,7 @@ def test_a_body_alone_over_the_budget_is_refused_and_recorded(project: Project, 
     big = os.urandom(MB) * 3
     site.routes["/big"] = lambda h: h.send_text(200, big, "text/html")
     project.spider("bombs", BOMBS_SPIDER)
-    result = project.run("crawl", "bombs", "-a", f"base={site.url}", "-a", "count=0",
-                         "-s", "fetch.memory_budget=4MB")
+    result = project.run("crawl", "bombs", "-a", f"base={site.url}", "-a", "count=0", "-s", "fetch.memory_budget=4MB")
     assert result.returncode == 1, result.stderr  # its one request failed: no page fetched, exit status 1
     assert project.sql("select count(*) from items") == [(0,)]
     [(kind, message)] = project.sql("select kind, message from errors")

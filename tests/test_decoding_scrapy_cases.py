@@ -32,8 +32,14 @@ WHOLE = {  # Scrapy's FORMAT table: file, Content-Encoding
     "zstd-static-no-content-size": ("html-zstd-static-no-content-size.bin", "zstd"),
     "zstd-streaming-no-content-size": ("html-zstd-streaming-no-content-size.bin", "zstd"),
 }
-HALVED = ("gzip", "zlibdeflate", "br", "zstd-static-content-size", "zstd-static-no-content-size",
-          "zstd-streaming-no-content-size")  # Scrapy's test_process_truncated_response_* cases
+HALVED = (
+    "gzip",
+    "zlibdeflate",
+    "br",
+    "zstd-static-content-size",
+    "zstd-static-no-content-size",
+    "zstd-streaming-no-content-size",
+)  # Scrapy's test_process_truncated_response_* cases
 BROKEN_GZIP = ("truncated-crc-error.gz", "truncated-crc-error-short.gz", "unexpected-eof.gz")  # its test_utils_gz
 BOMBS = ("br", "deflate", "gzip", "zstd")  # 11,511,612 bytes each once inflated
 
@@ -43,9 +49,14 @@ class Bodies(Spider):
 
     def parse(self, response):
         body = response.body
-        yield {"case": response.url.rsplit("/", 1)[1], "size": len(body), "head": body[:9].decode("latin-1"),
-               "tail": body[-7:].decode("latin-1"), "sha": hashlib.sha256(body).hexdigest(),
-               "text": response.text if "eof" in response.url else None}
+        yield {
+            "case": response.url.rsplit("/", 1)[1],
+            "size": len(body),
+            "head": body[:9].decode("latin-1"),
+            "tail": body[-7:].decode("latin-1"),
+            "sha": hashlib.sha256(body).hexdigest(),
+            "text": response.text if "eof" in response.url else None,
+        }
 
 
 def serve(site: Site, path: str, body: bytes, coding: str, content_type: str = "text/html") -> str:
@@ -55,8 +66,7 @@ def serve(site: Site, path: str, body: bytes, coding: str, content_type: str = "
 
 
 def test_scrapy_compressed_cases_crawl_as_scrapy_reads_them(tmp_path, site: Site, sql):
-    urls = [serve(site, f"/whole/{case}", (DATA / name).read_bytes(), coding)
-            for case, (name, coding) in WHOLE.items()]
+    urls = [serve(site, f"/whole/{case}", (DATA / name).read_bytes(), coding) for case, (name, coding) in WHOLE.items()]
     for case in HALVED:
         name, coding = WHOLE[case]
         data = (DATA / name).read_bytes()
@@ -69,9 +79,12 @@ def test_scrapy_compressed_cases_crawl_as_scrapy_reads_them(tmp_path, site: Site
     settings = build({"fetch": {"obey_robots": False, "max_size": "10MB", "retries": 0}}, root=tmp_path)
     assert asyncio.run(crawl(settings, Bodies)).status == "finished"
 
-    rows = sql(tmp_path, "select json_extract(data, '$.case'), json_extract(data, '$.size'), json_extract(data,"
-                         " '$.head'), json_extract(data, '$.tail'), json_extract(data, '$.sha'),"
-                         " json_extract(data, '$.text'), url from items")
+    rows = sql(
+        tmp_path,
+        "select json_extract(data, '$.case'), json_extract(data, '$.size'), json_extract(data,"
+        " '$.head'), json_extract(data, '$.tail'), json_extract(data, '$.sha'),"
+        " json_extract(data, '$.text'), url from items",
+    )
     got = {url.split("/", 3)[3]: (size, head, tail, sha, text) for _, size, head, tail, sha, text, url in rows}
     errors = sql(tmp_path, "select url, kind, message from errors")
     error_kinds = {url.split("/", 3)[3]: kind for url, kind, _ in errors}

@@ -61,8 +61,15 @@ def test_every_harvester_toml_key_has_a_type_default_and_meaning(caplog):
     with caplog.at_level(logging.WARNING, logger="mkdocs.plugins.harvester"):
         page = hooks().settings_page()
     assert caplog.records == []
-    sections = [config.ProjectSettings, config.StorageSettings, config.CrawlSettings, config.FetchSettings,
-                config.EmailSettings, config.AuthSettings, config.JobSettings]
+    sections = [
+        config.ProjectSettings,
+        config.StorageSettings,
+        config.CrawlSettings,
+        config.FetchSettings,
+        config.EmailSettings,
+        config.AuthSettings,
+        config.JobSettings,
+    ]
     for cls in sections:
         for field in dataclasses.fields(cls):
             row = re.search(rf"^\| `{field.name}` \| ([^|]+) \| `([^`]*)` \| (.+) \|$", page, re.M)

@@ -122,11 +122,16 @@ def test_the_tutorial_runs_as_written(tmp_path):
         command = local(command)
         for program, replacement in (("python ", ""), ("harvester ", "-m harvester ")):
             if command.startswith(program):
-                return f"{shlex.quote(sys.executable)} {replacement}{command[len(program):]}"
+                return f"{shlex.quote(sys.executable)} {replacement}{command[len(program) :]}"
         return command
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-               PYTHONUNBUFFERED="1", COLUMNS="200", TERM="dumb")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+        TERM="dumb",
+    )
     cwd = home
     servers: list[tuple[Step, subprocess.Popen, Path]] = []
     try:
@@ -137,8 +142,9 @@ def test_the_tutorial_runs_as_written(tmp_path):
                 command = command_line(step.commands[0][0])
                 log = tmp_path / f"{step.arg}.log"
                 with log.open("wb") as out:
-                    process = subprocess.Popen(shlex.split(command), cwd=cwd, env=env, stdout=out,
-                                               stderr=subprocess.STDOUT)
+                    process = subprocess.Popen(
+                        shlex.split(command), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+                    )
                 servers.append((step, process, log))
                 wait_for_port(int(re.search(r"(\d+)\s*$", command).group(1)), process)
             else:
@@ -147,9 +153,17 @@ def test_the_tutorial_runs_as_written(tmp_path):
                     if command.startswith("cd "):
                         cwd = cwd / command[3:].strip()
                         continue
-                    result = subprocess.run(command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                            stderr=subprocess.STDOUT, text=True, timeout=120,
-                                            stdin=subprocess.DEVNULL)
+                    result = subprocess.run(
+                        command,
+                        shell=True,
+                        cwd=cwd,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                        timeout=120,
+                        stdin=subprocess.DEVNULL,
+                    )
                     printed = result.stdout
                     assert result.returncode == 0, f"$ {command}\n{printed}"
                     assert lines_of(printed) == lines_of(local("\n".join(shown))), f"$ {command}\n{printed}"

@@ -101,8 +101,12 @@ def stats_of(project) -> dict:
 def test_a_project_subscriber_counts_the_items_of_a_run(project, site):
     linked_site(site)
     project.write("countitems.py", COUNTER)
-    project.write("harvester.toml", (project.root / "harvester.toml").read_text().replace(
-        '[project]', '[project]\nsubscribers = ["countitems.CountItems"]'))
+    project.write(
+        "harvester.toml",
+        (project.root / "harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nsubscribers = ["countitems.CountItems"]'),
+    )
     project.spider("links", LINKS_SPIDER)
     result = project.run("crawl", "links", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
@@ -129,7 +133,9 @@ def test_closed_is_called_with_finished_and_a_spider_sees_the_filtered_requests(
 
 def test_a_handler_that_raises_is_logged_once_and_the_run_goes_on(project, site):
     linked_site(site)
-    project.write("noisy.py", """
+    project.write(
+        "noisy.py",
+        """
         from harvester import ResponseReceived
 
 
@@ -139,9 +145,14 @@ def test_a_handler_that_raises_is_logged_once_and_the_run_goes_on(project, site)
 
         def broken(event):
             raise RuntimeError("subscriber bug")
-    """)
-    project.write("harvester.toml", (project.root / "harvester.toml").read_text().replace(
-        '[project]', '[project]\nsubscribers = ["noisy.subscribe"]'))
+    """,
+    )
+    project.write(
+        "harvester.toml",
+        (project.root / "harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nsubscribers = ["noisy.subscribe"]'),
+    )
     project.spider("links", LINKS_SPIDER)
     result = project.run("crawl", "links", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
@@ -152,8 +163,12 @@ def test_a_handler_that_raises_is_logged_once_and_the_run_goes_on(project, site)
 
 
 def test_a_subscriber_that_cannot_load_is_one_line(project):
-    project.write("harvester.toml", (project.root / "harvester.toml").read_text().replace(
-        '[project]', '[project]\nsubscribers = ["nowhere.Counter"]'))
+    project.write(
+        "harvester.toml",
+        (project.root / "harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nsubscribers = ["nowhere.Counter"]'),
+    )
     project.spider("links", LINKS_SPIDER)
     result = project.run("crawl", "links", "-a", "base=http://127.0.0.1:9")
     assert result.returncode == 2
@@ -222,7 +237,9 @@ def test_custom_settings_change_one_spiders_delay_and_not_anothers(project, site
     assert spaced(slow)  # fetch.delay = 0.6, start to start
     assert fast[-1] - fast[0] < 0.5  # the default: no delay
     assert project.sql("select spider, count(*) from items group by spider order by spider") == [
-        ("fast", 4), ("slow", 4)]
+        ("fast", 4),
+        ("slow", 4),
+    ]
 
 
 def test_a_key_given_with_s_wins_over_custom_settings(project, site):
@@ -247,8 +264,10 @@ def test_a_bad_custom_setting_is_one_line_naming_the_spider(project):
         ('{"fetch.dleay": 1.0}', "harvester: error: spider 'slow': custom_settings: unknown key 'dleay' in [fetch]"),
         ('{"fetch.delay": "soon"}', "harvester: error: spider 'slow': custom_settings: [fetch] delay: "),
         ('{"fetch.delay": -1}', "harvester: error: spider 'slow': custom_settings: [fetch] delay must not be negative"),
-        ('{"JOBDIR": "x"}', "harvester: error: spider 'slow': custom_settings: JOBDIR: Scrapy's setting has no "
-                            "Harvester counterpart"),
+        (
+            '{"JOBDIR": "x"}',
+            "harvester: error: spider 'slow': custom_settings: JOBDIR: Scrapy's setting has no Harvester counterpart",
+        ),
     ):
         project.spider("timed", TIMED_SPIDERS.replace('{"fetch.delay": 0.6}', custom))
         result = project.run("crawl", "slow", "-a", "base=http://127.0.0.1:9")

@@ -49,9 +49,7 @@ def test_appending_to_a_json_array_keeps_one_valid_array(project: Project, site:
     assert titles(json.loads((project.root / "empty.json").read_text())) == TITLES
 
 
-def test_appending_to_a_json_file_that_is_not_an_array_is_refused_before_the_run(
-    project: Project, site: Site
-) -> None:
+def test_appending_to_a_json_file_that_is_not_an_array_is_refused_before_the_run(project: Project, site: Site) -> None:
     serve_three_pages(site)
     add_spider(project, site)
     (project.root / "notes.json").write_text('{"mine": true}\n')

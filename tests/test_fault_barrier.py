@@ -70,16 +70,45 @@ class Hostile(Spider):
 """
 
 # hrefs with control characters: browsers drop tab/newline and percent-encode other C0 controls
-CONTROL = {"tab": "/ctl/tab\tx.html", "nl": "/ctl/nl\nx.html", "cr": "/ctl/cr\rx.html",
-           "soh": "/ctl/soh\x01x.html", "esc": "/ctl/esc\x1bx.html", "nbsp": "/ctl/nbsp\u00a0x.html"}
+CONTROL = {
+    "tab": "/ctl/tab\tx.html",
+    "nl": "/ctl/nl\nx.html",
+    "cr": "/ctl/cr\rx.html",
+    "soh": "/ctl/soh\x01x.html",
+    "esc": "/ctl/esc\x1bx.html",
+    "nbsp": "/ctl/nbsp\u00a0x.html",
+}
 # hosts no browser fetches, or only as hosts that are off-site here
-MALFORMED = ["http://[::1/m1", "http://exa mple.org/m2", "http://a..b/m3", "http://%zz/m4",
-             "http://127.0.0.1\x00.evil.example/m5", "http://user@[bad/m6", "http://127.0.0.1.example/m7",
-             "https://127.0.0.1:99999/m8"]
-CALLBACK_PAGES = ["/cb/raise.html", "/cb/junk.html", "/cb/unknown.html", "/cb/int.html", "/cb/badreq.html",
-                  "/cb/scheme.html", "/cb/meta.html", "/cb/json.html"]
-GOOD = ["/", "/good/1.html", "/good/2.html", "/good/3.html", "/enc/unknown-charset.html",
-        "/enc/invalid-utf8.html", "/enc/mislabelled.html", *CALLBACK_PAGES]
+MALFORMED = [
+    "http://[::1/m1",
+    "http://exa mple.org/m2",
+    "http://a..b/m3",
+    "http://%zz/m4",
+    "http://127.0.0.1\x00.evil.example/m5",
+    "http://user@[bad/m6",
+    "http://127.0.0.1.example/m7",
+    "https://127.0.0.1:99999/m8",
+]
+CALLBACK_PAGES = [
+    "/cb/raise.html",
+    "/cb/junk.html",
+    "/cb/unknown.html",
+    "/cb/int.html",
+    "/cb/badreq.html",
+    "/cb/scheme.html",
+    "/cb/meta.html",
+    "/cb/json.html",
+]
+GOOD = [
+    "/",
+    "/good/1.html",
+    "/good/2.html",
+    "/good/3.html",
+    "/enc/unknown-charset.html",
+    "/enc/invalid-utf8.html",
+    "/enc/mislabelled.html",
+    *CALLBACK_PAGES,
+]
 
 
 def anchors(hrefs: list[str]) -> str:
@@ -87,25 +116,46 @@ def anchors(hrefs: list[str]) -> str:
 
 
 def build(site: HostileSite, other: HostileSite) -> None:
-    site.page("/", "<title>home</title>" + anchors(
-        [*GOOD[1:], *CONTROL.values(), *MALFORMED, f"{other.url}/cookie.html", "/enc/bad-gzip.html",
-         "/cb/missing.html"]))
+    site.page(
+        "/",
+        "<title>home</title>"
+        + anchors(
+            [
+                *GOOD[1:],
+                *CONTROL.values(),
+                *MALFORMED,
+                f"{other.url}/cookie.html",
+                "/enc/bad-gzip.html",
+                "/cb/missing.html",
+            ]
+        ),
+    )
     for i in (1, 2, 3):
         site.page(f"/good/{i}.html", f"<title>good {i}</title>" + anchors(["/", "/good/1.html", f"/good/{i}.html"]))
     site.page("/ctl/*", "<title>cleaned</title>")
     for path in CALLBACK_PAGES:
         site.page(path, f"<title>{path}</title>")
-    site.page("/enc/unknown-charset.html", "<title>unknown charset</title>",
-              headers={"Content-Type": "text/html; charset=x-no-such-charset"})
+    site.page(
+        "/enc/unknown-charset.html",
+        "<title>unknown charset</title>",
+        headers={"Content-Type": "text/html; charset=x-no-such-charset"},
+    )
     site.page("/enc/invalid-utf8.html", b"<title>invalid \xff\xfe utf-8</title>")
-    site.page("/enc/mislabelled.html", "<title>caf\u00e9 \u65e5\u672c</title>".encode("utf-16-le"),
-              headers={"Content-Type": "text/html; charset=ascii"})
-    site.routes["/enc/bad-gzip.html"] = lambda h: send(h, 200, b"\x1f\x8b\x08not gzip at all",
-                                                       headers={"Content-Encoding": "gzip"})
+    site.page(
+        "/enc/mislabelled.html",
+        "<title>caf\u00e9 \u65e5\u672c</title>".encode("utf-16-le"),
+        headers={"Content-Type": "text/html; charset=ascii"},
+    )
+    site.routes["/enc/bad-gzip.html"] = lambda h: send(
+        h, 200, b"\x1f\x8b\x08not gzip at all", headers={"Content-Encoding": "gzip"}
+    )
     cookie = "bad=caf\u00e9; Path=/".encode()
     other.routes["/cookie.html"] = lambda h: send(
-        h, 200, b"<title>cookie</title>" + anchors(["/after-cookie.html"]).encode(),
-        raw_headers=[b"Set-Cookie: " + cookie])
+        h,
+        200,
+        b"<title>cookie</title>" + anchors(["/after-cookie.html"]).encode(),
+        raw_headers=[b"Set-Cookie: " + cookie],
+    )
     other.page("/after-cookie.html", "<title>after the cookie</title>")
 
 
@@ -114,8 +164,11 @@ def crawl(project, site: HostileSite, *extra: str, timeout: float = 60) -> subpr
 
 
 def errors_about(project, fragment: str) -> list[tuple[str, str]]:
-    return [(kind, message) for url, kind, message in project.sql("select url, kind, message from errors")
-            if url is not None and fragment in url]
+    return [
+        (kind, message)
+        for url, kind, message in project.sql("select url, kind, message from errors")
+        if url is not None and fragment in url
+    ]
 
 
 def test_a_hostile_site_costs_one_error_row_per_bad_thing_and_the_run_finishes(project):
@@ -161,8 +214,7 @@ def test_a_hostile_site_costs_one_error_row_per_bad_thing_and_the_run_finishes(p
     assert "no_such_callback" in errors_about(project, "/cb/unknown.html")[0][1]
     assert kinds("/cb/int.html") == ["spider"]
     # a URL that does not parse: refused when queued, or by Request() itself (then the callback stops there)
-    assert [kind for kind, _ in errors_about(project, "[::1/bad-ipv6") + errors_about(project, "/cb/badreq")] == [
-        "url"]
+    assert [kind for kind, _ in errors_about(project, "[::1/bad-ipv6") + errors_about(project, "/cb/badreq")] == ["url"]
     # a scheme Harvester does not fetch: Request() refuses it (kind url once that is an InvalidURL)
     assert kinds("/cb/scheme.html") in (["url"], ["spider"])
     assert kinds("/cb/meta.html") == ["spider"]
@@ -180,9 +232,11 @@ def test_a_hostile_site_costs_one_error_row_per_bad_thing_and_the_run_finishes(p
     rows = project.sql("select kind, url from errors")
     logged = [line for line in result.stderr.splitlines() if " WARNING harvester.errors: " in line]
     assert len(logged) == len(rows)
-    print(f"hostile site: {len(project.sql('select 1 from pages'))} pages, "
-          f"{len(project.sql('select 1 from items'))} items, errors by kind "
-          f"{dict(project.sql('select kind, count(*) from errors group by kind'))}, exit {result.returncode}")
+    print(
+        f"hostile site: {len(project.sql('select 1 from pages'))} pages, "
+        f"{len(project.sql('select 1 from items'))} items, errors by kind "
+        f"{dict(project.sql('select kind, count(*) from errors group by kind'))}, exit {result.returncode}"
+    )
 
 
 RESUME_SPIDER = """
@@ -208,22 +262,40 @@ class Hostile(Spider):
 
 def test_resume_survives_bad_links_and_a_renamed_callback_and_export_holds_every_item(project):
     """A run stopped with bad requests and `parse_item` requests queued; the callback is renamed; resumed."""
-    project.spider("hostile", RESUME_SPIDER.replace("self.CALLBACK", '"parse_item"')
-                   + "\n    def parse_item(self, response):\n        yield {'url': response.url}\n")
+    project.spider(
+        "hostile",
+        RESUME_SPIDER.replace("self.CALLBACK", '"parse_item"')
+        + "\n    def parse_item(self, response):\n        yield {'url': response.url}\n",
+    )
     with serve("127.0.0.1") as site:
-        site.page("/", anchors(["/ctl/tab\tx.html", "/ctl/soh\x01x.html", "/i/1.html", "/i/2.html",
-                                "/r/1.html", "/r/2.html"]))
+        site.page(
+            "/", anchors(["/ctl/tab\tx.html", "/ctl/soh\x01x.html", "/i/1.html", "/i/2.html", "/r/1.html", "/r/2.html"])
+        )
         site.page("/ctl/*", "cleaned")
         site.page("/i/*", "item page")
         site.page("/r/*", "renamed page")
         site.page("/h/*", "header page")
-        stop_while_serving(project, site, "/slow.html", "crawl", "hostile", "-a", f"base={site.url}",
-                           "-s", "fetch.concurrency=1", "-o", "out.jsonl")
+        stop_while_serving(
+            project,
+            site,
+            "/slow.html",
+            "crawl",
+            "hostile",
+            "-a",
+            f"base={site.url}",
+            "-s",
+            "fetch.concurrency=1",
+            "-o",
+            "out.jsonl",
+        )
         first_items = project.sql("select count(*) from items")[0][0]
         assert first_items == 2  # "/" and the slow page
 
-        project.spider("hostile", RESUME_SPIDER.replace("self.CALLBACK", '"parse_item"')
-                       + "\n    def parse_product(self, response):\n        yield {'url': response.url}\n")
+        project.spider(
+            "hostile",
+            RESUME_SPIDER.replace("self.CALLBACK", '"parse_item"')
+            + "\n    def parse_product(self, response):\n        yield {'url': response.url}\n",
+        )
         result = crawl(project, site, "--resume", "-o", "out.jsonl")
 
     assert result.returncode == 0, result.stderr
@@ -249,8 +321,9 @@ def test_resume_survives_requests_an_earlier_version_queued(project):
     with serve("127.0.0.1") as site:
         site.page("/", anchors(["/i/1.html", "/i/2.html", "/i/3.html"]))
         site.page("/i/*", "item page")
-        stop_while_serving(project, site, "/slow.html", "crawl", "hostile", "-a", f"base={site.url}",
-                           "-s", "fetch.concurrency=1")
+        stop_while_serving(
+            project, site, "/slow.html", "crawl", "hostile", "-a", f"base={site.url}", "-s", "fetch.concurrency=1"
+        )
         queued = dict(project.sql("select request ->> 'url', id from frontier where state != 'done'"))
         assert len(queued) == 4  # three item pages and /h/1.html
         edits = {

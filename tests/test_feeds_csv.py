@@ -40,10 +40,10 @@ def rows(sql, tmp_path: Path) -> list[dict]:
 
 
 QUOTED = (
-    'sku,title,notes\r\n'
+    "sku,title,notes\r\n"
     '1,"Dune, Deluxe","a ""classic""\r\nin two lines"\r\n'
-    '2,Emma,\r\n'
-    '\r\n'
+    "2,Emma,\r\n"
+    "\r\n"
     '3,"x,y,z","line one\nline two\nline three"\r\n'
 )
 
@@ -64,7 +64,7 @@ def parsed(data: bytes, piece: int, **options) -> list[dict]:
 
     async def pieces():
         for start in range(0, len(data), piece):
-            yield data[start:start + piece]
+            yield data[start : start + piece]
 
     async def collect():
         response = Response("http://feed.test/f.csv", 200, request=Request("http://feed.test/f.csv"))
@@ -75,7 +75,7 @@ def parsed(data: bytes, piece: int, **options) -> list[dict]:
 
 
 def test_rows_are_the_same_whatever_the_chunk_boundaries():
-    data = QUOTED.encode() + "4,Grüße,\"é\"\n".encode()
+    data = QUOTED.encode() + '4,Grüße,"é"\n'.encode()
     whole = parsed(data, len(data))
     assert len(whole) == 4 and whole[3] == {"sku": "4", "title": "Grüße", "notes": "é"}
     for piece in (1, 2, 3, 5, 7, 64):
@@ -122,8 +122,7 @@ def test_delimiter_quotechar_and_headers_are_the_spiders(tmp_path, site: Site, s
 def test_the_charset_comes_from_the_header_then_a_bom_then_the_spider(tmp_path, site: Site, sql):
     text = "name,city\nJosé,Zürich\n"
     site.routes["/latin1.csv"] = lambda h: h.send_text(200, text.encode("latin-1"), "text/csv; charset=iso-8859-1")
-    site.routes["/bom16.csv"] = lambda h: h.send_text(200, codecs.BOM_UTF16_LE + text.encode("utf-16-le"),
-                                                      "text/csv")
+    site.routes["/bom16.csv"] = lambda h: h.send_text(200, codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "text/csv")
     site.routes["/bom8.csv"] = lambda h: h.send_text(200, codecs.BOM_UTF8 + text.encode(), "text/csv")
     legacy = tmp_path / "legacy.csv"
     legacy.write_bytes(text.encode("cp1252"))
@@ -132,8 +131,7 @@ def test_the_charset_comes_from_the_header_then_a_bom_then_the_spider(tmp_path, 
         name = "legacy"
         encoding = "cp1252"  # for sources that name no charset
 
-    run(tmp_path, Legacy, [site.url + "/latin1.csv", site.url + "/bom16.csv", site.url + "/bom8.csv",
-                           legacy.as_uri()])
+    run(tmp_path, Legacy, [site.url + "/latin1.csv", site.url + "/bom16.csv", site.url + "/bom8.csv", legacy.as_uri()])
     assert rows(sql, tmp_path) == [{"name": "José", "city": "Zürich"}] * 4
 
 
@@ -155,9 +153,10 @@ class Feed(CSVFeedSpider):
 
 def long_field(size: int):
     """A CSV feed whose second row has one quoted field of `size` characters (quotes doubled inside)."""
+
     def pieces():
         yield b'id,blob\n1,short\n2,"'
-        block = b'x' * (1024 * 1024 - 2) + b'""'
+        block = b"x" * (1024 * 1024 - 2) + b'""'
         for _ in range(size // (1024 * 1024)):
             yield block
         yield b'"\n3,after\n'

@@ -82,9 +82,12 @@ def test_a_malformed_feed_keeps_the_records_before_and_costs_one_parse_error(tmp
 
 
 def test_a_malformed_sitemap_keeps_the_pages_listed_before_the_fault(tmp_path: Path, site: Site, sql):
-    site.page("/sitemap.xml", f'<?xml version="1.0"?><urlset {NS}><url><loc>{site.url}/a</loc></url>'
-              f'<url><loc>{site.url}/b</loc></url><url><loc>{site.url}/c</oops></url></urlset>',
-              content_type="application/xml")
+    site.page(
+        "/sitemap.xml",
+        f'<?xml version="1.0"?><urlset {NS}><url><loc>{site.url}/a</loc></url>'
+        f"<url><loc>{site.url}/b</loc></url><url><loc>{site.url}/c</oops></url></urlset>",
+        content_type="application/xml",
+    )
     for page in ("/a", "/b", "/c"):
         site.page(page, "<h1>page</h1>")
 
@@ -97,6 +100,8 @@ def test_a_malformed_sitemap_keeps_the_pages_listed_before_the_fault(tmp_path: P
 
     asyncio.run(crawl(build({"fetch": {"obey_robots": False, "retries": 0}}, root=tmp_path), Pages))
     assert sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.url') from items")) == [
-        site.url + "/a", site.url + "/b"]
+        site.url + "/a",
+        site.url + "/b",
+    ]
     assert sql(tmp_path, "select kind from errors") == [("parse",)]
     assert site.hits["/c"] == 0

@@ -69,8 +69,11 @@ def test_json_lines_are_read_with_an_empty_item_path(tmp_path, sql):
 
 
 def test_a_bad_token_keeps_the_records_before_it_and_the_crawl_goes_on(tmp_path, site: Site, sql):
-    site.page("/bad.json", '{"data": [{"sku": "1"}, {"sku": "2"}, {"sku": nope}, {"sku": "4"}]}',
-              content_type="application/json")
+    site.page(
+        "/bad.json",
+        '{"data": [{"sku": "1"}, {"sku": "2"}, {"sku": nope}, {"sku": "4"}]}',
+        content_type="application/json",
+    )
     site.page("/good.json", '{"data": [{"sku": "9"}]}', content_type="application/json")
     result = run(tmp_path, Records, [site.url + "/bad.json", site.url + "/good.json"])
     assert sorted(record["sku"] for record in stored(sql, tmp_path)) == ["1", "2", "9"]
@@ -142,10 +145,13 @@ def test_a_million_open_brackets_are_refused_while_they_stream_in_bounded_memory
     assert crawl.peak_mb < 150, f"peak RSS {crawl.peak_mb:.0f} MB"  # was 10 GB: each event carried its prefix
 
 
-@pytest.mark.parametrize(("head", "what"), [
-    (b'{"meta": {"note": "', "record 1: a single value is over 16777216 bytes"),  # outside item_path
-    (b'{"data": [{"sku": "1"}, {"blob": "', "record 2: record is over 16777216 bytes"),  # inside a record
-])
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b'{"meta": {"note": "', "record 1: a single value is over 16777216 bytes"),  # outside item_path
+        (b'{"data": [{"sku": "1"}, {"blob": "', "record 2: record is over 16777216 bytes"),  # inside a record
+    ],
+)
 def test_an_endless_string_is_refused_past_max_size_in_bounded_memory(project, site, head, what):
     site.routes["/endless.json"] = streamed(endless(head, b"x"), "application/json")
     project.spider("jfeed", CLI_SPIDER)
@@ -160,9 +166,10 @@ def test_an_endless_string_is_refused_past_max_size_in_bounded_memory(project, s
 
 def records_of(data: bytes, item_path: str, piece: int) -> list:
     """iter_records over `data` arriving `piece` bytes at a time."""
+
     async def pieces():
         for start in range(0, len(data), piece):
-            yield data[start:start + piece]
+            yield data[start : start + piece]
 
     async def collect():
         response = Response("http://feed.test/f.json", 200, request=Request("http://feed.test/f.json"))

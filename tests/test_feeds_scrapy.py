@@ -44,8 +44,9 @@ def errors(sql, tmp_path: Path) -> list[tuple[str, str]]:
     return sql(tmp_path, "select kind, message from errors")
 
 
-def xml_records(tmp_path, site: Site, sql, name: str, itertag: str, record,
-                namespaces: Sequence[tuple[str, str]] = ()) -> list[Any]:
+def xml_records(
+    tmp_path, site: Site, sql, name: str, itertag: str, record, namespaces: Sequence[tuple[str, str]] = ()
+) -> list[Any]:
     """What an XMLFeedSpider stores from the sample `name`: `record(node)` for each `itertag`."""
     site.routes["/" + name] = lambda h: h.send_text(200, sample(name), "application/xml")
 
@@ -69,20 +70,37 @@ def as_lists(value: Any) -> Any:
 
 
 def test_xmliter_products_after_blank_lines(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "xmliter.xml", "product", lambda x: (
-        x.attrib["id"], x.xpath("name/text()").getall(), x.xpath("./type/text()").getall()))
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "xmliter.xml",
+        "product",
+        lambda x: (x.attrib["id"], x.xpath("name/text()").getall(), x.xpath("./type/text()").getall()),
+    )
     assert got == as_lists([("001", ["Name 1"], ["Type 1"]), ("002", ["Name 2"], ["Type 2"])])
 
 
 def test_xmliter_unusual_node(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "xmliter_unusual_node.xml", "matchme...", lambda e: e.xpath("name()").getall())
+    got = xml_records(
+        tmp_path, site, sql, "xmliter_unusual_node.xml", "matchme...", lambda e: e.xpath("name()").getall()
+    )
     assert got == [["matchme..."]]
 
 
 def test_xmliter_unicode(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "xmliter_unicode.xml", "þingflokkur", lambda x: (
-        x.attrib["id"], x.xpath("./skammstafanir/stuttskammstöfun/text()").getall(),
-        x.xpath("./tímabil/fyrstaþing/text()").getall()))
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "xmliter_unicode.xml",
+        "þingflokkur",
+        lambda x: (
+            x.attrib["id"],
+            x.xpath("./skammstafanir/stuttskammstöfun/text()").getall(),
+            x.xpath("./tímabil/fyrstaþing/text()").getall(),
+        ),
+    )
     assert got == as_lists([("26", ["-"], ["80"]), ("21", ["Ab"], ["76"]), ("27", ["A"], ["27"])])
 
 
@@ -93,30 +111,73 @@ def test_xmliter_text(tmp_path, site, sql):
 
 def test_xmliter_namespaces_after_blank_lines(tmp_path, site, sql):
     def fields(node):
-        return [node.xpath(query).getall() for query in (
-            "title/text()", "description/text()", "link/text()", "g:image_link/text()", "g:id/text()",
-            "g:price/text()", "image_link/text()", "id/text()", "price/text()")]
+        return [
+            node.xpath(query).getall()
+            for query in (
+                "title/text()",
+                "description/text()",
+                "link/text()",
+                "g:image_link/text()",
+                "g:id/text()",
+                "g:price/text()",
+                "image_link/text()",
+                "id/text()",
+                "price/text()",
+            )
+        ]
 
     got = xml_records(tmp_path, site, sql, "xmliter_namespaces.xml", "item", fields, [("g", GOOGLE_NS)])
-    assert got == [[["Item 1"], ["This is item 1"], ["http://www.mydummycompany.com/items/1"],
-                    ["http://www.mydummycompany.com/images/item1.jpg"], ["ITEM_1"], ["400"], [], [], []]]
+    assert got == [
+        [
+            ["Item 1"],
+            ["This is item 1"],
+            ["http://www.mydummycompany.com/items/1"],
+            ["http://www.mydummycompany.com/images/item1.jpg"],
+            ["ITEM_1"],
+            ["400"],
+            [],
+            [],
+            [],
+        ]
+    ]
 
 
 def test_xmliter_namespaced_nodename(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "xmliter_namespaces.xml", "g:image_link",
-                      lambda x: x.xpath("text()").getall(), [("g", GOOGLE_NS)])
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "xmliter_namespaces.xml",
+        "g:image_link",
+        lambda x: x.xpath("text()").getall(),
+        [("g", GOOGLE_NS)],
+    )
     assert got == [["http://www.mydummycompany.com/images/item1.jpg"]]
 
 
 def test_xmliter_namespaced_nodename_missing(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "xmliter_namespaces.xml", "g:link_image",
-                      lambda x: x.xpath("text()").getall(), [("g", GOOGLE_NS)])
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "xmliter_namespaces.xml",
+        "g:link_image",
+        lambda x: x.xpath("text()").getall(),
+        [("g", GOOGLE_NS)],
+    )
     assert got == []
 
 
 def test_xmliter_namespaced_nodename_other_prefixes(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "xmliter_namespaced_nodename_other_prefixes.xml", "g:id",
-                      lambda x: x.xpath("text()").getall(), [("g", GOOGLE_NS)])
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "xmliter_namespaced_nodename_other_prefixes.xml",
+        "g:id",
+        lambda x: x.xpath("text()").getall(),
+        [("g", GOOGLE_NS)],
+    )
     assert got == [["ITEM_1"]]
 
 
@@ -128,22 +189,37 @@ def test_xmliter_encoding_declared_by_the_document(tmp_path, site, sql):
 def test_xmliter_iterate_namespace(tmp_path, site, sql):
     plain = xml_records(tmp_path, site, sql, "xmliter_iterate_namespace.xml", "image_link", lambda x: x.get())
     assert plain == []
-    got = xml_records(tmp_path, site, sql, "xmliter_iterate_namespace.xml", "n:image_link",
-                      lambda x: x.xpath("text()").getall(), [("n", GOOGLE_NS)])
-    assert got == [["http://www.mydummycompany.com/images/item1.jpg"],
-                   ["http://www.mydummycompany.com/images/item2.jpg"]]
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "xmliter_iterate_namespace.xml",
+        "n:image_link",
+        lambda x: x.xpath("text()").getall(),
+        [("n", GOOGLE_NS)],
+    )
+    assert got == [
+        ["http://www.mydummycompany.com/images/item1.jpg"],
+        ["http://www.mydummycompany.com/images/item2.jpg"],
+    ]
 
 
-@pytest.mark.parametrize(("prefix", "uri", "expected"), [
-    ("h", "http://www.w3.org/TR/html4/", [2, ["Apples"], ["Bananas"]]),
-    ("f", "http://www.w3schools.com/furniture", [0, [], []]),
-])
+@pytest.mark.parametrize(
+    ("prefix", "uri", "expected"),
+    [
+        ("h", "http://www.w3.org/TR/html4/", [2, ["Apples"], ["Bananas"]]),
+        ("f", "http://www.w3schools.com/furniture", [0, [], []]),
+    ],
+)
 def test_xmliter_namespaces_prefix(tmp_path, site, sql, prefix, uri, expected):
     def record(node):
         if prefix == "f":
             return node.xpath("f:name/text()").getall()
-        return [len(node.xpath("h:tr/h:td").getall()), node.xpath("h:tr/h:td[1]/text()").getall(),
-                node.xpath("h:tr/h:td[2]/text()").getall()]
+        return [
+            len(node.xpath("h:tr/h:td").getall()),
+            node.xpath("h:tr/h:td[1]/text()").getall(),
+            node.xpath("h:tr/h:td[2]/text()").getall(),
+        ]
 
     got = xml_records(tmp_path, site, sql, "xmliter_namespaces_prefix.xml", f"{prefix}:table", record, [(prefix, uri)])
     assert got == ([expected] if prefix == "h" else [["African Coffee Table"]])
@@ -153,13 +229,27 @@ def test_xmliter_namespaces_prefix(tmp_path, site, sql, prefix, uri, expected):
 
 
 def test_xml_feed_spider_register_namespace(tmp_path, site, sql):
-    got = xml_records(tmp_path, site, sql, "spider_register_namespace.xml", "url", lambda s: {
-        "loc": s.xpath("a:loc/text()").getall(), "updated": s.xpath("b:updated/text()").getall(),
-        "other": s.xpath("other/@value").getall(), "custom": s.xpath("other/@b:custom").getall(),
-    }, [("a", "http://www.google.com/schemas/sitemap/0.84"), ("b", "http://www.example.com/schemas/extras/1.0")])
+    got = xml_records(
+        tmp_path,
+        site,
+        sql,
+        "spider_register_namespace.xml",
+        "url",
+        lambda s: {
+            "loc": s.xpath("a:loc/text()").getall(),
+            "updated": s.xpath("b:updated/text()").getall(),
+            "other": s.xpath("other/@value").getall(),
+            "custom": s.xpath("other/@b:custom").getall(),
+        },
+        [("a", "http://www.google.com/schemas/sitemap/0.84"), ("b", "http://www.example.com/schemas/extras/1.0")],
+    )
     assert got == [
-        {"loc": ["http://www.example.com/Special-Offers.html"], "updated": ["2009-08-16"], "custom": ["fuu"],
-         "other": ["bar"]},
+        {
+            "loc": ["http://www.example.com/Special-Offers.html"],
+            "updated": ["2009-08-16"],
+            "custom": ["fuu"],
+            "other": ["bar"],
+        },
         {"loc": [], "updated": ["2009-08-16"], "other": ["foo"], "custom": []},
     ]
 
@@ -189,8 +279,12 @@ def sitemap_entries(tmp_path, site: Site, sql, name: str) -> list[dict[str, Any]
 def test_sitemap(tmp_path, site, sql):
     assert sitemap_entries(tmp_path, site, sql, "sitemap.xml") == [
         {"priority": "1", "loc": "http://www.example.com/", "lastmod": "2009-08-16", "changefreq": "daily"},
-        {"priority": "0.8", "loc": "http://www.example.com/Special-Offers.html", "lastmod": "2009-08-16",
-         "changefreq": "weekly"},
+        {
+            "priority": "0.8",
+            "loc": "http://www.example.com/Special-Offers.html",
+            "lastmod": "2009-08-16",
+            "changefreq": "weekly",
+        },
     ]
 
 
@@ -222,16 +316,22 @@ def test_sitemap_comment(tmp_path, site, sql):
 
 
 def test_sitemap_alternate(tmp_path, site, sql):
-    assert sitemap_entries(tmp_path, site, sql, "sitemap_alternate.xml") == [{
-        "loc": "http://www.example.com/english/",
-        "alternate": ["http://www.example.com/deutsch/", "http://www.example.com/schweiz-deutsch/",
-                      "http://www.example.com/english/"],
-    }]
+    assert sitemap_entries(tmp_path, site, sql, "sitemap_alternate.xml") == [
+        {
+            "loc": "http://www.example.com/english/",
+            "alternate": [
+                "http://www.example.com/deutsch/",
+                "http://www.example.com/schweiz-deutsch/",
+                "http://www.example.com/english/",
+            ],
+        }
+    ]
 
 
 def test_sitemap_xml_entity_expansion_is_refused(tmp_path, site, sql):
     assert sitemap_entries(tmp_path, site, sql, "sitemap_xml_entity_expansion.xml") == [
-        {"loc": "http://127.0.0.1:8000/"}]
+        {"loc": "http://127.0.0.1:8000/"}
+    ]
 
 
 # tests/test_utils_sitemap.py and tests/test_spider_sitemap.py: what is fetched. The documents
@@ -261,15 +361,21 @@ def test_sitemap_urls_from_robots(tmp_path, site, sql):
     site.page("/", "<h1>home</h1>")
     run(tmp_path, Pages, [site.url + "/robots.txt"], "sitemap_urls")
     assert {path: site.hits[path] for path in site.hits if path.endswith(".xml")} == {
-        "/sitemap.xml": 1, "/sitemap-product-index.xml": 1, "/sitemap-uppercase.xml": 1,
-        "/sitemap-relative-url.xml": 1}
+        "/sitemap.xml": 1,
+        "/sitemap-product-index.xml": 1,
+        "/sitemap-uppercase.xml": 1,
+        "/sitemap-relative-url.xml": 1,
+    }
     assert stored(sql, tmp_path) == [{"url": site.url + "/"}]  # the one page, once
 
 
-@pytest.mark.parametrize(("alternates", "expected"), [
-    (False, ["/english/"]),
-    (True, ["/deutsch/", "/english/", "/italiano/", "/schweiz-deutsch/"]),
-])
+@pytest.mark.parametrize(
+    ("alternates", "expected"),
+    [
+        (False, ["/english/"]),
+        (True, ["/deutsch/", "/english/", "/italiano/", "/schweiz-deutsch/"]),
+    ],
+)
 def test_alternate_url_locs(tmp_path, site, sql, alternates, expected):
     body = on_loopback(site, "spider_alternate_url_locs.xml")
     site.routes["/sitemap.xml"] = lambda h: h.send_text(200, body, "application/xml")
@@ -375,12 +481,27 @@ def test_csviter_empty(tmp_path, site, sql):
     assert csv_rows(tmp_path, site, sql, b"") == []
 
 
-@pytest.mark.parametrize(("name", "charset", "expected"), [
-    ("feed-sample4.csv", "latin1", [{"id": "1", "name": "latin1", "value": "test"},
-                                    {"id": "2", "name": "something", "value": "\xf1\xe1\xe9\xf3"}]),
-    ("feed-sample5.csv", "cp852", [{"id": "1", "name": "cp852", "value": "test"},
-                                   {"id": "2", "name": "something", "value": "\u255a\u2569\u2569\u2569\u2550\u2550\u2557"}]),
-])
+@pytest.mark.parametrize(
+    ("name", "charset", "expected"),
+    [
+        (
+            "feed-sample4.csv",
+            "latin1",
+            [
+                {"id": "1", "name": "latin1", "value": "test"},
+                {"id": "2", "name": "something", "value": "\xf1\xe1\xe9\xf3"},
+            ],
+        ),
+        (
+            "feed-sample5.csv",
+            "cp852",
+            [
+                {"id": "1", "name": "cp852", "value": "test"},
+                {"id": "2", "name": "something", "value": "\u255a\u2569\u2569\u2569\u2550\u2550\u2557"},
+            ],
+        ),
+    ],
+)
 def test_csviter_encoding(tmp_path, site, sql, name, charset, expected):
     assert csv_rows(tmp_path, site, sql, sample(name), f"text/csv; charset={charset}") == expected
 

@@ -66,7 +66,10 @@ def start(crawls, project: Project, site: Site, *settings: str) -> subprocess.Po
     args = [arg for setting in settings for arg in ("-s", setting)]
     crawl = subprocess.Popen(
         [sys.executable, "-m", "harvester", "crawl", "stream", "-a", f"url={site.url}/feed.json", *args],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     crawls.append(crawl)

@@ -31,8 +31,11 @@ class Books(XMLFeedSpider):
     itertag = "book"
 
     def parse_node(self, response, node):
-        yield {"sku": node.attrib["sku"], "title": node.xpath("title/text()").get(),
-               "price": node.css("price::text").get()}
+        yield {
+            "sku": node.attrib["sku"],
+            "title": node.xpath("title/text()").get(),
+            "price": node.css("price::text").get(),
+        }
 
 
 def run(tmp_path: Path, spider: type, urls: list[str], **fetch: object):
@@ -75,8 +78,7 @@ def test_a_large_feed_is_read_in_many_chunks_with_every_record_kept(tmp_path, ft
     (tree / "big.xml").write_bytes(b"<catalog>" + records + b"</catalog>")  # 1.1 MB: many chunks
     port = ftp(anonymous=True)
     run(tmp_path, Books, [f"ftp://127.0.0.1:{port}/big.xml", (tree / "big.xml").as_uri()])
-    assert sql(tmp_path, "select count(*), count(distinct json_extract(data, '$.sku')) from items") == [
-        (10_000, 5_000)]
+    assert sql(tmp_path, "select count(*), count(distinct json_extract(data, '$.sku')) from items") == [(10_000, 5_000)]
 
 
 def test_a_gzipped_feed_file_is_inflated_by_its_magic_bytes(tmp_path, ftp, tree, sql):  # noqa: F811
@@ -87,12 +89,16 @@ def test_a_gzipped_feed_file_is_inflated_by_its_magic_bytes(tmp_path, ftp, tree,
 
 
 def test_itertag_and_node_queries_use_the_declared_namespace_prefixes(tmp_path, site: Site, sql):
-    site.page("/atom", """<?xml version="1.0"?>
+    site.page(
+        "/atom",
+        """<?xml version="1.0"?>
         <feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
           <entry><title>One</title><media:thumbnail url="/1.png"/></entry>
           <title>not an entry</title>
           <entry><title>Two</title></entry>
-        </feed>""", content_type="application/atom+xml")
+        </feed>""",
+        content_type="application/atom+xml",
+    )
 
     class Atom(XMLFeedSpider):
         name = "atom"
@@ -100,16 +106,16 @@ def test_itertag_and_node_queries_use_the_declared_namespace_prefixes(tmp_path, 
         namespaces = [("atom", "http://www.w3.org/2005/Atom"), ("media", "http://search.yahoo.com/mrss/")]
 
         def parse_node(self, response, node):
-            yield {"title": node.xpath("atom:title/text()").get(),
-                   "thumb": node.xpath("media:thumbnail/@url").get()}
+            yield {"title": node.xpath("atom:title/text()").get(), "thumb": node.xpath("media:thumbnail/@url").get()}
 
     run(tmp_path, Atom, [site.url + "/atom"])
     assert items(sql, tmp_path) == [{"title": "One", "thumb": "/1.png"}, {"title": "Two", "thumb": None}]
 
 
 def test_parse_node_may_return_an_item_or_yield_requests(tmp_path, site: Site, sql):
-    site.page("/feed", "<r><item><link>/page/1</link></item><item><link>/page/2</link></item></r>",
-              content_type="text/xml")
+    site.page(
+        "/feed", "<r><item><link>/page/1</link></item><item><link>/page/2</link></item></r>", content_type="text/xml"
+    )
     site.page("/page/1", "<h1>one</h1>")
     site.page("/page/2", "<h1>two</h1>")
 
@@ -130,12 +136,16 @@ def test_an_external_entity_is_never_expanded(tmp_path, site: Site, sql):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-42")
     hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else ""
-    site.page("/xxe", f"""<?xml version="1.0"?>
+    site.page(
+        "/xxe",
+        f"""<?xml version="1.0"?>
         <!DOCTYPE r [
           <!ENTITY secret SYSTEM "{secret.as_uri()}">
           <!ENTITY host SYSTEM "file:///etc/hostname">
         ]>
-        <r><item>a &secret; b &host; c</item></r>""", content_type="application/xml")
+        <r><item>a &secret; b &host; c</item></r>""",
+        content_type="application/xml",
+    )
 
     class Leak(XMLFeedSpider):
         name = "leak"
@@ -170,7 +180,8 @@ class Laughs(XMLFeedSpider):
 
 def test_billion_laughs_is_never_expanded_and_the_crawl_goes_on(project, site: Site):
     entities = ['<!ENTITY lol0 "lollollollollollollollollollol">'] + [
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ]
     bomb = f'<?xml version="1.0"?><!DOCTYPE r [{"".join(entities)}]><r><item>&lol9;</item></r>'
     site.page("/bomb", bomb, content_type="application/xml")
     site.page("/good", "<r><item>fine</item></r>", content_type="application/xml")
@@ -186,8 +197,11 @@ def test_billion_laughs_is_never_expanded_and_the_crawl_goes_on(project, site: S
 
 
 def truncated_then_good(site: Site) -> tuple[str, str]:
-    site.page("/broken", '<catalog><book sku="1"><title>A</title></book>\n<book sku="2"><title>B</title></book>\n'
-              '<book sku="3"><title>C', content_type="application/xml")
+    site.page(
+        "/broken",
+        '<catalog><book sku="1"><title>A</title></book>\n<book sku="2"><title>B</title></book>\n<book sku="3"><title>C',
+        content_type="application/xml",
+    )
     site.page("/fine", BOOKS.decode(), content_type="application/xml")
     return site.url + "/broken", site.url + "/fine"
 
@@ -205,8 +219,11 @@ def test_truncated_xml_keeps_the_records_before_it_and_the_crawl_goes_on(tmp_pat
 
 
 def test_malformed_markup_mid_feed_names_the_line(tmp_path, site: Site, sql):
-    site.page("/bad", '<catalog>\n<book sku="1"><title>A</title></book>\n<book sku=2><title>B</title></book>\n'
-              '</catalog>', content_type="application/xml")
+    site.page(
+        "/bad",
+        '<catalog>\n<book sku="1"><title>A</title></book>\n<book sku=2><title>B</title></book>\n</catalog>',
+        content_type="application/xml",
+    )
     run(tmp_path, Books, [site.url + "/bad"])
     assert sql(tmp_path, "select json_extract(data, '$.sku') from items") == [("1",)]
     [(kind, message)] = sql(tmp_path, "select kind, message from errors")
@@ -256,7 +273,7 @@ def test_a_feed_served_slowly_in_small_pieces_parses_the_same(tmp_path, site: Si
         handler.send_header("Content-Length", str(len(BOOKS)))
         handler.end_headers()
         for start in range(0, len(BOOKS), 7):
-            handler.wfile.write(BOOKS[start:start + 7])
+            handler.wfile.write(BOOKS[start : start + 7])
             handler.wfile.flush()
 
     site.routes["/slow"] = trickle
@@ -265,7 +282,7 @@ def test_a_feed_served_slowly_in_small_pieces_parses_the_same(tmp_path, site: Si
 
 
 def test_a_feed_that_stalls_mid_body_times_out_and_keeps_the_records_before(tmp_path, site: Site, sql):
-    head, stop = BOOKS[: BOOKS.index(b"<book sku=\"3\"")], threading.Event()
+    head, stop = BOOKS[: BOOKS.index(b'<book sku="3"')], threading.Event()
 
     def stall(handler: Handler) -> None:
         handler.send_response(200)

@@ -166,8 +166,10 @@ class Bomb(Spider):
         yield {"h1": response.css("h1::text").get()}
 """
 
-MEASURE = "import resource, subprocess, sys; subprocess.run(sys.argv[1:]); " \
-          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+MEASURE = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def test_a_gzip_bomb_past_2_gb_is_refused_in_bounded_memory(project, site):
@@ -177,9 +179,24 @@ def test_a_gzip_bomb_past_2_gb_is_refused_in_bounded_memory(project, site):
     site.page("/ok", "<h1>ok</h1>")
     project.spider("bomb", BOMB_SPIDER)
     measured = subprocess.run(
-        [sys.executable, "-c", MEASURE, sys.executable, "-m", "harvester", "crawl", "bomb",
-         "-a", f"base={site.url}", "-s", "fetch.max_size=\"64MB\""],
-        cwd=project.root, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            MEASURE,
+            sys.executable,
+            "-m",
+            "harvester",
+            "crawl",
+            "bomb",
+            "-a",
+            f"base={site.url}",
+            "-s",
+            'fetch.max_size="64MB"',
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     peak_mb = int(measured.stdout.split()[-1]) / 1024
     assert project.sql("select kind from errors") == [("too_large",)]
@@ -189,8 +206,9 @@ def test_a_gzip_bomb_past_2_gb_is_refused_in_bounded_memory(project, site):
 
 
 def test_redirects_are_followed_and_the_final_url_recorded(tmp_path, site, sql):
-    for code, (here, there) in zip((301, 302, 303, 307, 308), [("/r1", "/r2"), ("/r2", "/r3"), ("/r3", "/r4"),
-                                                               ("/r4", "/r5"), ("/r5", "/end")]):
+    for code, (here, there) in zip(
+        (301, 302, 303, 307, 308), [("/r1", "/r2"), ("/r2", "/r3"), ("/r3", "/r4"), ("/r4", "/r5"), ("/r5", "/end")]
+    ):
         site.page(here, "", status=code, headers={"Location": there})
     site.page("/end", "<h1>landed</h1>")
     run(tmp_path, [site.url + "/r1"])
@@ -302,9 +320,12 @@ def test_a_streamed_body_is_read_as_it_arrives_and_may_exceed_max_size(tmp_path,
             yield {"total": total, "largest": largest, "buffered": len(response.body)}
 
     asyncio.run(crawl(build({"fetch": {"max_size": "1MB", "obey_robots": False}}, root=tmp_path), Feed))
-    (total, largest, buffered), = sql(tmp_path, "select json_extract(data, '$.total'), "
-                                                "json_extract(data, '$.largest'), json_extract(data, '$.buffered') "
-                                                "from items")
+    ((total, largest, buffered),) = sql(
+        tmp_path,
+        "select json_extract(data, '$.total'), "
+        "json_extract(data, '$.largest'), json_extract(data, '$.buffered') "
+        "from items",
+    )
     assert total == 8 * 1024 * 1024 and buffered == 0 and largest < 1024 * 1024
     assert sql(tmp_path, "select size from pages") == [(8 * 1024 * 1024,)]
 

@@ -63,11 +63,23 @@ def tree(tmp_path: Path) -> Path:
     climb = "%2e%2e/" * 12
     private = str(tmp_path / "private" / "key.txt").lstrip("/")
     links = [
-        "inside.txt", "sub/inner.txt", "link-in.txt",
-        "%2e%2e/outside.txt", "%2E%2E/outside.txt", "sub/..%2f..%2foutside.txt", "sub/%2e%2e%2f%2e%2e/outside.txt",
-        climb + "etc/passwd", "%2e%2e/" * 7 + "etc/passwd", climb + private,
-        "link-out.txt", "dir-out/key.txt", "dir-out/", "./", "sub/",
-        "file:///etc/passwd", (data / "outside.txt").as_uri(),
+        "inside.txt",
+        "sub/inner.txt",
+        "link-in.txt",
+        "%2e%2e/outside.txt",
+        "%2E%2E/outside.txt",
+        "sub/..%2f..%2foutside.txt",
+        "sub/%2e%2e%2f%2e%2e/outside.txt",
+        climb + "etc/passwd",
+        "%2e%2e/" * 7 + "etc/passwd",
+        climb + private,
+        "link-out.txt",
+        "dir-out/key.txt",
+        "dir-out/",
+        "./",
+        "sub/",
+        "file:///etc/passwd",
+        (data / "outside.txt").as_uri(),
     ]
     (root / "index.html").write_text("".join(f'<a href="{link}">x</a>\n' for link in links))
     return root
@@ -117,9 +129,13 @@ def test_the_transport_refuses_what_it_opened_outside_the_roots(tree: Path) -> N
     roots = FileRoots([(tree / "index.html").as_uri()])
     assert fetch(roots, (tree / "inside.txt").as_uri()).body == b"inside"
     assert fetch(roots, (tree / "link-in.txt").as_uri()).body == b"inside"
-    for url in [(tree / "link-out.txt").as_uri(), tree.as_uri() + "/%2e%2e/outside.txt",
-                tree.as_uri() + "/sub/..%2f..%2foutside.txt", tree.as_uri() + "/dir-out/",
-                tree.as_uri() + "/" + "%2e%2e/" * 12 + "etc/passwd"]:
+    for url in [
+        (tree / "link-out.txt").as_uri(),
+        tree.as_uri() + "/%2e%2e/outside.txt",
+        tree.as_uri() + "/sub/..%2f..%2foutside.txt",
+        tree.as_uri() + "/dir-out/",
+        tree.as_uri() + "/" + "%2e%2e/" * 12 + "etc/passwd",
+    ]:
         with pytest.raises(Forbidden, match="outside the file:// trees"):
             fetch(roots, url)
 
@@ -149,12 +165,22 @@ def test_a_resumed_file_crawl_still_reads_its_tree_and_nothing_else(project, tmp
         (root / f"f{i:02}.txt").write_text(f"file {i}")
     (root / "out.txt").symlink_to(tmp_path / "secret.txt")
     (tmp_path / "secret.txt").write_text(SECRET)
-    project.spider("files", SPIDER.replace("    def parse(self, response):\n",
-                                           "    def parse(self, response):\n        __import__('time').sleep(0.05)\n"))
+    project.spider(
+        "files",
+        SPIDER.replace(
+            "    def parse(self, response):\n",
+            "    def parse(self, response):\n        __import__('time').sleep(0.05)\n",
+        ),
+    )
     args = ["crawl", "files", "-a", f"start={root.as_uri()}/", "-s", "fetch.concurrency=1"]
-    process = subprocess.Popen([sys.executable, "-m", "harvester", *args], cwd=project.root, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harvester", *args],
+        cwd=project.root,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         time.sleep(0.1)

@@ -72,11 +72,14 @@ def test_different_resources_are_never_merged(a: str, b: str) -> None:
 
 
 def test_the_canonical_form_is_readable() -> None:
-    assert canonicalize("HTTP://Bücher.Example:80/a/./%7e%41/../b?z=%e9&a=1#x") == \
-        "http://xn--bcher-kva.example/a/b?a=1&z=%E9"
+    assert (
+        canonicalize("HTTP://Bücher.Example:80/a/./%7e%41/../b?z=%e9&a=1#x")
+        == "http://xn--bcher-kva.example/a/b?a=1&z=%E9"
+    )
 
 
 # A crawl that relies on it --------------------------------------------------------------------
+
 
 class Everything(Spider):
     name = "everything"
@@ -87,23 +90,53 @@ class Everything(Spider):
 
 
 def build_site(site: Site) -> None:
-    links = ["/latin", "/latin?q=caf%E8", "/~user/", "/%7Euser/", "/%7euser/", "/a/../same", "/same",
-             "/ctl\n.html", "/ctl\t2.html", " /lead\u00a0", "http://[bad", "http://bad host/", "/sp\u00a0ace"]
+    links = [
+        "/latin",
+        "/latin?q=caf%E8",
+        "/~user/",
+        "/%7Euser/",
+        "/%7euser/",
+        "/a/../same",
+        "/same",
+        "/ctl\n.html",
+        "/ctl\t2.html",
+        " /lead\u00a0",
+        "http://[bad",
+        "http://bad host/",
+        "/sp\u00a0ace",
+    ]
     anchors = "".join(f'<a href="{href}">x</a>' for href in links)
     site.page("/", f"<html><body>{anchors}<a href='/y'>y</a></body></html>")
     site.page("/?q=1", "<html><body><a href='/x'>x</a></body></html>")
-    site.page("/latin", "<a href='/latin?q=café'>café</a>".encode("windows-1252"),  # the browser sends caf%E9
-              content_type="text/html; charset=windows-1252")
-    for path in ["/latin?q=caf%E9", "/latin?q=caf%E8", "/~user/", "/%7Euser/", "/%7euser/", "/same", "/ctl.html",
-                 "/ctl2.html", "/lead%C2%A0", "/sp%C2%A0ace", "/x", "/y"]:
+    site.page(
+        "/latin",
+        "<a href='/latin?q=café'>café</a>".encode("windows-1252"),  # the browser sends caf%E9
+        content_type="text/html; charset=windows-1252",
+    )
+    for path in [
+        "/latin?q=caf%E9",
+        "/latin?q=caf%E8",
+        "/~user/",
+        "/%7Euser/",
+        "/%7euser/",
+        "/same",
+        "/ctl.html",
+        "/ctl2.html",
+        "/lead%C2%A0",
+        "/sp%C2%A0ace",
+        "/x",
+        "/y",
+    ]:
         site.page(path, "<html><body>leaf</body></html>")
 
 
 def test_a_crawl_fetches_each_resource_once_as_a_browser_names_it(tmp_path: Path, site: Site) -> None:
     build_site(site)
     Everything.start_urls = [site.url + "?q=1", site.url + "#!/app"]  # URLs with no path
-    settings = build({"storage": {"url": "sqlite:///harvest.db"},
-                      "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}}, root=tmp_path)
+    settings = build(
+        {"storage": {"url": "sqlite:///harvest.db"}, "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}},
+        root=tmp_path,
+    )
     run = asyncio.run(crawl(settings, Everything))
 
     assert run.status == "finished"

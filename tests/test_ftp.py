@@ -62,8 +62,15 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
     """Starts an FTP server over `tree` (user alice/s3cret, read-only); returns its port."""
     running: list[tuple[FTPServer, threading.Event, threading.Thread]] = []
 
-    def start(*, anonymous: bool = False, legacy: bool = False, busy: bool = False,
-              slow: bool = False, login_dir: str = "/", naming: str = "") -> int:
+    def start(
+        *,
+        anonymous: bool = False,
+        legacy: bool = False,
+        busy: bool = False,
+        slow: bool = False,
+        login_dir: str = "/",
+        naming: str = "",
+    ) -> int:
         authorizer = DummyAuthorizer()
         authorizer.add_user("alice", "s3cret", str(tree), perm="elr")
         if anonymous:
@@ -71,12 +78,12 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
         attrs: dict[str, object] = {"authorizer": authorizer, "auth_failed_timeout": 0.05}
         if legacy:  # a server without MLSD and SIZE: NLST listings, no size before RETR
             attrs["proto_cmds"] = {
-                name: spec for name, spec in FTPHandler.proto_cmds.items()
-                if name not in ("MLSD", "MLST", "SIZE")
+                name: spec for name, spec in FTPHandler.proto_cmds.items() if name not in ("MLSD", "MLST", "SIZE")
             }
         if slow:  # sends 16 KB a second
             attrs["dtp_handler"] = type("SlowDTP", (ThrottledDTPHandler,), {"write_limit": 16384})
         if login_dir != "/":  # as a server without chroot: the session starts in a home directory
+
             def on_login(self: FTPHandler, username: str) -> None:
                 self.fs.cwd = login_dir
 
@@ -104,12 +111,15 @@ def ftp(tree: Path) -> Iterator[Callable[..., int]]:
         server.close_all()
 
 
-def settings(port: int, password: str = "s3cret", max_size: str = "1MB", timeout: float = 5,
-             auth_key: str | None = None) -> Settings:
+def settings(
+    port: int, password: str = "s3cret", max_size: str = "1MB", timeout: float = 5, auth_key: str | None = None
+) -> Settings:
     key = auth_key or f"ftp://127.0.0.1:{port}"
     return build(
-        {"fetch": {"max_size": max_size, "timeout": timeout},
-         "auth": {key: {"username": "alice", "password_env": "FTP_PW"}}},
+        {
+            "fetch": {"max_size": max_size, "timeout": timeout},
+            "auth": {key: {"username": "alice", "password_env": "FTP_PW"}},
+        },
         env={"FTP_PW": password},
     )
 
@@ -170,8 +180,7 @@ def test_percent_encoded_names_are_decoded(ftp: Callable[..., int]) -> None:
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["mlsd", "nlst"])
-def test_paths_are_relative_to_the_login_directory_as_rfc_1738_says(ftp: Callable[..., int],
-                                                                    legacy: bool) -> None:
+def test_paths_are_relative_to_the_login_directory_as_rfc_1738_says(ftp: Callable[..., int], legacy: bool) -> None:
     port = ftp(login_dir="/home", legacy=legacy)
     base = f"ftp://127.0.0.1:{port}/"
     assert list(fetch(settings(port), base).links()) == [base + "docs/", base + "readme.txt"]
@@ -191,19 +200,22 @@ def test_an_encoded_first_slash_names_an_absolute_path(ftp: Callable[..., int]) 
     assert fetch(settings(port), list(listing.links())[0] + "jan.csv").body == b"month\njan\n"
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("", ([], "")),
-    ("/", ([], "")),
-    ("/a.txt", ([], "a.txt")),
-    ("/a/b/c.txt", (["a", "b"], "c.txt")),
-    ("/a/b/", (["a", "b"], "")),
-    ("/%2Fetc/", (["/etc"], "")),
-    ("/%2Fetc/passwd", (["/etc"], "passwd")),
-    ("//etc/", (["/", "etc"], "")),
-    ("/a//b/", (["a", "b"], "")),
-    ("/a%2Fb", ([], "a/b")),
-    ("/d%C3%A9j%C3%A0/x%20y", (["d\u00e9j\u00e0"], "x y")),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("", ([], "")),
+        ("/", ([], "")),
+        ("/a.txt", ([], "a.txt")),
+        ("/a/b/c.txt", (["a", "b"], "c.txt")),
+        ("/a/b/", (["a", "b"], "")),
+        ("/%2Fetc/", (["/etc"], "")),
+        ("/%2Fetc/passwd", (["/etc"], "passwd")),
+        ("//etc/", (["/", "etc"], "")),
+        ("/a//b/", (["a", "b"], "")),
+        ("/a%2Fb", ([], "a/b")),
+        ("/d%C3%A9j%C3%A0/x%20y", (["d\u00e9j\u00e0"], "x y")),
+    ],
+)
 def test_url_path_becomes_cwd_per_segment_then_the_name(path: str, expected: tuple[list[str], str]) -> None:
     assert ftp_path(path) == expected
 
@@ -214,12 +226,16 @@ def test_missing_file_answers_404(ftp: Callable[..., int]) -> None:
     assert fetch(settings(port), f"ftp://127.0.0.1:{port}/nowhere/").status == 404
 
 
-@pytest.mark.parametrize(("encoding", "name", "shown"), [
-    ("utf-8", "caf%C3%A9.csv", "caf\u00e9.csv"),
-    ("latin-1", "caf%E9.csv", "caf\ufffd.csv"),  # not UTF-8: shown as U+FFFD, as in listings
-])
-def test_an_error_reply_naming_a_file_reads_in_the_charset_it_declares(ftp: Callable[..., int], encoding: str,
-                                                                      name: str, shown: str) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "name", "shown"),
+    [
+        ("utf-8", "caf%C3%A9.csv", "caf\u00e9.csv"),
+        ("latin-1", "caf%E9.csv", "caf\ufffd.csv"),  # not UTF-8: shown as U+FFFD, as in listings
+    ],
+)
+def test_an_error_reply_naming_a_file_reads_in_the_charset_it_declares(
+    ftp: Callable[..., int], encoding: str, name: str, shown: str
+) -> None:
     port = ftp(naming=encoding)
     response = fetch(settings(port), f"ftp://127.0.0.1:{port}/feeds/{name}")
     assert response.status == 404
@@ -235,8 +251,10 @@ def test_wrong_password_answers_401(ftp: Callable[..., int]) -> None:
     assert b"530" in response.body
 
 
-@pytest.mark.parametrize("key", ["127.0.0.1", "ftp://127.0.0.1", "https://127.0.0.1:{port}",
-                                 "http://127.0.0.1:{port}", "ftp://127.0.0.2:{port}"])
+@pytest.mark.parametrize(
+    "key",
+    ["127.0.0.1", "ftp://127.0.0.1", "https://127.0.0.1:{port}", "http://127.0.0.1:{port}", "ftp://127.0.0.2:{port}"],
+)
 def test_auth_applies_only_to_its_exact_origin(ftp: Callable[..., int], key: str) -> None:
     port = ftp()  # no anonymous user: the login without alice's credentials fails
     config = settings(port, auth_key=key.format(port=port))

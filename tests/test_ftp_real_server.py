@@ -85,16 +85,20 @@ def proftpd(tmp_path: Path) -> Iterator[RealServer]:
     (home / "docs" / "guide.txt").write_text("guide")
     outside = tmp_path / "outside.txt"
     outside.write_text("outside the home")
-    hashed = subprocess.run(["openssl", "passwd", "-6", "s3cret"], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "s3cret"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     uid, gid = os.getuid(), os.getgid()  # alice is the user running the tests: she reads tmp_path
     (etc / "passwd").write_text(f"alice:{hashed}:{uid}:{gid}::{home}:/bin/false\n")
     (etc / "passwd").chmod(0o600)
     port = _free_port()
     config = CONFIG.format(port=port, dir=etc, user=pwd.getpwuid(uid).pw_name, group=grp.getgrgid(gid).gr_name)
     (etc / "proftpd.conf").write_text(config)
-    server = subprocess.Popen([PROFTPD, "--nodaemon", "--config", str(etc / "proftpd.conf")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [PROFTPD, "--nodaemon", "--config", str(etc / "proftpd.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -116,9 +120,11 @@ def proftpd(tmp_path: Path) -> Iterator[RealServer]:
 
 def settings(server: RealServer, root: Path = Path(".")) -> Settings:
     """alice's login for exactly the server's origin."""
-    return build({"fetch": {"timeout": 10, "retries": 0},
-                  "auth": {server.url: {"username": "alice", "password_env": "FTP_PW"}}},
-                 root=root, env={"FTP_PW": "s3cret"})
+    return build(
+        {"fetch": {"timeout": 10, "retries": 0}, "auth": {server.url: {"username": "alice", "password_env": "FTP_PW"}}},
+        root=root,
+        env={"FTP_PW": "s3cret"},
+    )
 
 
 def fetch(server: RealServer, url: str) -> Response:
@@ -165,5 +171,6 @@ def test_a_crawl_from_the_root_url_walks_the_home_tree(proftpd: RealServer, tmp_
     run = asyncio.run(crawl(settings(proftpd, root=tmp_path), Walk))
     assert run.status == "finished" and run.stats.errors == 0
     assert sorted(sql(tmp_path, "select json_extract(data, '$.path'), json_extract(data, '$.body') from items")) == [
-        ("/docs/guide.txt", "guide"), ("/readme.txt", "hello from home")]
-
+        ("/docs/guide.txt", "guide"),
+        ("/readme.txt", "hello from home"),
+    ]

@@ -16,13 +16,19 @@ from harvester.cli.main import main
 def serve_site(site: Site) -> None:
     site.page("/", '<title>Home</title><h1>Home</h1><a href="/a">a</a>')
     site.page("/a", "<title>Alpha</title><h1>Alpha</h1>")
-    site.page("/feed.xml", '<rss><item id="1"><title>One</title><link>/a</link></item>'
-                           '<item id="2"><title>Two</title></item></rss>', content_type="application/xml")
+    site.page(
+        "/feed.xml",
+        '<rss><item id="1"><title>One</title><link>/a</link></item><item id="2"><title>Two</title></item></rss>',
+        content_type="application/xml",
+    )
     site.page("/feed.csv", "sku,title\n1,One\n2,Two\n", content_type="text/csv")
     site.page("/feed.json", json.dumps([{"sku": "1"}, {"sku": "2"}]), content_type="application/json")
-    site.page("/sitemap.xml", f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                              f"<url><loc>{site.url}/</loc></url><url><loc>{site.url}/a</loc></url></urlset>",
-              content_type="application/xml")
+    site.page(
+        "/sitemap.xml",
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.url}/</loc></url><url><loc>{site.url}/a</loc></url></urlset>",
+        content_type="application/xml",
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,11 @@ import pytest
 from conftest import Project
 
 
-@pytest.mark.parametrize("name", ["s" * 300, "s" * 65, "a/b", "../x", "a b", "naïve", "", "x.y"],
-                         ids=["300 characters", "65 characters", "slash", "dot-dot", "space", "non-ASCII",
-                              "empty", "dot"])
+@pytest.mark.parametrize(
+    "name",
+    ["s" * 300, "s" * 65, "a/b", "../x", "a b", "naïve", "", "x.y"],
+    ids=["300 characters", "65 characters", "slash", "dot-dot", "space", "non-ASCII", "empty", "dot"],
+)
 def test_a_bad_spider_name_is_one_line_and_exit_2(project: Project, name: str):
     result = project.run("genspider", name, "example.com")
     assert result.returncode == 2

@@ -22,26 +22,37 @@ class Pages(Spider):
     name = "pages"
 
     def parse(self, response):
-        yield {"title": response.css("title::text").get(), "h1": response.css("h1::text").get(),
-               "text": response.text, "encoding": codecs.lookup(response.encoding).name,
-               "links": list(response.links())}
+        yield {
+            "title": response.css("title::text").get(),
+            "h1": response.css("h1::text").get(),
+            "text": response.text,
+            "encoding": codecs.lookup(response.encoding).name,
+            "links": list(response.links()),
+        }
 
 
 def test_a_shift_jis_page_declared_only_by_meta_is_read_right(tmp_path, site: Site, sql):
     site.routes["/jp"] = lambda h: h.send_text(200, JAPANESE.encode("shift_jis"), "text/html")
     Pages.start_urls = [site.url + "/jp"]
     asyncio.run(crawl(build({"fetch": {"obey_robots": False}}, root=tmp_path), Pages))
-    [(title, h1, encoding, links)] = sql(tmp_path, "select json_extract(data, '$.title'), json_extract(data, '$.h1'),"
-                                                   " json_extract(data, '$.encoding'), json_extract(data, '$.links')"
-                                                   " from items")
+    [(title, h1, encoding, links)] = sql(
+        tmp_path,
+        "select json_extract(data, '$.title'), json_extract(data, '$.h1'),"
+        " json_extract(data, '$.encoding'), json_extract(data, '$.links')"
+        " from items",
+    )
     assert (title, h1) == ("本の一覧", "吾輩は猫である")
     assert encoding == "cp932"  # Shift_JIS as the Encoding Standard decodes it (Windows-31J)
     assert links == f'["{site.url}/next"]'
 
 
 def undeclared(text: str, codec: str) -> Response:
-    return Response("http://site.test/", 200, httpx.Headers({"Content-Type": "text/html"}),
-                    f"<html><body><p>{text}</p></body></html>".encode(codec))
+    return Response(
+        "http://site.test/",
+        200,
+        httpx.Headers({"Content-Type": "text/html"}),
+        f"<html><body><p>{text}</p></body></html>".encode(codec),
+    )
 
 
 def test_an_undeclared_page_that_is_valid_utf8_is_utf8():

@@ -39,8 +39,11 @@ def h1s(sql, tmp_path):
 
 
 def test_login_form_then_session_cookie_then_private_pages(tmp_path, site, sql):
-    site.page("/login", '<form action="/session" method="post"><input type="hidden" name="csrf" value="t0k">'
-                        '<input name="user"><input type="password" name="pw"><button>go</button></form>')
+    site.page(
+        "/login",
+        '<form action="/session" method="post"><input type="hidden" name="csrf" value="t0k">'
+        '<input name="user"><input type="password" name="pw"><button>go</button></form>',
+    )
 
     def session(handler: Handler) -> None:
         body = handler.rfile.read(int(handler.headers["Content-Length"])).decode()
@@ -64,8 +67,9 @@ def test_login_form_then_session_cookie_then_private_pages(tmp_path, site, sql):
         start_urls = [site.url + "/login"]
 
         def parse(self, response):
-            yield FormRequest.from_response(response, formdata={"user": "alice", "pw": "pw1"},
-                                            callback=self.parse_private)
+            yield FormRequest.from_response(
+                response, formdata={"user": "alice", "pw": "pw1"}, callback=self.parse_private
+            )
 
         def parse_private(self, response):
             yield {"h1": response.css("h1::text").get()}
@@ -160,29 +164,43 @@ def digest_area(handler: Handler, user: str, password: str) -> None:
         if fields.get("response") == expected:
             handler.send_text(200, "<h1>digest ok</h1>")
             return
-    handler.send_text(401, "no", headers={
-        "WWW-Authenticate": f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5'})
+    handler.send_text(
+        401, "no", headers={"WWW-Authenticate": f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5'}
+    )
 
 
 @pytest.mark.parametrize("scheme", ["basic", "digest"])
 def test_protected_areas_are_harvested_with_configured_credentials(tmp_path, site, sql, scheme):
     area = basic_area if scheme == "basic" else digest_area
     site.routes["/area"] = lambda h: area(h, "alice", "wonder")
-    run(tmp_path, Collect, [site.url + "/area"], env={"AREA_PW": "wonder"},
-        auth={site.url: {"username": "alice", "password_env": "AREA_PW", "scheme": scheme}})
+    run(
+        tmp_path,
+        Collect,
+        [site.url + "/area"],
+        env={"AREA_PW": "wonder"},
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW", "scheme": scheme}},
+    )
     assert h1s(sql, tmp_path) == [f"{scheme} ok"]
 
 
 def test_wrong_credentials_end_as_an_http_error(tmp_path, site, sql):
     site.routes["/area"] = lambda h: basic_area(h, "alice", "wonder")
-    run(tmp_path, Collect, [site.url + "/area"], env={"AREA_PW": "guess"},
-        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}})
+    run(
+        tmp_path,
+        Collect,
+        [site.url + "/area"],
+        env={"AREA_PW": "guess"},
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}},
+    )
     assert sql(tmp_path, "select kind, message from errors") == [("http", "HTTP 401")]
 
 
 def test_credentials_are_not_sent_to_other_hosts_by_link(tmp_path, site, other_site, sql):
-    site.routes["/area"] = lambda h: (h.send_text(200, f'<a href="{other_site.url}/page">x</a>')
-                                      if h.headers.get("Authorization") else basic_area(h, "alice", "wonder"))
+    site.routes["/area"] = lambda h: (
+        h.send_text(200, f'<a href="{other_site.url}/page">x</a>')
+        if h.headers.get("Authorization")
+        else basic_area(h, "alice", "wonder")
+    )
     other_site.page("/page", "<h1>other</h1>")
 
     class Follow(Collect):
@@ -193,8 +211,7 @@ def test_credentials_are_not_sent_to_other_hosts_by_link(tmp_path, site, other_s
             yield from super().parse(response)
             yield from response.follow_all()
 
-    run(tmp_path, Follow, env={"AREA_PW": "wonder"},
-        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}})
+    run(tmp_path, Follow, env={"AREA_PW": "wonder"}, auth={site.url: {"username": "alice", "password_env": "AREA_PW"}})
     assert other_site.hits["/page"] == 1
     assert [headers.get("Authorization") for _, _, headers in other_site.requests] == [None]
 
@@ -203,23 +220,34 @@ def test_credentials_are_not_sent_to_other_hosts_by_link(tmp_path, site, other_s
 
 
 @pytest.mark.parametrize("target", ["same origin", "port change", "host change", "http to https", "https to http"])
-def test_redirects_across_origins_carry_no_credentials_or_cookies(tmp_path, target, site, other_site, tls_site, ca,
-                                                                  sql):
+def test_redirects_across_origins_carry_no_credentials_or_cookies(
+    tmp_path, target, site, other_site, tls_site, ca, sql
+):
     port_site = Site()  # a third server: same host as `site`, another port
     server = _start(port_site)
     try:
         start = tls_site if target == "https to http" else site
         destination = {
-            "same origin": site, "port change": port_site, "host change": other_site,
-            "http to https": tls_site, "https to http": site,
+            "same origin": site,
+            "port change": port_site,
+            "host change": other_site,
+            "http to https": tls_site,
+            "https to http": site,
         }[target]
         start.routes["/start"] = lambda h: (
-            basic_area(h, "alice", "wonder") if not h.headers.get("Authorization") else
-            h.send_text(302, "", headers={"Location": destination.url + "/landing", "Set-Cookie": "sid=s3cret"}))
+            basic_area(h, "alice", "wonder")
+            if not h.headers.get("Authorization")
+            else h.send_text(302, "", headers={"Location": destination.url + "/landing", "Set-Cookie": "sid=s3cret"})
+        )
         destination.page("/landing", "<h1>landed</h1>")
-        run(tmp_path, Collect, [start.url + "/start"], env={"AREA_PW": "wonder"},
+        run(
+            tmp_path,
+            Collect,
+            [start.url + "/start"],
+            env={"AREA_PW": "wonder"},
             fetch={"ca_file": str(ca.path)},
-            auth={start.url: {"username": "alice", "password_env": "AREA_PW"}})
+            auth={start.url: {"username": "alice", "password_env": "AREA_PW"}},
+        )
         landing = [headers for _, path, headers in destination.requests if path == "/landing"]
         assert h1s(sql, tmp_path) == ["landed"]
         assert len(landing) == 1
@@ -253,19 +281,33 @@ def test_post_becomes_get_after_303_and_meta_refresh_is_followed(tmp_path, site,
 
 def test_requests_go_through_the_configured_proxy_with_its_credentials(tmp_path, site, sql):
     site.page("http://books.invalid/", "<h1>via proxy</h1>")
-    run(tmp_path, Collect, ["http://books.invalid/"], env={"PROXY_PW": "pp"},
-        fetch={"proxies": {"http": site.url}, "proxy_username": "bob", "proxy_password_env": "PROXY_PW"})
+    run(
+        tmp_path,
+        Collect,
+        ["http://books.invalid/"],
+        env={"PROXY_PW": "pp"},
+        fetch={"proxies": {"http": site.url}, "proxy_username": "bob", "proxy_password_env": "PROXY_PW"},
+    )
     assert h1s(sql, tmp_path) == ["via proxy"]
-    (_, path, headers), = site.requests
+    ((_, path, headers),) = site.requests
     assert path == "http://books.invalid/"
     assert headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"bob:pp").decode()
 
 
 def test_proxy_credentials_never_reach_an_origin_fetched_directly(tmp_path, site, tls_site, ca, sql):
     tls_site.page("/", "<h1>direct</h1>")
-    run(tmp_path, Collect, [tls_site.url + "/"], env={"PROXY_PW": "pp"},
-        fetch={"proxies": {"http": site.url}, "proxy_username": "bob", "proxy_password_env": "PROXY_PW",
-               "ca_file": str(ca.path)})
+    run(
+        tmp_path,
+        Collect,
+        [tls_site.url + "/"],
+        env={"PROXY_PW": "pp"},
+        fetch={
+            "proxies": {"http": site.url},
+            "proxy_username": "bob",
+            "proxy_password_env": "PROXY_PW",
+            "ca_file": str(ca.path),
+        },
+    )
     assert h1s(sql, tmp_path) == ["direct"]
     assert all("Proxy-Authorization" not in headers for _, _, headers in tls_site.requests)
     assert site.requests == []
@@ -274,7 +316,7 @@ def test_proxy_credentials_never_reach_an_origin_fetched_directly(tmp_path, site
 def test_tls_is_verified_by_default(tmp_path, tls_site, sql):
     tls_site.page("/", "<h1>secret</h1>")
     run(tmp_path, Collect, [tls_site.url + "/"])
-    (kind, message), = sql(tmp_path, "select kind, message from errors")
+    ((kind, message),) = sql(tmp_path, "select kind, message from errors")
     assert kind == "network" and "certificate" in message.lower()
     assert tls_site.requests == []
 
@@ -301,6 +343,7 @@ def test_a_second_run_revalidates_and_304s_are_transparent(tmp_path, site, sql):
                 return
             links = f'<a href="/p/{i + 1}">next</a>' if i < 29 else ""
             handler.send_text(200, f"<h1>page {i} v{version[i]}</h1>{links}", headers={"ETag": etag})
+
         return route
 
     for i in range(30):
@@ -324,7 +367,8 @@ def test_a_second_run_revalidates_and_304s_are_transparent(tmp_path, site, sql):
     assert len(conditional) == 30 and all(conditional)
     statuses = sql(tmp_path, "select status, count(*) from pages where run_id = 2 group by status")
     assert statuses == [(200, 3), (304, 27)]
-    second = sql(tmp_path, "select json_extract(data, '$.h1'), json_extract(data, '$.cached') from items "
-                           "where run_id = 2")
+    second = sql(
+        tmp_path, "select json_extract(data, '$.h1'), json_extract(data, '$.cached') from items where run_id = 2"
+    )
     assert len(second) == 30
     assert sorted(h1 for h1, cached in second if not cached) == ["page 14 v2", "page 27 v2", "page 3 v2"]

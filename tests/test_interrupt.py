@@ -41,7 +41,10 @@ def test_a_signal_stops_the_crawl_gracefully(project, site, sig):
     project.spider("slow", SPIDER)
     process = subprocess.Popen(
         [sys.executable, "-m", "harvester", "crawl", "slow", "-a", f"base={site.url}", "-s", "fetch.concurrency=2"],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     deadline = time.monotonic() + 30

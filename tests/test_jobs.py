@@ -29,14 +29,18 @@ class Pages(Spider):
 def jobs_project(project, site, schedule: str, extra: str = "") -> None:
     project.spider("pages", SPIDER)
     config = (project.root / "harvester.toml").read_text()
-    project.write("harvester.toml", config + f"""
+    project.write(
+        "harvester.toml",
+        config
+        + f"""
 [jobs.pages-job]
 spider = "pages"
 schedule = "{schedule}"
 args = {{ base = "{site.url}", tag = "scheduled" }}
 settings = {{ "fetch.concurrency" = 2 }}
 {extra}
-""")
+""",
+    )
 
 
 def wait_until(condition, seconds: float = 20) -> bool:
@@ -57,9 +61,14 @@ def count(project, query: str) -> int:
 
 
 def popen(project, *args):
-    return subprocess.Popen([sys.executable, "-m", "harvester", *args], cwd=project.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "harvester", *args],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_jobs_run_records_a_run_of_the_job_and_list_shows_it(project, site):
@@ -140,9 +149,14 @@ def test_jobs_run_ends_with_the_error_lines_and_exit_status_of_crawl(project, si
     crawled = project.run("crawl", "pages", "-a", f"base={site.url}")
     job = project.run("jobs", "run", "pages-job")
     assert (crawled.returncode, job.returncode) == (0, 0), job.stderr
-    assert closing_lines(job.stderr, 2) == closing_lines(crawled.stderr, 1) == [
-        'errors by kind (all of them: harvester query "select * from errors where run_id = N"):',
-        f"  http      1  e.g. {site.url}/gone: HTTP 404"]
+    assert (
+        closing_lines(job.stderr, 2)
+        == closing_lines(crawled.stderr, 1)
+        == [
+            'errors by kind (all of them: harvester query "select * from errors where run_id = N"):',
+            f"  http      1  e.g. {site.url}/gone: HTTP 404",
+        ]
+    )
     assert "stored in sqlite:///" in job.stdout
 
     site.routes.clear()  # every request fails now: both exit 1 and say why
@@ -150,4 +164,7 @@ def test_jobs_run_ends_with_the_error_lines_and_exit_status_of_crawl(project, si
     job = project.run("jobs", "run", "pages-job")
     assert (crawled.returncode, job.returncode) == (1, 1), job.stderr
     assert closing_lines(job.stderr, 4) == closing_lines(crawled.stderr, 3)
-    assert closing_lines(job.stderr, 4)[-1] == "harvester: error: run N fetched no page: every request failed (exit status 1)"
+    assert (
+        closing_lines(job.stderr, 4)[-1]
+        == "harvester: error: run N fetched no page: every request failed (exit status 1)"
+    )

@@ -21,6 +21,7 @@ PAGES = 60
 
 def wide_site(site, pages: int = PAGES, delay: float = 0.0) -> None:
     """`/` links to every page; every page links to every other: many requests are ready at once."""
+
     def page(handler: Handler) -> None:
         if delay:
             time.sleep(delay)
@@ -39,8 +40,18 @@ def close_reason(project) -> str:
 def test_max_pages_is_never_exceeded_at_any_concurrency(project, site, concurrency):
     wide_site(site)
     project.spider("follow", follow_spider("follow"))
-    result = project.run("crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_pages=3",
-                         "-s", f"fetch.concurrency={concurrency}", "-s", f"fetch.per_host={concurrency}")
+    result = project.run(
+        "crawl",
+        "follow",
+        "-a",
+        f"base={site.url}",
+        "-s",
+        "crawl.max_pages=3",
+        "-s",
+        f"fetch.concurrency={concurrency}",
+        "-s",
+        f"fetch.per_host={concurrency}",
+    )
     assert result.returncode == 0, result.stderr
     assert sum(site.hits.values()) == 3
     assert project.sql("select count(*) from pages") == [(3,)]
@@ -53,13 +64,26 @@ def test_max_pages_is_never_exceeded_at_any_concurrency(project, site, concurren
 def test_max_pages_counts_the_whole_run_across_resumes(project, site, stop):
     wide_site(site, delay=0.05)
     project.spider("follow", follow_spider("follow"))
-    args = ["crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_pages=12", "-s", "fetch.concurrency=2",
-            "-s", "fetch.per_host=2"]
+    args = [
+        "crawl",
+        "follow",
+        "-a",
+        f"base={site.url}",
+        "-s",
+        "crawl.max_pages=12",
+        "-s",
+        "fetch.concurrency=2",
+        "-s",
+        "fetch.per_host=2",
+    ]
     for _ in range(2):  # stopped twice, then resumed to its end
         before = sum(site.hits.values())
         first = subprocess.Popen(
             [sys.executable, "-m", "harvester", *args, *(["--resume"] if before else [])],
-            cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=project.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
         )
         deadline = time.monotonic() + 30
@@ -121,8 +145,9 @@ def test_max_items_stores_exactly_that_many_and_closes_the_run(project, site):
 def test_max_errors_closes_the_run(project, site):
     site.page("/", "".join(f'<a href="/missing/{i}">{i}</a>' for i in range(PAGES)))
     project.spider("follow", follow_spider("follow"))
-    result = project.run("crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_errors=5",
-                         "-s", "fetch.concurrency=1")
+    result = project.run(
+        "crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_errors=5", "-s", "fetch.concurrency=1"
+    )
     assert result.returncode == 0, result.stderr
     assert project.sql("select count(*) from errors") == [(5,)]
     assert sum(site.hits.values()) == 6  # "/" and five missing pages (one request at a time)
@@ -134,8 +159,9 @@ def test_max_seconds_closes_a_long_crawl(project, site):
     wide_site(site, delay=0.2)
     project.spider("follow", follow_spider("follow"))
     started = time.monotonic()
-    result = project.run("crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_seconds=1",
-                         "-s", "fetch.concurrency=1")
+    result = project.run(
+        "crawl", "follow", "-a", f"base={site.url}", "-s", "crawl.max_seconds=1", "-s", "fetch.concurrency=1"
+    )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 10
     assert 2 <= sum(site.hits.values()) < 15
@@ -146,14 +172,15 @@ def test_max_seconds_closes_a_long_crawl(project, site):
 def test_close_spider_from_a_callback_closes_the_run_with_its_reason(project, site):
     wide_site(site)
     project.spider("items", ITEMS_SPIDER)
-    result = project.run("crawl", "items", "-a", f"base={site.url}", "-a", "stop_at=/p/0",
-                         "-s", "fetch.concurrency=1")
+    result = project.run("crawl", "items", "-a", f"base={site.url}", "-a", "stop_at=/p/0", "-s", "fetch.concurrency=1")
     assert result.returncode == 0, result.stderr
     assert "finished" in result.stdout
     assert close_reason(project) == "enough seen"
     assert (project.root / "closed.txt").read_text() == "enough seen"
     assert project.sql("select count(*) from errors") == [(0,)]
-    assert project.sql("select json_extract(data, '$.n') from items where json_extract(data, '$.page') like '%/p/0'") == [("last",)]
+    assert project.sql(
+        "select json_extract(data, '$.n') from items where json_extract(data, '$.page') like '%/p/0'"
+    ) == [("last",)]
     assert sum(site.hits.values()) == 2  # "/" then /p/0, which closed the run (one request at a time)
 
 

@@ -53,11 +53,16 @@ def pages(site, count: int) -> None:
 def test_a_project_middleware_and_a_spiders_own_see_every_request(project, site):
     pages(site, 5)
     project.write("addheader.py", ADD_HEADER)
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace("obey_robots = false", "obey_robots = true")
-                  .replace('[project]', '[project]\nmiddlewares = ["addheader.AddHeader"]'))
-    source = follow_spider("follow").replace('    name = "follow"',
-                                             '    name = "follow"\n    middlewares = ["addheader.stamp"]')
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml")
+        .read_text()
+        .replace("obey_robots = false", "obey_robots = true")
+        .replace("[project]", '[project]\nmiddlewares = ["addheader.AddHeader"]'),
+    )
+    source = follow_spider("follow").replace(
+        '    name = "follow"', '    name = "follow"\n    middlewares = ["addheader.stamp"]'
+    )
     project.spider("follow", source)
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")
@@ -71,8 +76,12 @@ def test_a_project_middleware_and_a_spiders_own_see_every_request(project, site)
 
 def test_a_middleware_path_that_does_not_import_is_one_line_and_exit_2(project, site):
     pages(site, 1)
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('[project]', '[project]\nmiddlewares = ["nosuchmodule.AddHeader"]'))
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nmiddlewares = ["nosuchmodule.AddHeader"]'),
+    )
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")
@@ -112,9 +121,24 @@ class Proxy:
 def start_proxy(tmp_path: Path, name: str, *options: str) -> Proxy:
     port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0", "--port-file", str(port_file),
-         "--num-workers", "1", "--plugins", "proxy_tag.Tag", *options],
-        stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+        [
+            sys.executable,
+            "-m",
+            "proxy",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--num-workers",
+            "1",
+            "--plugins",
+            "proxy_tag.Tag",
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent), "PROXY_TAG": name},
     )
     deadline = time.monotonic() + 20
@@ -151,11 +175,15 @@ def test_rotating_proxy_spreads_requests_and_rests_one_that_refuses(project, sit
     pages(site, 12)
     first, second = proxies
     dead = f"http://127.0.0.1:{refusing_port}"
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('[project]', '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
-                  .replace("concurrency = 8", "concurrency = 1")
-                  + f'proxy_list = ["http://bot:s3cret@127.0.0.1:{first.port}", "http://127.0.0.1:{second.port}",'
-                    f' "{dead}"]\nproxy_rest = 600\n')
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
+        .replace("concurrency = 8", "concurrency = 1")
+        + f'proxy_list = ["http://bot:s3cret@127.0.0.1:{first.port}", "http://127.0.0.1:{second.port}",'
+        f' "{dead}"]\nproxy_rest = 600\n',
+    )
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")
@@ -182,8 +210,10 @@ def test_a_requests_own_proxy_is_kept_through_the_frontier_without_its_login():
 
 
 def test_a_proxy_list_entry_that_is_not_a_proxy_url_is_one_line_and_exit_2(project, site):
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  + 'proxy_list = ["bot:s3cret@127.0.0.1"]\n')
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml").read_text() + 'proxy_list = ["bot:s3cret@127.0.0.1"]\n',
+    )
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")
@@ -196,9 +226,13 @@ def test_a_proxy_list_entry_that_is_not_a_proxy_url_is_one_line_and_exit_2(proje
 def test_a_proxy_login_reaches_the_proxy_alone(project, tls_site, ca, proxies):
     tls_site.page("/", "<html><body><h1>private</h1></body></html>")
     first, _ = proxies
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('[project]', '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
-                  + f'ca_file = "{ca.path}"\nproxy_list = ["http://bot:s3cret@127.0.0.1:{first.port}"]\n')
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]')
+        + f'ca_file = "{ca.path}"\nproxy_list = ["http://bot:s3cret@127.0.0.1:{first.port}"]\n',
+    )
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={tls_site.url}")
@@ -206,14 +240,18 @@ def test_a_proxy_login_reaches_the_proxy_alone(project, tls_site, ca, proxies):
     assert done.returncode == 0, done.stderr
     assert project.sql("select status from pages") == [(200,)]  # through the tunnel the proxy let open
     assert first.tunnelled(tls_site)
-    (_, _, headers), = tls_site.requests
+    ((_, _, headers),) = tls_site.requests
     assert not {"Proxy-Authorization", "Authorization"} & set(headers)
     assert "s3cret" not in done.stdout + done.stderr
 
 
 def test_the_rotating_proxy_without_a_proxy_list_is_one_line_and_exit_2(project, site):
-    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text()
-                  .replace('[project]', '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]'))
+    project.write(
+        "harvester.toml",
+        project.root.joinpath("harvester.toml")
+        .read_text()
+        .replace("[project]", '[project]\nmiddlewares = ["harvester.middlewares.RotatingProxy"]'),
+    )
     project.spider("follow", follow_spider("follow"))
 
     done = project.run("crawl", "follow", "-a", f"base={site.url}")
@@ -225,7 +263,9 @@ def test_the_rotating_proxy_without_a_proxy_list_is_one_line_and_exit_2(project,
 
 def test_a_request_with_a_bad_proxy_is_one_error_row_without_the_login(project, site):
     site.page("/", "<html><body><h1>home</h1></body></html>")
-    project.spider("own", """
+    project.spider(
+        "own",
+        """
         from harvester import Request, Spider
 
         class Own(Spider):
@@ -237,13 +277,14 @@ def test_a_request_with_a_bad_proxy_is_one_error_row_without_the_login(project, 
 
             def parse(self, response):
                 yield {"h1": response.css("h1::text").get()}
-        """)
+        """,
+    )
 
     done = project.run("crawl", "own", "-a", f"base={site.url}")
 
     assert done.returncode == 1, done.stderr  # its only request failed: no page fetched
     assert "fetched no page" in done.stderr
-    (kind, message), = project.sql("select kind, message from errors")
+    ((kind, message),) = project.sql("select kind, message from errors")
     assert "bad proxy URL 'ftp://127.0.0.1:21'" in message
     assert b"s3cret" not in (project.root / "harvest.db").read_bytes()
     assert site.requests == []

@@ -91,15 +91,25 @@ def test_0008_drops_the_frontier_url_and_depth_and_downgrading_fills_them_from_t
     migrate.upgrade(engine, "0007")
     request = {"url": "http://127.0.0.1:1/a?b=1", "depth": 2, "callback": "parse_item"}
     with engine.begin() as connection:
-        run_id = connection.execute(text(
-            "insert into runs (spider, started_at, status, stats) values ('s', '2026-12-01', 'running', '{}') "
-            "returning id")).scalar()
-        connection.execute(text(
-            "insert into frontier (run_id, fingerprint, url, host, priority, depth, request, state) "
-            "values (:run, 'f1', :url, '127.0.0.1:1', 0, 2, :request, 'queued'), "
-            "(:run, 'f2', 'http://127.0.0.1:1/', '127.0.0.1:1', 0, 0, :root, 'done')"),
-            {"run": run_id, "url": request["url"], "request": json.dumps(request),
-             "root": json.dumps({"url": "http://127.0.0.1:1/"})})
+        run_id = connection.execute(
+            text(
+                "insert into runs (spider, started_at, status, stats) values ('s', '2026-12-01', 'running', '{}') "
+                "returning id"
+            )
+        ).scalar()
+        connection.execute(
+            text(
+                "insert into frontier (run_id, fingerprint, url, host, priority, depth, request, state) "
+                "values (:run, 'f1', :url, '127.0.0.1:1', 0, 2, :request, 'queued'), "
+                "(:run, 'f2', 'http://127.0.0.1:1/', '127.0.0.1:1', 0, 0, :root, 'done')"
+            ),
+            {
+                "run": run_id,
+                "url": request["url"],
+                "request": json.dumps(request),
+                "root": json.dumps({"url": "http://127.0.0.1:1/"}),
+            },
+        )
     migrate.upgrade(engine)
     columns = {column["name"] for column in inspect(engine).get_columns("frontier")}
     assert "url" not in columns and "depth" not in columns

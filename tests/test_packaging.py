@@ -24,7 +24,8 @@ def test_every_folder_of_harvester_with_code_or_templates_is_a_listed_package() 
     folders = {
         ".".join(folder.relative_to(REPO).parts)
         for folder in (REPO / "harvester").rglob("*")
-        if folder.is_dir() and folder.name != "__pycache__"
+        if folder.is_dir()
+        and folder.name != "__pycache__"
         and any(f.suffix in (".py", ".tmpl") for f in folder.iterdir())
     }
     assert folders - listed == set()
@@ -45,12 +46,26 @@ def test_an_install_lays_out_pipelines_and_migrations_inside_harvester_only(tmp_
     for name in ("harvester", "pipelines", "migrations"):
         shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     built = tmp_path / "built"
-    subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py",
-                    "--build-lib", str(built)], cwd=source, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py", "--build-lib", str(built)],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert sorted(p.name for p in built.iterdir()) == ["harvester"]  # no top-level pipelines/, migrations/
-    for name in ("pipelines/store.py", "pipelines/validate.py", "pipelines/dedupe.py", "pipelines/export.py",
-                 "pipelines/email_report.py", "migrations/env.py", "migrations/script.py.mako",
-                 "migrations/versions/0001_initial.py", "templates/project/harvester.toml.tmpl", "py.typed"):
+    for name in (
+        "pipelines/store.py",
+        "pipelines/validate.py",
+        "pipelines/dedupe.py",
+        "pipelines/export.py",
+        "pipelines/email_report.py",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/0001_initial.py",
+        "templates/project/harvester.toml.tmpl",
+        "py.typed",
+    ):
         assert (built / "harvester" / name).is_file(), name
 
     # The laid-out package works on its own: pipelines load by short name, migrations upgrade a database.
@@ -62,18 +77,34 @@ def test_an_install_lays_out_pipelines_and_migrations_inside_harvester_only(tmp_
         "print(store.__file__.startswith(__import__('sys').argv[2]), m.__file__.startswith(__import__('sys').argv[2]), "
         "load_pipeline('store') is store.StorePipeline, head())"
     )
-    result = subprocess.run([sys.executable, "-c", check, str(tmp_path / "h.db"), str(built)], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(built)})
+    result = subprocess.run(
+        [sys.executable, "-c", check, str(tmp_path / "h.db"), str(built)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(built)},
+    )
     assert result.returncode == 0, result.stderr
     newest = sorted(p.name[:4] for p in (REPO / "migrations" / "versions").glob("0*.py"))[-1]
     assert result.stdout.split() == ["True", "True", "True", newest]
 
 
 def test_from_a_checkout_the_same_names_import_from_the_repository_folders(tmp_path: Path) -> None:
-    check = ("import harvester.pipelines.store as s, harvester.migrations as m; print(s.__file__); print(m.__file__)")
-    result = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-    assert result.stdout.splitlines() == [str(REPO / "pipelines" / "store.py"), str(REPO / "migrations" / "__init__.py")]
+    check = "import harvester.pipelines.store as s, harvester.migrations as m; print(s.__file__); print(m.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert result.stdout.splitlines() == [
+        str(REPO / "pipelines" / "store.py"),
+        str(REPO / "migrations" / "__init__.py"),
+    ]
 
 
 OWN_PIPELINES = '''
@@ -113,8 +144,10 @@ def test_a_project_s_own_pipelines_py_runs_through_the_cli(project, site) -> Non
         site.page(f"/p/{name}", "page")
     project.spider("follow", follow_spider("follow"))
     project.write("pipelines.py", OWN_PIPELINES)
-    project.write("harvester.toml", FAST_CONFIG.replace(
-        'pipelines = ["store"]', 'pipelines = ["pipelines.Shout", "store", "pipelines.Census"]'))
+    project.write(
+        "harvester.toml",
+        FAST_CONFIG.replace('pipelines = ["store"]', 'pipelines = ["pipelines.Shout", "store", "pipelines.Census"]'),
+    )
     result = project.run("crawl", "follow", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ from test_cli import add_spider, ok, serve_three_pages
 
 TITLES = ["Alpha", "Beta", "Home"]
 
-MINE = '''
+MINE = """
 from harvester import DropItem
 
 
@@ -22,7 +22,7 @@ class DropAll:
 class Shout:
     def process_item(self, item, run):
         return {**item, "title": item["title"].upper()}
-'''
+"""
 
 
 def crawl(project: Project, site: Site, pipelines: list[str], *args: str) -> str:

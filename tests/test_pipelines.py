@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from conftest import Site
+from harvester.pipelines.validate import ValidatePipeline
 from sqlalchemy import create_engine, text
 
 from harvester import Spider
 from harvester.config import build
 from harvester.crawler import crawl
-from harvester.pipelines.validate import ValidatePipeline
 
 
 @dataclasses.dataclass
@@ -45,8 +45,13 @@ class Typed(Spider):
 def run(site: Site, tmp_path: Path, spider: type[Spider], pipelines: list[str]):
     site.page("/", "<p>items</p>")
     spider.start_urls = [site.url + "/"]
-    settings = build({"project": {"pipelines": pipelines}, "storage": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
-                      "fetch": {"obey_robots": False}})
+    settings = build(
+        {
+            "project": {"pipelines": pipelines},
+            "storage": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+            "fetch": {"obey_robots": False},
+        }
+    )
     return asyncio.run(crawl(settings, spider))
 
 
@@ -90,8 +95,10 @@ class Required(Spider):
 def test_required_fields_and_key_fields_must_have_values(site: Site, tmp_path: Path) -> None:
     result = run(site, tmp_path, Required, ["validate", "store"])
     assert query(tmp_path, "select key from items") == [("1",)]
-    assert result.stats.filtered == {"dropped: invalid: missing field 'title'": 2,
-                                     "dropped: invalid: missing field 'sku'": 1}
+    assert result.stats.filtered == {
+        "dropped: invalid: missing field 'title'": 2,
+        "dropped: invalid: missing field 'sku'": 1,
+    }
 
 
 def test_validate_tells_why_without_a_run() -> None:
@@ -138,18 +145,18 @@ def test_dedupe_drops_repeats_by_key_or_whole_item(site: Site, tmp_path: Path) -
 
 def test_dedupe_of_a_resumed_run_remembers_what_it_stored_before(tmp_path: Path) -> None:
     import pytest
+    from harvester.pipelines.dedupe import DedupePipeline
+    from harvester.pipelines.store import StorePipeline
 
     from harvester import DropItem
-    from harvester.run import Run
-    from harvester.storage.database import open_engine
     from harvester.outcome import Outcome
     from harvester.pipeline import Pipelines
+    from harvester.run import Run
+    from harvester.storage.database import open_engine
     from harvester.storage.items import ItemRows
     from harvester.storage.journal import Journal
     from harvester.storage.migrate import ensure_current
     from harvester.storage.runs import open_run
-    from harvester.pipelines.dedupe import DedupePipeline
-    from harvester.pipelines.store import StorePipeline
 
     engine = open_engine(f"sqlite:///{tmp_path / 'h.db'}")
     ensure_current(engine)
@@ -157,8 +164,14 @@ def test_dedupe_of_a_resumed_run_remembers_what_it_stored_before(tmp_path: Path)
 
     def a_run(resumed: bool) -> Run:
         spider = Repeats()
-        return Run(run_id, spider, build({}), engine, Journal(engine, run_id, dict, item_rows=ItemRows(run_id, spider)),
-                   resumed=resumed)
+        return Run(
+            run_id,
+            spider,
+            build({}),
+            engine,
+            Journal(engine, run_id, dict, item_rows=ItemRows(run_id, spider)),
+            resumed=resumed,
+        )
 
     before = a_run(resumed=False)
     outcome = Outcome(run_id)

@@ -45,6 +45,7 @@ class Pages(Spider):
 
 def serve_twenty_pages(site: Site) -> None:
     """Twenty linked pages with ETags; a request with the right If-None-Match gets a 304."""
+
     def page(i: int):
         def route(handler: Handler) -> None:
             etag = f'"p{i}"'
@@ -53,6 +54,7 @@ def serve_twenty_pages(site: Site) -> None:
                 return
             links = f'<a href="/{(i + 1) % 20}">next</a><a href="/{(i * 7) % 20}">x</a>'
             handler.send_text(200, f"<h1>Page {i}</h1>{links}", headers={"ETag": etag})
+
         return route
 
     for i in range(20):
@@ -70,6 +72,7 @@ def test_two_crawls_on_postgresql_store_everything_and_revalidate(site: Site, pg
 
     engine = create_engine(pg_url)
     with engine.connect() as connection:
+
         def one(sql: str, **params: object) -> object:
             return connection.execute(text(sql), params).scalar()
 

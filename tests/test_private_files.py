@@ -20,8 +20,12 @@ def mode(path: Path) -> int:
 def crawl(project: Project, site: Site, umask: int, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "harvester", "crawl", "follow", "-a", f"base={site.url}", *extra],
-        cwd=project.root, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=lambda: os.umask(umask),
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        preexec_fn=lambda: os.umask(umask),
     )
 
 

@@ -80,8 +80,9 @@ def run_read_only(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare(1) to make a read-only folder as root")
     script = f"mount --bind -o ro {shlex.quote(str(root))} {shlex.quote(str(root))} && exec {shlex.join(command)}"
-    result = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=root, capture_output=True, text=True,
-                            timeout=120, env=env)
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], cwd=root, capture_output=True, text=True, timeout=120, env=env
+    )
     if "mount:" in result.stderr or "unshare:" in result.stderr:
         pytest.skip(f"cannot make a read-only mount here: {result.stderr.strip()}")
     return result
@@ -104,8 +105,10 @@ def test_a_database_in_a_read_only_folder_can_be_queried(crawled: Project) -> No
 
 def test_a_read_only_folder_whose_wal_holds_changes_is_refused_in_one_line(crawled: Project) -> None:
     db = crawled.root / "harvest.db"
-    writer = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('pragma wal_autocheckpoint=0'); "
-              "c.execute(\"update items set spider = 'later'\"); c.commit(); os._exit(0)")  # dies, WAL kept
+    writer = (
+        "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('pragma wal_autocheckpoint=0'); "
+        "c.execute(\"update items set spider = 'later'\"); c.commit(); os._exit(0)"
+    )  # dies, WAL kept
     subprocess.run([sys.executable, "-c", writer, str(db)], check=True, timeout=60)
     assert (crawled.root / "harvest.db-wal").stat().st_size > 0
     (crawled.root / "harvest.db-shm").unlink()  # as after a copy or a reboot: SQLite would rebuild it
@@ -128,8 +131,13 @@ writer = open_database({crawled.db_url!r}, write=True)
 run_sql(writer, "delete from items where id = 1")
 print(list(run_sql(db, "select count(*) as n from items")[1]))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0].startswith("refused:")
     assert out.stdout.splitlines()[1] == "[{'n': 2}]"
@@ -148,8 +156,14 @@ for sql in ("delete from items", "attach 'other.db' as other"):
         print("refused:", exc)
 print(list(run_sql(db, "select count(*) as n from items")[1]))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                         cwd=crawled.root, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=crawled.root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert [line.startswith("refused:") for line in lines[:2]] == [True, True], lines
@@ -202,14 +216,21 @@ def test_the_readme_query_examples_return_rows_after_the_main_job(tmp_path: Path
         else:
             shutil.copy(source, tmp_path / name)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    crawl = subprocess.run([sys.executable, "examples/run.py"], cwd=tmp_path, capture_output=True, text=True,
-                           timeout=300, env=env)
+    crawl = subprocess.run(
+        [sys.executable, "examples/run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
     assert crawl.returncode == 0, crawl.stderr
     examples = readme_query_examples()
     assert any("--where" in args for args in examples), examples
     for args in examples:  # as written, the way a user copies them
-        result = subprocess.run([sys.executable, "-m", "harvester", *args], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=120, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "harvester", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert result.returncode == 0, (args, result.stderr)
         lines = result.stdout.strip().splitlines()
         if "csv" in args:
@@ -223,14 +244,24 @@ def test_the_readme_query_examples_return_rows_after_the_main_job(tmp_path: Path
 
 def test_postgresql_reads_in_a_read_only_transaction(pg_url: str, tmp_path: Path) -> None:
     def query(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "harvester", "query", "--db", pg_url, *args],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        return subprocess.run(
+            [sys.executable, "-m", "harvester", "query", "--db", pg_url, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
 
     ok(query("--write", "create table notes (x integer)"))
     ok(query("--write", "insert into notes values (1)"))
-    for sql in ("insert into notes values (2)", "delete from notes", "drop table notes",
-                "set transaction read write; delete from notes", "commit; delete from notes"):
+    for sql in (
+        "insert into notes values (2)",
+        "delete from notes",
+        "drop table notes",
+        "set transaction read write; delete from notes",
+        "commit; delete from notes",
+    ):
         result = query(sql)
         assert result.returncode == 2, (sql, result.stdout)
         one_line_error(result)

@@ -27,9 +27,24 @@ def serve(site: Site) -> None:
 
 def start(project: Project, site: Site, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "harvester", "crawl", "follow", "-a", f"base={site.url}",
-         "-s", "fetch.concurrency=4", "-s", "fetch.per_host=4", *extra],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "harvester",
+            "crawl",
+            "follow",
+            "-a",
+            f"base={site.url}",
+            "-s",
+            "fetch.concurrency=4",
+            "-s",
+            "fetch.per_host=4",
+            *extra,
+        ],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
 
@@ -55,6 +70,7 @@ def test_figures_after_kills_and_resumes_are_the_rows(project: Project, site: Si
     assert figures["items"] == project.sql("select count(*) from items")[0][0] == PAGES - PAGES // 10
     assert figures["errors"] == project.sql("select count(*) from errors")[0][0] == PAGES // 10
     assert figures["errors_by_kind"] == {"http": PAGES // 10}
-    assert figures["statuses"] == {str(status): n for status, n in
-                                   project.sql("select status, count(*) from pages group by status")}
+    assert figures["statuses"] == {
+        str(status): n for status, n in project.sql("select status, count(*) from pages group by status")
+    }
     assert f"run 1 finished: {pages} pages, {PAGES - PAGES // 10} items, {PAGES // 10} errors" in out

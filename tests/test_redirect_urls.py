@@ -34,8 +34,10 @@ def test_a_location_is_joined_as_a_browser_joins_it(tmp_path: Path, site: Site) 
     site.page("/a%20bc?q=1", "<p>landed</p>")
     site.page("/d/e", "<p>landed</p>")
     Landing.base = site.url
-    settings = build({"storage": {"url": "sqlite:///harvest.db"},
-                      "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}}, root=tmp_path)
+    settings = build(
+        {"storage": {"url": "sqlite:///harvest.db"}, "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}},
+        root=tmp_path,
+    )
     run = asyncio.run(crawl(settings, Landing))
 
     assert run.status == "finished"

@@ -93,15 +93,17 @@ def smtp(ca) -> Iterator[Callable[..., tuple[LoopbackController, Recorder]]]:
         controller.stop()
 
 
-def run_products(site: Site, tmp_path: Path, email_settings: dict[str, Any], pipelines: tuple[str, ...] = (
-        "store", "email_report")):
+def run_products(
+    site: Site, tmp_path: Path, email_settings: dict[str, Any], pipelines: tuple[str, ...] = ("store", "email_report")
+):
     Products.start_urls = [site.url + "/"]
     settings = build(
-        {"project": {"pipelines": list(pipelines)},
-         "storage": {"url": f"sqlite:///{tmp_path / 'harvest.db'}"},
-         "fetch": {"obey_robots": False, "revalidate": False, "retries": 0},
-         "email": {"sender": "harvester@example.org", "to": ["team@example.org"], "timeout": 5,
-                   **email_settings}},
+        {
+            "project": {"pipelines": list(pipelines)},
+            "storage": {"url": f"sqlite:///{tmp_path / 'harvest.db'}"},
+            "fetch": {"obey_robots": False, "revalidate": False, "retries": 0},
+            "email": {"sender": "harvester@example.org", "to": ["team@example.org"], "timeout": 5, **email_settings},
+        },
         env={"SMTP_PASSWORD": PASSWORD},
     )
     return asyncio.run(crawl(settings, Products))
@@ -136,28 +138,49 @@ def test_the_report_has_the_figures_errors_and_changed_items_with_a_csv(site: Si
     assert run.status == "finished"
     recipients, message, _ = recorder.received[0]
     assert recipients == ["team@example.org"] and len(recorder.received) == 1
-    assert message["Subject"] == (
-        "[harvester] products finished: 6 pages, 4 items (1 new, 1 changed), 1 errors")
+    assert message["Subject"] == ("[harvester] products finished: 6 pages, 4 items (1 new, 1 changed), 1 errors")
     assert message["From"] == "harvester@example.org" and message["To"] == "team@example.org"
     plain, html = parts(message)
-    for needle in ("run 2 of products: finished", "pages        6", "items        4 (1 new, 1 changed",
-                   "previous run 1, finished, 3 items", "http: 1", "/p/X9", "HTTP 404",
-                   "New items: 1", "  D4", "Changed items: 1", "B2: price 20.0 -> 21.5"):
+    for needle in (
+        "run 2 of products: finished",
+        "pages        6",
+        "items        4 (1 new, 1 changed",
+        "previous run 1, finished, 3 items",
+        "http: 1",
+        "/p/X9",
+        "HTTP 404",
+        "New items: 1",
+        "  D4",
+        "Changed items: 1",
+        "B2: price 20.0 -> 21.5",
+    ):
         assert needle in plain, (needle, plain)
     assert "<th align='left'>pages</th><td>6</td>" in html and "B2: price 20.0 -&gt; 21.5" in html
 
     attachments = list(message.iter_attachments())
     assert [a.get_filename() for a in attachments] == ["products-run2-changes.csv"]
     rows = list(csv.DictReader(io.StringIO(attachments[0].get_content())))
-    assert [(row["key"], row["change"], row["price"]) for row in rows] == [("B2", "changed", "21.5"),
-                                                                          ("D4", "new", "40.0")]
+    assert [(row["key"], row["change"], row["price"]) for row in rows] == [
+        ("B2", "changed", "21.5"),
+        ("D4", "new", "40.0"),
+    ]
 
 
 def test_the_report_over_starttls_with_login(site: Site, tmp_path: Path, smtp, ca) -> None:
     controller, recorder = smtp("starttls", login=True)
     serve_products(site, dict(PRODUCTS), broken=("X9",))
-    run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port, "security": "starttls",
-                                        "ca_file": str(ca.path), "username": "bot", "password_env": "SMTP_PASSWORD"})
+    run = run_products(
+        site,
+        tmp_path,
+        {
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "security": "starttls",
+            "ca_file": str(ca.path),
+            "username": "bot",
+            "password_env": "SMTP_PASSWORD",
+        },
+    )
     assert run.status == "finished" and report_errors(tmp_path) == []
     _, message, authenticated = recorder.received[0]
     assert authenticated
@@ -168,8 +191,18 @@ def test_the_report_over_starttls_with_login(site: Site, tmp_path: Path, smtp, c
 def test_the_report_over_implicit_tls_with_login(site: Site, tmp_path: Path, smtp, ca) -> None:
     controller, recorder = smtp("tls", login=True)
     serve_products(site, dict(PRODUCTS), broken=("X9",))
-    run = run_products(site, tmp_path, {"host": "127.0.0.1", "port": controller.port, "security": "tls",
-                                        "ca_file": str(ca.path), "username": "bot", "password_env": "SMTP_PASSWORD"})
+    run = run_products(
+        site,
+        tmp_path,
+        {
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "security": "tls",
+            "ca_file": str(ca.path),
+            "username": "bot",
+            "password_env": "SMTP_PASSWORD",
+        },
+    )
     assert run.status == "finished" and report_errors(tmp_path) == []
     assert recorder.received[0][2]
 
@@ -197,16 +230,25 @@ def test_a_report_that_cannot_be_sent_is_recorded_and_the_run_still_finishes(
         settings.update(port=controller.port, security="starttls")  # no ca_file: the test CA is not trusted
     else:
         controller, _ = smtp("starttls", login=True)
-        settings.update(port=controller.port, security="starttls", ca_file=str(ca.path), username="bot",
-                        password_env="OTHER_PASSWORD")
+        settings.update(
+            port=controller.port,
+            security="starttls",
+            ca_file=str(ca.path),
+            username="bot",
+            password_env="OTHER_PASSWORD",
+        )
     serve_products(site, dict(PRODUCTS), broken=("X9",))
     run = run_products(site, tmp_path, settings)
 
     assert run.status == "finished"
     errors = report_errors(tmp_path)
     assert len(errors) == 1, errors
-    expected = {"recipient refused": "550", "closed port": "Connection refused",
-                "untrusted certificate": "CERTIFICATE_VERIFY_FAILED", "wrong password": "OTHER_PASSWORD"}[failure]
+    expected = {
+        "recipient refused": "550",
+        "closed port": "Connection refused",
+        "untrusted certificate": "CERTIFICATE_VERIFY_FAILED",
+        "wrong password": "OTHER_PASSWORD",
+    }[failure]
     assert expected in errors[0][1]
     engine = create_engine(f"sqlite:///{tmp_path / 'harvest.db'}")
     with engine.connect() as connection:
@@ -233,11 +275,29 @@ def test_send_report_after_the_run_is_closed_records_its_failure(site: Site, tmp
 def test_scraped_text_with_line_breaks_yields_one_subject_header(smtp) -> None:
     controller, recorder = smtp()
     evil = "books\r\nBcc: victim@example.org\r\n\r\nforged body"
-    report = Report(run_id=7, spider=evil, job="nightly\nX-Injected: 1", status="finished", started_at=None,
-                    seconds=1.0, pages=1, items=1, dropped=0, errors=0)
+    report = Report(
+        run_id=7,
+        spider=evil,
+        job="nightly\nX-Injected: 1",
+        status="finished",
+        started_at=None,
+        seconds=1.0,
+        pages=1,
+        items=1,
+        dropped=0,
+        errors=0,
+    )
     message = compose(report, "harvester@example.org", ["team@example.org"])
-    settings = build({"email": {"host": "127.0.0.1", "port": controller.port, "sender": "harvester@example.org",
-                                "to": ["team@example.org"]}}).email
+    settings = build(
+        {
+            "email": {
+                "host": "127.0.0.1",
+                "port": controller.port,
+                "sender": "harvester@example.org",
+                "to": ["team@example.org"],
+            }
+        }
+    ).email
     send(message, settings)
 
     recipients, received, _ = recorder.received[0]
@@ -265,8 +325,12 @@ def test_a_job_with_report_sends_one_report_whether_the_pipeline_is_listed_or_no
     site.page("/", '<a href="/p/one">1</a>')
     site.page("/p/one", "page")
     project.spider("follow", follow_spider("follow"))
-    project.write("harvester.toml", FAST_CONFIG.replace(
-        'pipelines = ["store"]', f'pipelines = ["store", "{listed}"]' if listed else 'pipelines = ["store"]') + f"""
+    project.write(
+        "harvester.toml",
+        FAST_CONFIG.replace(
+            'pipelines = ["store"]', f'pipelines = ["store", "{listed}"]' if listed else 'pipelines = ["store"]'
+        )
+        + f"""
 [email]
 host = "127.0.0.1"
 port = {controller.port}
@@ -279,7 +343,8 @@ spider = "follow"
 schedule = "0 3 * * *"
 args = {{ base = "{site.url}" }}
 report = true
-""")
+""",
+    )
     result = project.run("jobs", "run", "nightly")
     assert result.returncode == 0, result.stderr
     assert "1 new" in recorder.only_message()["Subject"]  # one report, not one per way of asking

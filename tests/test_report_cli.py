@@ -9,7 +9,7 @@ import io
 from conftest import FAST_CONFIG, Project, Site
 from test_report import smtp  # noqa: F401 - the fixture
 
-SPIDER = '''
+SPIDER = """
 from harvester import Spider
 
 
@@ -19,12 +19,15 @@ class Shop(Spider):
 
     def parse(self, response):
         yield {{"title": response.css("h1::text").get(), "path": response.url.rsplit("/", 1)[1]}}
-'''
+"""
 
 
 def report_project(project: Project, site: Site, port: int) -> None:
     config = FAST_CONFIG.replace('pipelines = ["store"]', 'pipelines = ["store", "email_report"]')
-    project.write("harvester.toml", config + f"""
+    project.write(
+        "harvester.toml",
+        config
+        + f"""
 [email]
 host = "127.0.0.1"
 port = {port}
@@ -33,7 +36,8 @@ sender = "harvester@example.org"
 to = ["team@example.org"]
 attach_csv = true
 timeout = 10
-""")
+""",
+    )
     project.spider("shop", SPIDER.format(url=site.url))
 
 

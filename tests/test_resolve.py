@@ -79,18 +79,19 @@ def test_a_resolve_value_that_is_not_an_ip_address_is_a_one_line_config_error(pr
             name = "nothing"
         """,
     )
-    result = project.run(
-        "crawl", "nothing", "-s", f'fetch.resolve={{"shop.example.org" = {address}}}'
-    )
+    result = project.run("crawl", "nothing", "-s", f'fetch.resolve={{"shop.example.org" = {address}}}')
     line = one_line_error(result)
     assert "resolve" in line and "shop.example.org" in line and "not an IP address" in line
 
 
 @pytest.mark.parametrize("host", ["shop.example.org:8080", "http://shop.example.org", ""])
 def test_a_resolve_key_that_is_not_a_host_name_is_a_one_line_config_error(project, host):
-    project.write("harvester.toml", f"""
+    project.write(
+        "harvester.toml",
+        f"""
         [fetch]
         resolve = {{ "{host}" = "127.0.0.1" }}
-        """)
+        """,
+    )
     line = one_line_error(project.run("list"))
     assert "resolve" in line and "not a host name" in line

@@ -13,8 +13,9 @@ from harvester.request import FormRequest, Request
 from harvester.response import Response
 
 
-def html_response(body: bytes, url: str = "http://example.com/dir/page.html",
-                  content_type: str = "text/html") -> Response:
+def html_response(
+    body: bytes, url: str = "http://example.com/dir/page.html", content_type: str = "text/html"
+) -> Response:
     headers = httpx.Headers({"Content-Type": content_type})
     return Response(url=url, status=200, headers=headers, body=body)
 
@@ -151,8 +152,9 @@ def test_links_honour_an_upper_case_base_tag_in_any_encoding(charset: str) -> No
 def test_base_url_is_the_parsed_response_url_after_a_redirect_and_the_request_url_without() -> None:
     request = Request("http://example.com/dir/page.html")
     same = Response(url="http://example.com/dir/page.html", status=200, request=request, body=b"<a href=x>")
-    moved = Response(url="HTTP://Example.com:80/other/../new page.html", status=200, request=request,
-                     body=b"<a href=x>")
+    moved = Response(
+        url="HTTP://Example.com:80/other/../new page.html", status=200, request=request, body=b"<a href=x>"
+    )
     assert same.base_url == "http://example.com/dir/page.html"
     assert moved.base_url == "http://example.com/new%20page.html"
     assert list(moved.links()) == ["http://example.com/x"]
@@ -271,9 +273,7 @@ LOGIN_PAGE = b"""<html><body>
 
 def test_form_request_from_response_fills_and_submits_the_login_form() -> None:
     response = html_response(LOGIN_PAGE, url="http://example.com/account/login")
-    request = FormRequest.from_response(
-        response, formid="login", formdata={"username": "u", "password": "p"}
-    )
+    request = FormRequest.from_response(response, formid="login", formdata={"username": "u", "password": "p"})
 
     assert request.method == "POST"
     assert request.url == "http://example.com/account/session/new"

@@ -28,9 +28,24 @@ def slow_site(site):
 
 def start(project, site, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "harvester", "crawl", "slow", "-a", f"base={site.url}",
-         "-s", "fetch.concurrency=2", "-s", "fetch.per_host=2", *extra],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "harvester",
+            "crawl",
+            "slow",
+            "-a",
+            f"base={site.url}",
+            "-s",
+            "fetch.concurrency=2",
+            "-s",
+            "fetch.per_host=2",
+            *extra,
+        ],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
 
@@ -121,8 +136,11 @@ def test_a_long_feed_killed_midway_resumes_with_every_record_once(project, site)
         handler.send_header("Content-Type", "application/xml")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
-        parts = [b"<feed>"] + [b"".join(b'<record n="%d"/>' % n for n in range(start, start + 500))
-                               for start in range(0, RECORDS, 500)] + [b"</feed>"]
+        parts = (
+            [b"<feed>"]
+            + [b"".join(b'<record n="%d"/>' % n for n in range(start, start + 500)) for start in range(0, RECORDS, 500)]
+            + [b"</feed>"]
+        )
         try:
             for part in parts:
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
@@ -151,8 +169,9 @@ def test_a_long_feed_killed_midway_resumes_with_every_record_once(project, site)
     partial = stored()
     assert 0 < partial < RECORDS  # written as they came, before the feed was done
 
-    second = subprocess.run([*command, "--resume"], cwd=project.root, env=env, capture_output=True, text=True,
-                            timeout=60)
+    second = subprocess.run(
+        [*command, "--resume"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 0, second.stderr
     rows = project.sql("select json_extract(data, '$.n'), count(*) from items group by 1")
     assert len(rows) == RECORDS and {count for _, count in rows} == {1}

@@ -36,8 +36,9 @@ class Keeper(Spider):
 
 def stop_during_slow_page(project, site, *args: str) -> None:
     """A first run, stopped by SIGTERM while the slow page is being served."""
-    stop_while_serving(project, site, "/slow", "crawl", "keeper", "-a", f"base={site.url}", *args,
-                       "-s", "fetch.concurrency=1")
+    stop_while_serving(
+        project, site, "/slow", "crawl", "keeper", "-a", f"base={site.url}", *args, "-s", "fetch.concurrency=1"
+    )
 
 
 def file_tree(tmp_path: Path) -> Path:

@@ -47,7 +47,7 @@ class MemoTransport:
         pass
 '''
 
-MEMO_SPIDER = '''
+MEMO_SPIDER = """
 from harvester import Spider
 
 
@@ -60,12 +60,12 @@ class Memos(Spider):
     def parse(self, response):
         yield {"memo": response.url, "title": response.css("h1::text").get()}
         yield from response.follow_all()
-'''
+"""
 
 MEMOS = {
     "work": {
         "/": '<h1>index</h1><a href="todo">todo</a><a href="memo://home/diary">diary</a>'
-             '<a href="data:text/html,<h1>inline</h1>">inline</a>',
+        '<a href="data:text/html,<h1>inline</h1>">inline</a>',
         "/todo": '<h1>todo</h1><a href="/">back</a><a href="missing">gone</a>',
     },
     "home": {"/diary": "<h1>diary</h1>"},

@@ -32,8 +32,12 @@ def run(tmp_path, urls, env=None, **sections):
 
 def test_an_ftp_tree_is_crawled_completely_with_login(tmp_path, ftp, tree, sql):  # noqa: F811
     port = ftp()
-    result = run(tmp_path, [f"ftp://127.0.0.1:{port}/"], env={"FTP_PW": "s3cret"},
-                 auth={f"ftp://127.0.0.1:{port}": {"username": "alice", "password_env": "FTP_PW"}})
+    result = run(
+        tmp_path,
+        [f"ftp://127.0.0.1:{port}/"],
+        env={"FTP_PW": "s3cret"},
+        auth={f"ftp://127.0.0.1:{port}": {"username": "alice", "password_env": "FTP_PW"}},
+    )
     files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file())
     rows = sql(tmp_path, "select json_extract(data, '$.url') from items")
     urls = sorted(row[0].split(f":{port}/", 1)[1] for row in rows)
@@ -44,8 +48,12 @@ def test_an_ftp_tree_is_crawled_completely_with_login(tmp_path, ftp, tree, sql):
 
 def test_a_wrong_ftp_password_is_recorded_not_a_crash(tmp_path, ftp, sql):  # noqa: F811
     port = ftp()
-    result = run(tmp_path, [f"ftp://127.0.0.1:{port}/"], env={"FTP_PW": "wrong"},
-                 auth={f"ftp://127.0.0.1:{port}": {"username": "alice", "password_env": "FTP_PW"}})
+    result = run(
+        tmp_path,
+        [f"ftp://127.0.0.1:{port}/"],
+        env={"FTP_PW": "wrong"},
+        auth={f"ftp://127.0.0.1:{port}": {"username": "alice", "password_env": "FTP_PW"}},
+    )
     assert result.status == "finished"
     assert sql(tmp_path, "select kind, message from errors") == [("http", "HTTP 401")]
 

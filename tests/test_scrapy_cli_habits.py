@@ -21,8 +21,22 @@ def test_scrapy_setting_names_set_their_harvester_keys(project: Project, site: S
     serve_three_pages(site)
     site.page("/robots.txt", "User-agent: *\nDisallow: /b\n", content_type="text/plain")
     add_spider(project, site)
-    ok(project.run("crawl", "pages", "-s", "ROBOTSTXT_OBEY=True", "-s", "USER_AGENT=habit bot/1.0",
-                   "-s", "DOWNLOAD_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_TIMEOUT=5"))
+    ok(
+        project.run(
+            "crawl",
+            "pages",
+            "-s",
+            "ROBOTSTXT_OBEY=True",
+            "-s",
+            "USER_AGENT=habit bot/1.0",
+            "-s",
+            "DOWNLOAD_DELAY=0.05",
+            "-s",
+            "CONCURRENT_REQUESTS=2",
+            "-s",
+            "DOWNLOAD_TIMEOUT=5",
+        )
+    )
     assert site.hits["/robots.txt"] == 1 and site.hits["/a"] == 1
     assert site.hits["/b"] == 0  # robots.txt obeyed, though harvester.toml says obey_robots = false
     assert {headers["User-Agent"] for _, _, headers in site.requests} == {"habit bot/1.0"}
@@ -39,18 +53,22 @@ def test_a_scrapy_depth_limit_and_a_scrapy_boolean_spelling(project: Project, si
     assert site.hits["/robots.txt"] == 0
 
 
-@pytest.mark.parametrize(("setting", "named"), [
-    ("REDIRECT_MAX_TIMES=3", ("REDIRECT_MAX_TIMES", "no Harvester counterpart", "at most 10")),
-    ("RETRY_ENABLED=False", ("RETRY_ENABLED", "no Harvester counterpart", "fetch.retries")),
-    ("FEEDS=x", ("FEEDS", "-o FILE")),
-    ("BOT_NAME=shop", ("BOT_NAME", "section.key")),
-    ("delay=1", ("did you mean fetch.delay?",)),
-    ("download_delay=1", ("did you mean fetch.delay?",)),
-    ("retires=1", ("did you mean fetch.retries?",)),
-    ("DOWNLOAD_MAXSIZE=huge", ("max_size", "not a size")),
-])
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("REDIRECT_MAX_TIMES=3", ("REDIRECT_MAX_TIMES", "no Harvester counterpart", "at most 10")),
+        ("RETRY_ENABLED=False", ("RETRY_ENABLED", "no Harvester counterpart", "fetch.retries")),
+        ("FEEDS=x", ("FEEDS", "-o FILE")),
+        ("BOT_NAME=shop", ("BOT_NAME", "section.key")),
+        ("delay=1", ("did you mean fetch.delay?",)),
+        ("download_delay=1", ("did you mean fetch.delay?",)),
+        ("retires=1", ("did you mean fetch.retries?",)),
+        ("DOWNLOAD_MAXSIZE=huge", ("max_size", "not a size")),
+    ],
+)
 def test_a_setting_harvester_cannot_take_is_one_line_naming_what_to_use(
-        project: Project, site: Site, setting: str, named: tuple[str, ...]) -> None:
+    project: Project, site: Site, setting: str, named: tuple[str, ...]
+) -> None:
     serve_three_pages(site)
     add_spider(project, site)
     result = project.run("crawl", "pages", "-s", setting)
@@ -86,15 +104,20 @@ def test_db_takes_a_plain_path_for_every_command_that_has_it(project: Project, s
     assert "newest" in ok(run_in(elsewhere, "db", "current", "--db", mine))
     ok(run_in(elsewhere, "db", "upgrade", "--db", "fresh.db"))
     assert (elsewhere / "fresh.db").is_file()
-    project.write("harvester.toml", (project.root / "harvester.toml").read_text()
-                  + '\n[jobs.nightly]\nspider = "pages"\nschedule = "0 3 * * *"\n')
+    project.write(
+        "harvester.toml",
+        (project.root / "harvester.toml").read_text() + '\n[jobs.nightly]\nspider = "pages"\nschedule = "0 3 * * *"\n',
+    )
     ok(project.run("jobs", "run", "nightly", "--db", mine))
     assert "nightly" in ok(project.run("jobs", "list", "--db", mine))
     spider = elsewhere / "one.py"
     spider.write_text((project.root / "spiders" / "pages.py").read_text())
     ok(run_in(elsewhere, "runspider", "one.py", "--db", str(tmp_path / "abs.db")))
-    rows = ok(run_in(elsewhere, "query", "--db", str(tmp_path / "abs.db"), "select count(*) as n from items",
-                     "--format", "json"))
+    rows = ok(
+        run_in(
+            elsewhere, "query", "--db", str(tmp_path / "abs.db"), "select count(*) as n from items", "--format", "json"
+        )
+    )
     assert json.loads(rows) == [{"n": 3}]
     assert not (project.root / "harvest.db").exists()
 
@@ -109,7 +132,8 @@ def test_db_path_that_is_not_there_is_one_line(project: Project, tmp_path: Path)
 
 @pytest.mark.parametrize("command", [("list",), ("crawl", "pages")])
 def test_two_spiders_with_one_name_are_refused_with_both_files_named(
-        project: Project, site: Site, command: tuple[str, ...]) -> None:
+    project: Project, site: Site, command: tuple[str, ...]
+) -> None:
     add_spider(project, site, "pages")
     add_spider(project, site, "pages", module="pages_copy")
     result = project.run(*command)
@@ -134,14 +158,17 @@ def test_genspider_keeps_the_url_it_is_given(project: Project, site: Site) -> No
     assert "/" not in site.hits  # started where it was told, not at the site's root
 
 
-@pytest.mark.parametrize(("domain", "template", "start"), [
-    ("shop.example", "basic", 'start_urls = ["https://shop.example/"]'),
-    ("shop.example:8080", "xmlfeed", 'start_urls = ["https://shop.example:8080/feed.xml"]'),
-    ("http://127.0.0.1:8009/", "csvfeed", 'start_urls = ["http://127.0.0.1:8009/feed.csv"]'),
-    ("http://127.0.0.1:8009/data/items.json", "jsonfeed", 'start_urls = ["http://127.0.0.1:8009/data/items.json"]'),
-    ("http://127.0.0.1:8009/maps/site.xml", "sitemap", 'sitemap_urls = ["http://127.0.0.1:8009/maps/site.xml"]'),
-    ("http://127.0.0.1:8009/list/", "crawl", 'start_urls = ["http://127.0.0.1:8009/list/"]'),
-])
+@pytest.mark.parametrize(
+    ("domain", "template", "start"),
+    [
+        ("shop.example", "basic", 'start_urls = ["https://shop.example/"]'),
+        ("shop.example:8080", "xmlfeed", 'start_urls = ["https://shop.example:8080/feed.xml"]'),
+        ("http://127.0.0.1:8009/", "csvfeed", 'start_urls = ["http://127.0.0.1:8009/feed.csv"]'),
+        ("http://127.0.0.1:8009/data/items.json", "jsonfeed", 'start_urls = ["http://127.0.0.1:8009/data/items.json"]'),
+        ("http://127.0.0.1:8009/maps/site.xml", "sitemap", 'sitemap_urls = ["http://127.0.0.1:8009/maps/site.xml"]'),
+        ("http://127.0.0.1:8009/list/", "crawl", 'start_urls = ["http://127.0.0.1:8009/list/"]'),
+    ],
+)
 def test_genspider_start_url_by_template(project: Project, domain: str, template: str, start: str) -> None:
     ok(project.run("genspider", "s", domain, "-t", template))
     source = (project.root / "spiders" / "s.py").read_text()

@@ -37,8 +37,7 @@ SHELF = """<html><body>
   <script type="application/json" id="data">{{"shelf": {n}, "stock": [3, 4]}}</script>
 </body></html>"""
 
-PRODUCTS = {"products": [{"name": "Tea", "tags": ["green"]}, {"name": "Cocoa", "tags": []}],
-            "total": 2}
+PRODUCTS = {"products": [{"name": "Tea", "tags": ["green"]}, {"name": "Cocoa", "tags": []}], "total": 2}
 
 HABITS_SPIDER = """
 from harvester import Selector, Spider
@@ -75,10 +74,12 @@ class Habits(Spider):
 """
 
 
-def html_response(body: str, url: str = "http://shop.test/dir/page.html",
-                  content_type: str = "text/html; charset=utf-8") -> Response:
-    return Response(url=url, status=200, headers=httpx.Headers({"Content-Type": content_type}),
-                    body=body.encode("utf-8"))
+def html_response(
+    body: str, url: str = "http://shop.test/dir/page.html", content_type: str = "text/html; charset=utf-8"
+) -> Response:
+    return Response(
+        url=url, status=200, headers=httpx.Headers({"Content-Type": content_type}), body=body.encode("utf-8")
+    )
 
 
 # --- a crawl through the real CLI -------------------------------------------------------
@@ -97,8 +98,14 @@ def test_a_spider_written_with_scrapy_habits_crawls_through_the_cli(project, sit
     items = [json.loads(line) for line in (project.root / "items.jsonl").read_text().splitlines()]
     shelves = sorted((i for i in items if "shelf" in i), key=lambda i: i["shelf"])
     assert shelves == [
-        {"shelf": f"Shelf {n}", "featured": f"Tea {n}", "products": [f"Tea {n}", f"Coffee {n}"],
-         "prices": [f"€{n}.50", f"€{n}.90"], "stock": [3, 4], "missing": "none"}
+        {
+            "shelf": f"Shelf {n}",
+            "featured": f"Tea {n}",
+            "products": [f"Tea {n}", f"Coffee {n}"],
+            "prices": [f"€{n}.50", f"€{n}.90"],
+            "stock": [3, 4],
+            "missing": "none",
+        }
         for n in (1, 2)
     ]
     assert sorted((i["product"], i["total"]) for i in items if "product" in i) == [("Cocoa", 2), ("Tea", 2)]
@@ -120,11 +127,16 @@ def test_follow_all_css_follows_anchor_hrefs_and_skips_anchors_without_one() -> 
 def test_follow_all_takes_link_elements_attribute_values_and_selector_lists() -> None:
     response = html_response(HOME)
     assert [r.url for r in response.follow_all(xpath="//link")] == [
-        "http://shop.test/api/products.json", "http://shop.test/static/main.css"]
+        "http://shop.test/api/products.json",
+        "http://shop.test/static/main.css",
+    ]
     assert [r.url for r in response.follow_all(css="link[rel=next]::attr(href)")] == [
-        "http://shop.test/api/products.json"]
+        "http://shop.test/api/products.json"
+    ]
     assert [r.url for r in response.follow_all(response.css("li a"))] == [
-        "http://shop.test/shelf/1", "http://shop.test/shelf/2"]
+        "http://shop.test/shelf/1",
+        "http://shop.test/shelf/2",
+    ]
     assert list(response.follow_all(css="ul.pager li")) == []  # not <a>/<link>: nothing to follow
 
 
@@ -133,10 +145,15 @@ def test_follow_all_takes_urls_links_and_selectors_and_one_source_only() -> None
     anchor = response.css("ul.pager a")[0]
     given = ["other.html", "/root", Link("http://else.test/x"), anchor]
     assert [r.url for r in response.follow_all(given)] == [
-        "http://shop.test/dir/other.html", "http://shop.test/root", "http://else.test/x",
-        "http://shop.test/shelf/1"]
+        "http://shop.test/dir/other.html",
+        "http://shop.test/root",
+        "http://else.test/x",
+        "http://shop.test/shelf/1",
+    ]
     assert [r.url for r in response.follow_all()] == [  # none given: the page's links()
-        "http://shop.test/shelf/1", "http://shop.test/shelf/2"]
+        "http://shop.test/shelf/1",
+        "http://shop.test/shelf/2",
+    ]
     with pytest.raises(ValueError, match="one of urls, css or xpath"):
         response.follow_all(["a"], css="a")
     with pytest.raises(TypeError):
@@ -177,11 +194,13 @@ def test_re_with_a_group_named_extract_gives_its_first_match() -> None:
 
 
 def test_xpath_has_class_matches_every_class_named() -> None:
-    sel = Selector(text="""
+    sel = Selector(
+        text="""
         <p class="foo bar-baz">First</p><p class="foo">Second</p>
         <p class="bar">Third</p><p>Fourth</p>
         <p CLASS="foo
-        tabbed\tword">Fifth</p><p class="fóó">Sixth</p>""")
+        tabbed\tword">Fifth</p><p class="fóó">Sixth</p>"""
+    )
     assert sel.xpath('//p[has-class("foo")]/text()').getall() == ["First", "Second", "Fifth"]
     assert sel.xpath('//p[has-class("bar")]/text()').getall() == ["Third"]
     assert sel.xpath('//p[has-class("foo", "bar")]/text()').getall() == []
@@ -207,7 +226,8 @@ def test_selector_from_text_parses_html_as_scrapy() -> None:
     assert sel.type == "html"
     assert sel.extract() == "<html><body><root>lala</root></body></html>"
     assert Selector(text='<div><img src="a.jpg"><p>Hello</div>').xpath("//div").getall() == [
-        '<div><img src="a.jpg"><p>Hello</p></div>']
+        '<div><img src="a.jpg"><p>Hello</p></div>'
+    ]
     assert Selector("<p>positional text, as parsel</p>").css("p::text").get() == "positional text, as parsel"
     assert Selector(text="foo").type == "html"
     assert Selector(text="").xpath("//text()").getall() == []
@@ -228,8 +248,17 @@ def test_selector_from_text_as_xml_or_plain_text() -> None:
 
 
 def test_selector_over_json_text_and_json_roots() -> None:
-    for text, value in (("{}", {}), ('{"a": "b"}', {"a": "b"}), ("[]", []), ('["a"]', ["a"]),
-                        ('""', ""), ("0", 0), ("1", 1), ("true", True), ("null", None)):
+    for text, value in (
+        ("{}", {}),
+        ('{"a": "b"}', {"a": "b"}),
+        ("[]", []),
+        ('["a"]', ["a"]),
+        ('""', ""),
+        ("0", 0),
+        ("1", 1),
+        ("true", True),
+        ("null", None),
+    ):
         assert (Selector(text=text).type, Selector(text=text).root) == ("json", value)
         assert (Selector(root=value).type, Selector(root=value).root) == ("json", value)
     invalid = Selector(text="<html/>", type="json")
@@ -255,10 +284,13 @@ def test_selector_from_a_response_or_an_lxml_root() -> None:
 
 
 def test_remove_namespaces_lets_plain_names_match() -> None:
-    sel = Selector(text="""<?xml version="1.0" encoding="UTF-8"?>
+    sel = Selector(
+        text="""<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
   <link type="text/html"/><entry><link type="text/html"/></entry><media:thumbnail url="x"/>
-</feed>""", type="xml")
+</feed>""",
+        type="xml",
+    )
     assert len(sel.xpath("//link")) == 0
     sel.remove_namespaces()
     assert len(sel.xpath("//link")) == 2
@@ -291,14 +323,21 @@ def test_response_jmespath_reads_json_served_as_html_and_nothing_from_html() -> 
 
 
 def test_jmespath_on_json_holding_html_and_html_holding_json() -> None:
-    sel = Selector(text=json.dumps({
-        "content": [{"name": "A"}, {"name": {"age": 18}}],
-        "html": "<div><a>a<br>b</a>c</div><div><a>d</a>e<b>f</b></div>"}))
+    sel = Selector(
+        text=json.dumps(
+            {
+                "content": [{"name": "A"}, {"name": {"age": 18}}],
+                "html": "<div><a>a<br>b</a>c</div><div><a>d</a>e<b>f</b></div>",
+            }
+        )
+    )
     assert sel.jmespath("html").xpath("//div/a/text()").getall() == ["a", "b", "d"]
     assert sel.jmespath("html").css("div > b").getall() == ["<b>f</b>"]
     assert sel.jmespath("content").jmespath("name.age").get() == 18
-    page = Selector(text="""<div><content>{"user": [{"name": "A", "age": 18}, {"name": "B", "age": 32}],
-                            "total": 2}</content></div>""")
+    page = Selector(
+        text="""<div><content>{"user": [{"name": "A", "age": 18}, {"name": "B", "age": 32}],
+                            "total": 2}</content></div>"""
+    )
     assert page.xpath("//div/content/text()").jmespath("user[*].name").getall() == ["A", "B"]
     assert page.xpath("//div/content").jmespath("total").get() == 2
     assert page.xpath("//div/content").jmespath("user[*].age.to_string(@)").re(r"\d+") == ["18", "32"]

@@ -23,7 +23,7 @@ from conftest import Project, Site
 TUTORIAL_HOST = "https://quotes.toscrape.com"
 
 # "Our first Spider": start() requests two pages, parse() saves each body to a file.
-FIRST = '''
+FIRST = """
 from pathlib import Path
 
 import scrapy
@@ -45,10 +45,10 @@ class QuotesSpider(scrapy.Spider):
         filename = f"quotes-{page}.html"
         Path(filename).write_bytes(response.body)
         self.log(f"Saved file {filename}")
-'''
+"""
 
 # "Following links": the next page joined by hand and requested with scrapy.Request.
-QUOTES_REQUEST = '''
+QUOTES_REQUEST = """
 import scrapy
 
 
@@ -70,10 +70,10 @@ class QuotesSpider(scrapy.Spider):
         if next_page is not None:
             next_page = response.urljoin(next_page)
             yield scrapy.Request(next_page, callback=self.parse)
-'''
+"""
 
 # "A shortcut for creating Requests": response.follow with the relative URL.
-QUOTES_FOLLOW = '''
+QUOTES_FOLLOW = """
 import scrapy
 
 
@@ -94,10 +94,10 @@ class QuotesSpider(scrapy.Spider):
         next_page = response.css("li.next a::attr(href)").get()
         if next_page is not None:
             yield response.follow(next_page, callback=self.parse)
-'''
+"""
 
 # The same section's last step: the pager's links through follow_all(css=...).
-QUOTES_FOLLOW_ALL = '''
+QUOTES_FOLLOW_ALL = """
 import scrapy
 
 
@@ -116,10 +116,10 @@ class QuotesSpider(scrapy.Spider):
             }
 
         yield from response.follow_all(css="ul.pager a", callback=self.parse)
-'''
+"""
 
 # "More examples and patterns": author pages through follow_all(selectors, callback).
-AUTHOR = '''
+AUTHOR = """
 import scrapy
 
 
@@ -144,10 +144,10 @@ class AuthorSpider(scrapy.Spider):
             "birthdate": extract_with_css(".author-born-date::text"),
             "bio": extract_with_css(".author-description::text"),
         }
-'''
+"""
 
 # "Using spider arguments": `-a tag=humor`, read in Scrapy 2.13's `async def start()`.
-QUOTES_TAG = '''
+QUOTES_TAG = """
 import scrapy
 
 
@@ -171,26 +171,77 @@ class QuotesSpider(scrapy.Spider):
         next_page = response.css("li.next a::attr(href)").get()
         if next_page is not None:
             yield response.follow(next_page, self.parse)
-'''
+"""
 
 # --- a small quotes.toscrape.com ------------------------------------------------------------
 
 AUTHORS = [
-    "Albert Einstein", "J.K. Rowling", "Jane Austen", "Marilyn Monroe", "André Gide",
-    "Thomas A. Edison", "Eleanor Roosevelt", "Steve Martin", "Bob Marley", "Dr. Seuss",
-    "Douglas Adams", "Elie Wiesel", "Friedrich Nietzsche", "Mark Twain", "Allen Saunders",
-    "Pablo Neruda", "Ralph Waldo Emerson", "Mother Teresa", "Garrison Keillor", "Jim Henson",
-    "Charles M. Schulz", "William Nicholson", "Jorge Luis Borges", "George Eliot",
-    "George R.R. Martin", "C.S. Lewis", "Martin Luther King Jr.", "James Baldwin",
-    "Haruki Murakami", "Alexandre Dumas fils", "Stephenie Meyer", "Ernest Hemingway",
-    "Helen Keller", "George Bernard Shaw", "Charles Bukowski", "Suzanne Collins",
-    "J.R.R. Tolkien", "Alfred Tennyson", "Terry Pratchett", "J.D. Salinger", "George Carlin",
-    "John Lennon", "W.C. Fields", "Ayn Rand", "Jimi Hendrix", "J.M. Barrie", "E.E. Cummings",
-    "Khaled Hosseini", "Harper Lee", "Madeleine L'Engle",
+    "Albert Einstein",
+    "J.K. Rowling",
+    "Jane Austen",
+    "Marilyn Monroe",
+    "André Gide",
+    "Thomas A. Edison",
+    "Eleanor Roosevelt",
+    "Steve Martin",
+    "Bob Marley",
+    "Dr. Seuss",
+    "Douglas Adams",
+    "Elie Wiesel",
+    "Friedrich Nietzsche",
+    "Mark Twain",
+    "Allen Saunders",
+    "Pablo Neruda",
+    "Ralph Waldo Emerson",
+    "Mother Teresa",
+    "Garrison Keillor",
+    "Jim Henson",
+    "Charles M. Schulz",
+    "William Nicholson",
+    "Jorge Luis Borges",
+    "George Eliot",
+    "George R.R. Martin",
+    "C.S. Lewis",
+    "Martin Luther King Jr.",
+    "James Baldwin",
+    "Haruki Murakami",
+    "Alexandre Dumas fils",
+    "Stephenie Meyer",
+    "Ernest Hemingway",
+    "Helen Keller",
+    "George Bernard Shaw",
+    "Charles Bukowski",
+    "Suzanne Collins",
+    "J.R.R. Tolkien",
+    "Alfred Tennyson",
+    "Terry Pratchett",
+    "J.D. Salinger",
+    "George Carlin",
+    "John Lennon",
+    "W.C. Fields",
+    "Ayn Rand",
+    "Jimi Hendrix",
+    "J.M. Barrie",
+    "E.E. Cummings",
+    "Khaled Hosseini",
+    "Harper Lee",
+    "Madeleine L'Engle",
 ]
 TAGS = ["love", "inspirational", "life", "humor", "books", "reading", "friendship", "truth"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 PAGES, PER_PAGE = 10, 10
 
 
@@ -278,9 +329,13 @@ TAG = """
 def list_page(number: int, page_quotes: list[dict], pages: int = PAGES, prefix: str = "") -> str:
     """A page of quotes; its pager links to `prefix`/page/N/, as the site's (and its tags')."""
     body = "".join(
-        QUOTE.format(text=html.escape(q["text"], quote=False), author=html.escape(q["author"]),
-                     slug=slug(q["author"]), keywords=",".join(q["tags"]),
-                     tags="".join(TAG.format(tag=t) for t in q["tags"]))
+        QUOTE.format(
+            text=html.escape(q["text"], quote=False),
+            author=html.escape(q["author"]),
+            slug=slug(q["author"]),
+            keywords=",".join(q["tags"]),
+            tags="".join(TAG.format(tag=t) for t in q["tags"]),
+        )
         for q in page_quotes
     )
     pager = ""
@@ -296,7 +351,9 @@ def list_page(number: int, page_quotes: list[dict], pages: int = PAGES, prefix: 
             </li>"""
     side = "".join(
         f'\n            <span class="tag-item">\n            <a class="tag" style="font-size: 28px" '
-        f'href="/tag/{t}/">{t}</a>\n            </span>' for t in TAGS)
+        f'href="/tag/{t}/">{t}</a>\n            </span>'
+        for t in TAGS
+    )
     content = f"""
 <div class="row">
     <div class="col-md-8">
@@ -336,7 +393,7 @@ def quotes_site(site: Site) -> Site:
     """quotes.toscrape.com's pages and author pages on a loopback server."""
     all_quotes = quotes()
     for number in range(1, PAGES + 1):
-        page = list_page(number, all_quotes[(number - 1) * PER_PAGE: number * PER_PAGE])
+        page = list_page(number, all_quotes[(number - 1) * PER_PAGE : number * PER_PAGE])
         site.page(f"/page/{number}/", page)
         if number == 1:
             site.page("/", page)
@@ -346,7 +403,7 @@ def quotes_site(site: Site) -> Site:
         tagged = [q for q in all_quotes if tag in q["tags"]]
         pages = -(-len(tagged) // PER_PAGE)
         for number in range(1, pages + 1):
-            page = list_page(number, tagged[(number - 1) * PER_PAGE: number * PER_PAGE], pages, f"/tag/{tag}")
+            page = list_page(number, tagged[(number - 1) * PER_PAGE : number * PER_PAGE], pages, f"/tag/{tag}")
             site.page(f"/tag/{tag}/page/{number}/", page)
             if number == 1:
                 site.page(f"/tag/{tag}", page)
@@ -373,7 +430,7 @@ def test_the_first_spider_saves_the_two_pages(project, quotes_site) -> None:
 
     for number in (1, 2):
         saved = (project.root / f"quotes-{number}.html").read_text(encoding="utf-8")
-        assert saved == list_page(number, quotes()[(number - 1) * PER_PAGE: number * PER_PAGE])
+        assert saved == list_page(number, quotes()[(number - 1) * PER_PAGE : number * PER_PAGE])
 
 
 def test_the_quotes_site_is_as_the_tutorial_describes_it() -> None:
@@ -382,8 +439,9 @@ def test_the_quotes_site_is_as_the_tutorial_describes_it() -> None:
     assert {q["author"] for q in quotes()} == set(AUTHORS)
 
 
-@pytest.mark.parametrize("source", [QUOTES_REQUEST, QUOTES_FOLLOW, QUOTES_FOLLOW_ALL],
-                         ids=["request-urljoin", "follow", "follow_all-css"])
+@pytest.mark.parametrize(
+    "source", [QUOTES_REQUEST, QUOTES_FOLLOW, QUOTES_FOLLOW_ALL], ids=["request-urljoin", "follow", "follow_all-css"]
+)
 def test_the_quotes_spider_gets_the_100_quotes_of_the_10_pages(project, quotes_site, source) -> None:
     project.spider("quotes_spider", ported(source, quotes_site))
 

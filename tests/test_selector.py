@@ -55,10 +55,7 @@ def test_xpath_with_variables(page: Selector) -> None:
 
 
 def test_nested_selection_is_relative_to_the_node(page: Selector) -> None:
-    rows = [
-        (li.css("a::text").get(), li.xpath("./span/text()").re_first(r"[\d.]+"))
-        for li in page.css("li.item")
-    ]
+    rows = [(li.css("a::text").get(), li.xpath("./span/text()").re_first(r"[\d.]+")) for li in page.css("li.item")]
     assert rows == [("First", "12.50"), ("Second", "7.99")]
     second = page.css("li")[1]
     assert second.css("a::attr(href)").getall() == ["/p/2"]

@@ -16,8 +16,9 @@ NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://ww
 
 
 def urlset(*locs: str, extra: str = "") -> str:
-    entries = "".join(f"<url><loc>{loc}</loc><lastmod>2024-01-0{i % 9 + 1}</lastmod>{extra}</url>"
-                      for i, loc in enumerate(locs))
+    entries = "".join(
+        f"<url><loc>{loc}</loc><lastmod>2024-01-0{i % 9 + 1}</lastmod>{extra}</url>" for i, loc in enumerate(locs)
+    )
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset {NS}>{entries}</urlset>'
 
 
@@ -51,18 +52,26 @@ def serve_pages(site: Site, *paths: str) -> None:
 
 def test_robots_index_and_gzipped_sitemaps_lead_to_pages_by_rule(tmp_path, site: Site, sql):
     base = site.url
-    site.page("/robots.txt", f"User-agent: *\nDisallow:\nSitemap: {base}/sitemaps/index.xml\n",
-              content_type="text/plain")
-    site.page("/sitemaps/index.xml", index(f"{base}/sitemaps/products.xml.gz", f"{base}/sitemaps/pages.xml",
-                                           f"{base}/elsewhere/skipped.xml"), content_type="application/xml")
+    site.page(
+        "/robots.txt", f"User-agent: *\nDisallow:\nSitemap: {base}/sitemaps/index.xml\n", content_type="text/plain"
+    )
+    site.page(
+        "/sitemaps/index.xml",
+        index(f"{base}/sitemaps/products.xml.gz", f"{base}/sitemaps/pages.xml", f"{base}/elsewhere/skipped.xml"),
+        content_type="application/xml",
+    )
     products = gzip.compress(urlset(f"{base}/product/1", f"{base}/product/2").encode())
     site.routes["/sitemaps/products.xml.gz"] = lambda h: h.send_text(200, products, "application/gzip")
     site.page("/sitemaps/pages.xml", urlset(f"{base}/about", f"{base}/contact"), content_type="application/xml")
     serve_pages(site, "/product/1", "/product/2", "/about", "/contact")
     result = run(tmp_path, Shop, [base + "/robots.txt"])
     got = sorted(sql(tmp_path, "select json_extract(data, '$.kind'), json_extract(data, '$.url') from items"))
-    assert got == [("page", f"{base}/about"), ("page", f"{base}/contact"),
-                   ("product", f"{base}/product/1"), ("product", f"{base}/product/2")]
+    assert got == [
+        ("page", f"{base}/about"),
+        ("page", f"{base}/contact"),
+        ("product", f"{base}/product/1"),
+        ("product", f"{base}/product/2"),
+    ]
     assert site.hits["/elsewhere/skipped.xml"] == 0  # not matched by sitemap_follow
     assert result.stats.errors == 0
 
@@ -79,8 +88,9 @@ def test_a_sitemap_never_leads_to_a_local_file(tmp_path, site: Site, sql):
 
 def test_alternate_links_and_the_entry_filter_hook(tmp_path, site: Site, sql):
     alternate = f'<xhtml:link rel="alternate" hreflang="de" href="{site.url}/de/about"/>'
-    site.page("/sitemap.xml", urlset(site.url + "/about", site.url + "/old", extra=alternate),
-              content_type="application/xml")
+    site.page(
+        "/sitemap.xml", urlset(site.url + "/about", site.url + "/old", extra=alternate), content_type="application/xml"
+    )
     serve_pages(site, "/about", "/de/about", "/old")
 
     class Filtered(Shop):
@@ -92,7 +102,9 @@ def test_alternate_links_and_the_entry_filter_hook(tmp_path, site: Site, sql):
 
     run(tmp_path, Filtered, [site.url + "/sitemap.xml"])
     assert sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.url') from items")) == [
-        site.url + "/about", site.url + "/de/about"]
+        site.url + "/about",
+        site.url + "/de/about",
+    ]
     assert site.hits["/old"] == 0
 
 
@@ -141,21 +153,25 @@ def test_blank_lines_before_the_declaration_and_an_escaped_ampersand_are_read(tm
 def test_an_entity_the_sitemap_declares_is_left_out_never_expanded(tmp_path, site: Site, sql):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
-    body = (f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY xxe SYSTEM "{secret.as_uri()}">'
-            f'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
-            f'<urlset {NS}><url><loc>{site.url}/a&xxe;</loc></url><url><loc>{site.url}/b&lol2;</loc></url></urlset>')
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY xxe SYSTEM "{secret.as_uri()}">'
+        f'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+        f"<urlset {NS}><url><loc>{site.url}/a&xxe;</loc></url><url><loc>{site.url}/b&lol2;</loc></url></urlset>"
+    )
     site.page("/sitemap.xml", body, content_type="application/xml")
     serve_pages(site, "/a", "/b")
     run(tmp_path, Shop, [site.url + "/sitemap.xml"])
     assert sorted(row[0] for row in sql(tmp_path, "select json_extract(data, '$.url') from items")) == [
-        site.url + "/a", site.url + "/b"]
+        site.url + "/a",
+        site.url + "/b",
+    ]
     assert not any("TOPSECRET" in path or "lol" in path for path in site.hits)
 
 
-
 def test_a_loc_that_does_not_parse_is_left_out_and_the_rest_of_the_sitemap_kept(tmp_path, site: Site, sql):
-    site.page("/sitemap.xml", urlset("http://[not-a-host/", "/after", f"{site.url}/product/9"),
-              content_type="application/xml")
+    site.page(
+        "/sitemap.xml", urlset("http://[not-a-host/", "/after", f"{site.url}/product/9"), content_type="application/xml"
+    )
     serve_pages(site, "/after", "/product/9")
     run(tmp_path, Shop, [site.url + "/sitemap.xml"])
     got = sorted(sql(tmp_path, "select json_extract(data, '$.url') from items"))

@@ -22,34 +22,40 @@ def test_a_spider_that_raises_in_init_stops_with_one_line(project):
     result = project.run("crawl", "picky", "-a", "pages=ten")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "harvester: error: spider 'picky' failed to start: ValueError: invalid literal for int() with base 10: 'ten'"]
+        "harvester: error: spider 'picky' failed to start: ValueError: invalid literal for int() with base 10: 'ten'"
+    ]
 
 
 def test_a_pipeline_that_raises_when_opened_fails_the_run_with_one_line(project):
-    project.write("warehouse.py", """
+    project.write(
+        "warehouse.py",
+        """
         class Warehouse:
             def open(self, run):
                 raise RuntimeError("no credentials for the warehouse")
 
             def process_item(self, item, run):
                 return item
-    """)
+    """,
+    )
     config = (project.root / "harvester.toml").read_text()
-    project.write("harvester.toml", config.replace('pipelines = ["store"]',
-                                                   'pipelines = ["warehouse", "store"]'))
+    project.write("harvester.toml", config.replace('pipelines = ["store"]', 'pipelines = ["warehouse", "store"]'))
     project.spider("picky", SPIDER)
     result = project.run("crawl", "picky")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        "harvester: error: a pipeline failed to open: RuntimeError: no credentials for the warehouse")
+        "harvester: error: a pipeline failed to open: RuntimeError: no credentials for the warehouse"
+    )
     assert project.sql("select status from runs") == [("failed",)]
 
 
 def test_a_start_url_without_a_scheme_costs_one_error_and_the_other_start_urls_are_crawled(project, site):
     site.page("/ok", "<h1>ok</h1>")
     site.page("/also", "<h1>also</h1>")
-    project.spider("starts", """
+    project.spider(
+        "starts",
+        """
         from harvester import Spider
 
 
@@ -63,7 +69,8 @@ def test_a_start_url_without_a_scheme_costs_one_error_and_the_other_start_urls_a
 
             def parse(self, response):
                 yield {"title": response.css("h1::text").get()}
-    """)
+    """,
+    )
     result = project.run("crawl", "starts", "-a", f"base={site.url}")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr

@@ -28,8 +28,9 @@ pytest_plugins = ["pg"]  # the PostgreSQL cluster and db_url fixtures
 
 def crawl_products(site: Site, url: str, spider=Products, **storage):
     spider.start_urls = [site.url + "/"]
-    settings = build({"storage": {"url": url, **storage},
-                      "fetch": {"obey_robots": False, "revalidate": False, "concurrency": 4}})
+    settings = build(
+        {"storage": {"url": url, **storage}, "fetch": {"obey_robots": False, "revalidate": False, "concurrency": 4}}
+    )
     return asyncio.run(crawl(settings, spider))
 
 
@@ -71,8 +72,7 @@ def test_a_keyed_item_is_updated_in_place_with_its_history(site: Site, db_url: s
         assert item_history(engine, a1["id"]) == []
         changes = {row["key"]: row["change"] for row in changed_items(engine, spider="products")}
         assert changes == {"B2": "changed", "D4": "new"}
-        assert {row["key"]: row["change"] for row in changed_items(engine, run=first.id)} == {
-            "A1": "new", "C3": "new"}
+        assert {row["key"]: row["change"] for row in changed_items(engine, run=first.id)} == {"A1": "new", "C3": "new"}
         assert sorted(d["sku"] for d in items_of_run(engine, spider="products")) == ["A1", "B2", "D4"]
     finally:
         engine.dispose()
@@ -109,8 +109,9 @@ def test_versions_within_one_batch_and_keys_of_several_fields(db_url: str) -> No
         return {"run_id": run_id, "spider": "books", "url": None, "data": data, "created_at": now(), "key": key}
 
     with engine.begin() as connection:
-        write_items(connection, [row("one"), row("one"), row("two"), row("three"), row("x", key=None),
-                                 row("x", key=None)])
+        write_items(
+            connection, [row("one"), row("one"), row("two"), row("three"), row("x", key=None), row("x", key=None)]
+        )
     with engine.connect() as connection:
         stored = connection.execute(select(items.c.id, items.c.key, items.c.data)).all()
     keyed = [r for r in stored if r.key is not None]
@@ -142,8 +143,10 @@ def test_password_env_fills_the_postgresql_password(site: Site, postgres) -> Non
     serve_products(site, dict(PRODUCTS))
     url = postgres.url(postgres.create_database(), password=False)
     Products.start_urls = [site.url + "/"]
-    settings = build({"storage": {"url": url, "password_env": "HARVEST_DB_PASSWORD"},
-                      "fetch": {"obey_robots": False}}, env={"HARVEST_DB_PASSWORD": postgres.password})
+    settings = build(
+        {"storage": {"url": url, "password_env": "HARVEST_DB_PASSWORD"}, "fetch": {"obey_robots": False}},
+        env={"HARVEST_DB_PASSWORD": postgres.password},
+    )
     assert asyncio.run(crawl(settings, Products)).status == "finished"
 
 
@@ -186,8 +189,10 @@ def use_database(project: Project, url: str) -> dict[str, str]:
     """Point harvester.toml at `url`; on PostgreSQL the password comes from the environment."""
     parsed = make_url(url)
     config = (project.root / "harvester.toml").read_text()
-    config = config.replace('url = "sqlite:///harvest.db"', f'url = "{parsed.set(password=None).render_as_string()}"'
-                            '\npassword_env = "HARVEST_DB_PASSWORD"')
+    config = config.replace(
+        'url = "sqlite:///harvest.db"',
+        f'url = "{parsed.set(password=None).render_as_string()}"\npassword_env = "HARVEST_DB_PASSWORD"',
+    )
     (project.root / "harvester.toml").write_text(config)
     return {"HARVEST_DB_PASSWORD": parsed.password or ""}
 
@@ -245,15 +250,23 @@ def test_the_sqlite_fast_append_stores_what_sqlalchemy_would(tmp_path) -> None:
     upgrade(engine)
     run_id, _ = open_run(engine, "x")
     for moment in (dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), dt.datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=dt.UTC)):
-        row = {"run_id": run_id, "spider": "x", "url": None, "data": {"a": "é", "b": [1, 2.5], "c": "\ud800", "d": 2**70},
-               "created_at": moment, "key": None}
+        row = {
+            "run_id": run_id,
+            "spider": "x",
+            "url": None,
+            "data": {"a": "é", "b": [1, 2.5], "c": "\ud800", "d": 2**70},
+            "created_at": moment,
+            "key": None,
+        }
         with engine.begin() as connection:
             write_items(connection, [row])
-            connection.execute(insert(items), [{**row, "first_seen": moment, "last_seen": moment,
-                                                "changed_run_id": run_id}])
+            connection.execute(
+                insert(items), [{**row, "first_seen": moment, "last_seen": moment, "changed_run_id": run_id}]
+            )
     with engine.connect() as connection:
-        raw = connection.exec_driver_sql("select data, created_at, first_seen, last_seen, changed_run_id, key "
-                                         "from items order by id").all()
+        raw = connection.exec_driver_sql(
+            "select data, created_at, first_seen, last_seen, changed_run_id, key from items order by id"
+        ).all()
     engine.dispose()
     parsed = [(json.loads(row[0]), *row[1:]) for row in raw]  # the JSON text may differ in spacing only
     assert parsed[0] == parsed[1] and parsed[2] == parsed[3] and parsed[0] != parsed[2]
@@ -268,10 +281,18 @@ def test_upgrading_to_keyed_items_keeps_earlier_items_as_keyless(db_url: str) ->
     engine = create_engine(db_url)
     upgrade(engine, "0003")
     with engine.begin() as connection:
-        connection.execute(text("insert into runs (id, spider, started_at, status, stats) "
-                                "values (1, 'old', '2026-01-01 00:00:00', 'finished', '{}')"))
-        connection.execute(text("insert into items (run_id, spider, url, data, created_at) "
-                                "values (1, 'old', 'http://x/', '{\"a\": 1}', '2026-01-01 00:00:01')"))
+        connection.execute(
+            text(
+                "insert into runs (id, spider, started_at, status, stats) "
+                "values (1, 'old', '2026-01-01 00:00:00', 'finished', '{}')"
+            )
+        )
+        connection.execute(
+            text(
+                "insert into items (run_id, spider, url, data, created_at) "
+                "values (1, 'old', 'http://x/', '{\"a\": 1}', '2026-01-01 00:00:01')"
+            )
+        )
     upgrade(engine)
     with engine.connect() as connection:
         row = connection.execute(select(items)).mappings().one()
@@ -322,8 +343,9 @@ def test_the_retired_storage_batch_size_is_an_unknown_key_in_one_line(project: P
     """`[storage] batch_size` was never read (items go with their page's transaction): it is refused as any
     unknown key is, before a run opens, so nobody tunes a setting that does nothing."""
     config = project.root / "harvester.toml"
-    config.write_text(config.read_text().replace('url = "sqlite:///harvest.db"',
-                                                 'url = "sqlite:///harvest.db"\nbatch_size = 500'))
+    config.write_text(
+        config.read_text().replace('url = "sqlite:///harvest.db"', 'url = "sqlite:///harvest.db"\nbatch_size = 500')
+    )
     result = project.run("crawl", "anything")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == ["harvester: error: unknown key 'batch_size' in [storage]"]

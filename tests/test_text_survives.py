@@ -28,8 +28,10 @@ class Api(Spider):
 """
 
 # JSON escapes as an API sends them: a lone high and low surrogate, a valid pair, a NUL
-BODY = (r'{"records": [{"sku": "1", "name": "bad \ud800 half", "tags": ["\udfff", "ok"]},'
-        r' {"sku": "2", "name": "pair \ud83d\ude00", "nul": "a\u0000b"}]}')
+BODY = (
+    r'{"records": [{"sku": "1", "name": "bad \ud800 half", "tags": ["\udfff", "ok"]},'
+    r' {"sku": "2", "name": "pair \ud83d\ude00", "nul": "a\u0000b"}]}'
+)
 EXPECTED = [
     {"sku": "1", "name": "bad \ufffd half", "tags": ["\ufffd", "ok"]},
     {"sku": "2", "name": "pair \U0001f600", "nul": "a\ufffdb"},
@@ -115,9 +117,15 @@ def test_the_email_report_shows_the_same_text(api: Project, site: Site):
     controller = Loopback(Recorder(), hostname="127.0.0.1", port=0)
     controller.start()
     try:
-        config = (api.root / "harvester.toml").read_text().replace(
-            'pipelines = ["store"]', 'pipelines = ["store", "email_report"]')
-        api.write("harvester.toml", config + f"""
+        config = (
+            (api.root / "harvester.toml")
+            .read_text()
+            .replace('pipelines = ["store"]', 'pipelines = ["store", "email_report"]')
+        )
+        api.write(
+            "harvester.toml",
+            config
+            + f"""
 [email]
 host = "127.0.0.1"
 port = {controller.port}
@@ -126,7 +134,8 @@ sender = "harvester@example.org"
 to = ["team@example.org"]
 attach_csv = true
 timeout = 5
-""")
+""",
+        )
         result = api.run("crawl", "api", "-a", f"base={site.url}")
     finally:
         controller.stop()

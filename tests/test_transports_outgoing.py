@@ -43,8 +43,14 @@ REFUSED_BY_HTTPX = {"https://xn--n3h/"}
 
 
 def _wire(request: httpx.Request | object) -> tuple:
-    return (request.method, request.url.scheme, request.url.host, request.url.port, request.url.target,
-            list(request.headers))
+    return (
+        request.method,
+        request.url.scheme,
+        request.url.host,
+        request.url.port,
+        request.url.target,
+        list(request.headers),
+    )
 
 
 def _same_as_httpx(request: Request) -> None:
@@ -74,21 +80,28 @@ def test_every_whatwg_url_is_sent_as_httpx_sends_it(url):
 
 
 def test_the_fast_cut_takes_the_common_urls():
-    for url in ("http://127.0.0.1:8088/p/1/2.html", "https://example.org/a?b=c#d", "http://[::1]:8080/x",
-                "http://xn--caf-dma.example/%C3%A9?q=%E9"):
+    for url in (
+        "http://127.0.0.1:8088/p/1/2.html",
+        "https://example.org/a?b=c#d",
+        "http://[::1]:8080/x",
+        "http://xn--caf-dma.example/%C3%A9?q=%E9",
+    ):
         assert _split(Request(url).url) is not None
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-@pytest.mark.parametrize("headers", [
-    None,
-    {"Cookie": "a=b; c=\u00e9"},  # latin-1, one byte a character
-    {"user-agent": "mine", "Authorization": "Basic eA=="},
-    {"Host": "other.example"},
-    {"content-length": "0"},
-    {"Transfer-Encoding": "chunked"},
-    {"X-Bytes": b"raw"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        None,
+        {"Cookie": "a=b; c=\u00e9"},  # latin-1, one byte a character
+        {"user-agent": "mine", "Authorization": "Basic eA=="},
+        {"Host": "other.example"},
+        {"content-length": "0"},
+        {"Transfer-Encoding": "chunked"},
+        {"X-Bytes": b"raw"},
+    ],
+)
 @pytest.mark.parametrize("body", [None, b"", b"a=1", "\u00e9t\u00e9"])
 def test_headers_methods_and_bodies_are_sent_as_httpx_sends_them(method, headers, body):
     _same_as_httpx(Request("http://127.0.0.1:8080/form?x=1", method=method, headers=headers, body=body))

@@ -48,10 +48,18 @@ class Many(Spider):
 
 def peak_mb(command: list[str], cwd: str, timeout: float = 300) -> float:
     """Run `command` in a child process; its own peak RSS in MB (a wrapper reads it with `os.wait4`)."""
-    wrapper = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:]); "
-               "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss, status)")
-    done = subprocess.run([sys.executable, "-c", wrapper, *command], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=timeout)
+    wrapper = (
+        "import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:]); "
+        "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss, status)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=timeout,
+    )
     rss, status = done.stdout.split()[-2:]
     assert status == "0", done.stderr[-2000:]
     return int(rss) / 1024
@@ -64,13 +72,13 @@ def test_a_page_of_a_million_links_is_crawled_in_bounded_memory(project: Project
         site.page(f"/p/{i:07d}", "<html><body>leaf</body></html>")
     project.spider("many", MANY_SPIDER)
 
-    peak = peak_mb([sys.executable, "-m", "harvester", "crawl", "many", "-a", f"base={site.url}"],
-                           str(project.root))
+    peak = peak_mb([sys.executable, "-m", "harvester", "crawl", "many", "-a", f"base={site.url}"], str(project.root))
 
     items = [json.loads(row[0]) for row in project.sql("select data from items")]
     assert {"links": LINKS} in items
-    assert sorted(item["leaf"] for item in items if "leaf" in item) == \
-        [f"{site.url}/p/{i:07d}" for i in range(250_000 - 1, LINKS, 250_000)]
+    assert sorted(item["leaf"] for item in items if "leaf" in item) == [
+        f"{site.url}/p/{i:07d}" for i in range(250_000 - 1, LINKS, 250_000)
+    ]
     assert project.sql("select count(*) from errors") == [(0,)]
     assert peak < 400, f"peak RSS {peak:.0f} MB"  # main: 1.18 GB (a tree, a list of URLs, a list of Requests)
 
@@ -94,15 +102,18 @@ class Deep(Spider):
 
 def test_links_after_a_million_nested_elements_are_not_lost(project: Project, site: Site) -> None:
     depth = 1_000_000
-    body = b"<html><body><a href='/before'>b</a>" + b"<div>" * depth + b"</div>" * depth + \
-        b"<a href='/after'>a</a></body></html>"
+    body = (
+        b"<html><body><a href='/before'>b</a>"
+        + b"<div>" * depth
+        + b"</div>" * depth
+        + b"<a href='/after'>a</a></body></html>"
+    )
     site.page("/deep", body)
     site.page("/before", "<p>before</p>")
     site.page("/after", "<p>after</p>")
     project.spider("deep", DEEP_SPIDER)
 
-    peak = peak_mb([sys.executable, "-m", "harvester", "crawl", "deep", "-a", f"base={site.url}"],
-                      str(project.root))
+    peak = peak_mb([sys.executable, "-m", "harvester", "crawl", "deep", "-a", f"base={site.url}"], str(project.root))
 
     assert site.hits["/before"] == site.hits["/after"] == 1
     assert project.sql("select count(*) from errors") == [(0,)]
@@ -135,13 +146,20 @@ class DeepRules(CrawlSpider):
 
 def test_a_page_nested_deeper_than_the_tree_parser_goes_is_a_parse_error_for_rules(tmp_path, site: Site) -> None:
     site.page("/", "<html><body><a href='/deep'>deep</a></body></html>")
-    site.page("/deep", "<html><body><a href='/before'>b</a>" + "<div>" * 1000 + "</div>" * 1000 +
-              "<a href='/after'>a</a></body></html>")
+    site.page(
+        "/deep",
+        "<html><body><a href='/before'>b</a>"
+        + "<div>" * 1000
+        + "</div>" * 1000
+        + "<a href='/after'>a</a></body></html>",
+    )
     site.page("/before", "<p>before</p>")
     site.page("/after", "<p>after</p>")
     DeepRules.start_urls = [site.url + "/"]
-    settings = build({"storage": {"url": "sqlite:///harvest.db"},
-                      "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}}, root=tmp_path)
+    settings = build(
+        {"storage": {"url": "sqlite:///harvest.db"}, "fetch": {"retries": 0, "timeout": 10, "obey_robots": False}},
+        root=tmp_path,
+    )
     run = asyncio.run(crawl(settings, DeepRules))
 
     assert run.status == "finished"

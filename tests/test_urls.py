@@ -104,12 +104,29 @@ def test_host_of_gives_host_and_only_a_non_default_port() -> None:
     assert host_of("https://intranet.example.org:80/") == "intranet.example.org:80"
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8088/p/1.html", "http://a.com:80/x", "https://a.com:443/", "https://a.com:80/",
-    "http://A.com/x", "http://a.com", "http://a.com./x", "http://a.com/a%20b", "http://a.com/a b",
-    "http://a.com:0080/x", "http://a.com:99999/x", "http://a.com:65535/x", "http://a.com/x?b=1&a=2",
-    "http://u@a.com/x", "http://a.com/é", "http://a.com/~x/(y)", "http://a.com/x#top", " http://a.com/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8088/p/1.html",
+        "http://a.com:80/x",
+        "https://a.com:443/",
+        "https://a.com:80/",
+        "http://A.com/x",
+        "http://a.com",
+        "http://a.com./x",
+        "http://a.com/a%20b",
+        "http://a.com/a b",
+        "http://a.com:0080/x",
+        "http://a.com:99999/x",
+        "http://a.com:65535/x",
+        "http://a.com/x?b=1&a=2",
+        "http://u@a.com/x",
+        "http://a.com/é",
+        "http://a.com/~x/(y)",
+        "http://a.com/x#top",
+        " http://a.com/x",
+    ],
+)
 def test_parse_takes_its_shortcut_only_for_urls_already_parsed(url: str) -> None:
     from harvester.urls import parse, parse_slow
 

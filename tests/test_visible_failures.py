@@ -10,7 +10,7 @@ import stat
 from conftest import Project, Site
 from test_cli import add_spider, serve_three_pages
 
-RAISING = '''
+RAISING = """
 from harvester import Spider
 
 
@@ -22,16 +22,16 @@ class Raising(Spider):
         yield from response.follow_all()
         if "/p/" in response.url:
             raise ValueError("no price on " + response.url.rsplit("/", 1)[1])
-'''
+"""
 
-ROBOTS = '''
+ROBOTS = """
 from harvester import Spider
 
 
 class Polite(Spider):
     name = "polite"
     start_urls = {urls!r}
-'''
+"""
 
 
 def free_port() -> int:
@@ -59,7 +59,7 @@ def test_a_spider_exception_is_logged_with_url_cause_and_its_stack_once(project:
     assert result.stderr.count("ValueError raised here (most recent call last):") == 1  # once per type and place
     assert 'spiders/raising.py", line 11, in parse' in result.stderr
     assert "Traceback" not in result.stderr  # that word stays for Harvester itself stopping
-    closing = result.stderr[result.stderr.index("errors by kind"):]
+    closing = result.stderr[result.stderr.index("errors by kind") :]
     assert "spider" in closing and "e.g." in closing and "ValueError: no price on" in closing
 
 
@@ -70,7 +70,7 @@ def test_a_flood_of_one_kind_shows_ten_lines_then_counts(project: Project, site:
     assert result.returncode == 0, result.stderr
     assert len(error_lines(result.stderr, "http")) == 10
     assert "more http errors are counted, not shown" in result.stderr
-    closing = result.stderr[result.stderr.index("errors by kind"):].splitlines()
+    closing = result.stderr[result.stderr.index("errors by kind") :].splitlines()
     assert any(line.split()[:2] == ["http", "40"] for line in closing), closing
     assert project.sql("select count(*) from errors where kind = 'http'") == [(40,)]
 
@@ -96,8 +96,10 @@ def test_robots_txt_that_cannot_be_fetched_is_named_as_the_cause(project: Projec
 
 def test_an_unreachable_proxy_is_named_for_robots_txt(project: Project, site: Site) -> None:
     config = project.root / "harvester.toml"
-    config.write_text(config.read_text().replace("obey_robots = false", "obey_robots = true")
-                      + f'proxies = {{ http = "http://127.0.0.1:{free_port()}" }}\n')
+    config.write_text(
+        config.read_text().replace("obey_robots = false", "obey_robots = true")
+        + f'proxies = {{ http = "http://127.0.0.1:{free_port()}" }}\n'
+    )
     project.spider("polite", ROBOTS.format(urls=[site.url + "/"]))
     result = project.run("crawl", "polite")
     assert result.returncode == 1
@@ -129,8 +131,11 @@ def test_verbose_logs_each_response_and_quiet_only_errors(project: Project, site
     quiet = project.run("crawl", "pages", "-q")
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout == ""
-    assert [line for line in quiet.stderr.splitlines() if "harvester.errors" not in line and
-            not line.startswith("errors by kind") and not line.startswith("  http")] == []
+    assert [
+        line
+        for line in quiet.stderr.splitlines()
+        if "harvester.errors" not in line and not line.startswith("errors by kind") and not line.startswith("  http")
+    ] == []
     assert len(error_lines(quiet.stderr, "http")) == 1
 
     both = project.run("crawl", "pages", "-v", "-q")
@@ -151,7 +156,7 @@ def test_logfile_gets_the_log_and_the_closing_lines(project: Project, site: Site
     assert "pages: run 2 finished" in (project.root / "run.log").read_text()  # appended
 
 
-PRICED = '''
+PRICED = """
 from harvester import Spider
 
 
@@ -162,9 +167,9 @@ class Priced(Spider):
     def parse(self, response):
         yield from response.follow_all()
         yield {{"page": response.url.rsplit("/", 1)[1] or "home"}}
-'''
+"""
 
-PRICING = '''
+PRICING = """
 class Pricing:
     def process_item(self, item, run):
         item["price"] = PRICES[item["page"]]
@@ -172,7 +177,7 @@ class Pricing:
 
 
 PRICES = {"home": 1, "a": 2}
-'''
+"""
 
 
 def test_a_pipeline_exception_names_its_pipeline_file_and_line_and_shows_its_stack(project: Project, site: Site):
@@ -194,7 +199,7 @@ def test_a_pipeline_exception_names_its_pipeline_file_and_line_and_shows_its_sta
     assert "Traceback" not in result.stderr
 
 
-FEED = '''
+FEED = """
 from harvester import XMLFeedSpider
 
 
@@ -210,7 +215,7 @@ class Feed(XMLFeedSpider):
 
     def parse_node(self, response, node):
         yield {{"text": node.text}}
-'''
+"""
 
 
 def test_verbose_says_how_many_bytes_a_streamed_feed_gave_once_it_is_read(project: Project, site: Site) -> None:
@@ -228,4 +233,6 @@ def test_verbose_says_how_many_bytes_a_streamed_feed_gave_once_it_is_read(projec
     unread = next(line for line in responses if f"{site.url}/unread.xml" in line)
     assert unread.endswith(" s, streamed, not read)"), unread
     assert project.sql("select url, size from pages order by url") == [
-        (f"{site.url}/feed.xml", len(body)), (f"{site.url}/unread.xml", 0)]
+        (f"{site.url}/feed.xml", len(body)),
+        (f"{site.url}/unread.xml", 0),
+    ]

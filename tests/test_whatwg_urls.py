@@ -34,12 +34,12 @@ C0_OR_SPACE = "".join(map(chr, range(0x21)))
 # What Harvester does on purpose where a browser's URL would differ, and why.
 DELIBERATE = {
     "not fetched": "Request() and follow() refuse a URL of a scheme Harvester has no transport for "
-                   "(javascript:, mailto:, gopher:, ...) with InvalidURL; links() leaves it out",
+    "(javascript:, mailto:, gopher:, ...) with InvalidURL; links() leaves it out",
     "the page itself": "links() leaves out an empty or fragment-only href: it names the page being read",
     "credentials apart": "Request keeps a URL's user:password@ apart from its URL (request.userinfo, "
-                         "never stored or recorded): it requests the browser's URL without them",
+    "never stored or recorded): it requests the browser's URL without them",
     "links are http(s)": "links() gives http(s) links only (plus the page's own scheme on ftp:// and file:// "
-                         "listings): a file://, ftp:// or data: link found on a web page is never fetched",
+    "listings): a file://, ftp:// or data: link found on a web page is never fetched",
 }
 
 
@@ -61,7 +61,7 @@ def _assert_requests(request: Request, expected: str) -> None:
 def _page(base: str, href: str) -> Response:
     """A page served at `base` holding one link: `<a href="...">`, the href written out as HTML."""
     attribute = html.escape(href, quote=True).encode("utf-8", "xmlcharrefreplace")  # lone surrogates: &#...;
-    body = b"<!DOCTYPE html><html><head><title>t</title></head><body><a href=\"" + attribute + b"\">x</a></body></html>"
+    body = b'<!DOCTYPE html><html><head><title>t</title></head><body><a href="' + attribute + b'">x</a></body></html>'
     return Response(base, 200, httpx.Headers({"Content-Type": "text/html; charset=utf-8"}), body)
 
 
@@ -129,12 +129,48 @@ def test_the_fast_paths_give_the_parsers_result(case: dict) -> None:
 
 def test_the_fast_paths_give_the_parsers_result_on_generated_links() -> None:
     """Links made of the characters and pieces the fast paths look at, against several bases."""
-    pieces = [*"abXY09-._~!$&'()*+,;=:@%/?#\\ \t\n|^`{}[]<>\"\u00a0é", "..", ".", "%2e", "%2E", "%41", "//",
-              "xn--", "/../", "/./", "../", "./"]
-    bases = ["http://h/", "http://h/a/b/c", "https://example.com:8080/p/1/i.html?x=1#f", "http://h/a//b/",
-             "http://127.0.0.1:8088/p/1/"]
-    hosts = ["h", "a.b", "127.0.0.1", "1.2.3", "a.1", "ab--c", "0x1.a", "-a-.b", "a..b", "xn--a", "A.com", "a.b.",
-             "999.1.1.1", "h:80", "h:0080", "h:65536", "h:8080", "h:", "h:443"]
+    pieces = [
+        *"abXY09-._~!$&'()*+,;=:@%/?#\\ \t\n|^`{}[]<>\"\u00a0é",
+        "..",
+        ".",
+        "%2e",
+        "%2E",
+        "%41",
+        "//",
+        "xn--",
+        "/../",
+        "/./",
+        "../",
+        "./",
+    ]
+    bases = [
+        "http://h/",
+        "http://h/a/b/c",
+        "https://example.com:8080/p/1/i.html?x=1#f",
+        "http://h/a//b/",
+        "http://127.0.0.1:8088/p/1/",
+    ]
+    hosts = [
+        "h",
+        "a.b",
+        "127.0.0.1",
+        "1.2.3",
+        "a.1",
+        "ab--c",
+        "0x1.a",
+        "-a-.b",
+        "a..b",
+        "xn--a",
+        "A.com",
+        "a.b.",
+        "999.1.1.1",
+        "h:80",
+        "h:0080",
+        "h:65536",
+        "h:8080",
+        "h:",
+        "h:443",
+    ]
     generator = random.Random(20261201)
     resolvers = {base: urls.Resolver(base) for base in bases}
     for _ in range(20_000):
@@ -142,8 +178,10 @@ def test_the_fast_paths_give_the_parsers_result_on_generated_links() -> None:
         base = generator.choice(bases)
         assert _outcome(resolvers[base], link) == _outcome(urls.join_slow, urls.parse(base), link), (base, link)
         other_host = f"//{generator.choice(hosts)}/{link}"  # a scheme-relative link
-        assert _outcome(resolvers[base], other_host) == _outcome(urls.join_slow, urls.parse(base), other_host), \
-            (base, other_host)
+        assert _outcome(resolvers[base], other_host) == _outcome(urls.join_slow, urls.parse(base), other_host), (
+            base,
+            other_host,
+        )
         url = f"{generator.choice(['http', 'https'])}://{generator.choice(hosts)}/{link}"
         assert _outcome(urls.parse, url) == _outcome(urls.parse_slow, url), url
 
@@ -159,11 +197,14 @@ def test_a_serialized_url_parses_to_itself() -> None:
     assert [href for href in hrefs if urls.parse_slow(href) != href] == []
 
 
-@pytest.mark.parametrize(("charset", "links"), [
-    ("windows-1252", ["http://h/p/?q=caf%E9", "http://h/caf%C3%A9?q=caf%E9", "http://h/s?q=%26%2326085%3B"]),
-    ("shift_jis", ["http://h/p/?q=caf%26%23233%3B", "http://h/caf%C3%A9?q=caf%26%23233%3B", "http://h/s?q=%93%FA"]),
-    ("utf-8", ["http://h/p/?q=caf%C3%A9", "http://h/caf%C3%A9?q=caf%C3%A9", "http://h/s?q=%E6%97%A5"]),
-])
+@pytest.mark.parametrize(
+    ("charset", "links"),
+    [
+        ("windows-1252", ["http://h/p/?q=caf%E9", "http://h/caf%C3%A9?q=caf%E9", "http://h/s?q=%26%2326085%3B"]),
+        ("shift_jis", ["http://h/p/?q=caf%26%23233%3B", "http://h/caf%C3%A9?q=caf%26%23233%3B", "http://h/s?q=%93%FA"]),
+        ("utf-8", ["http://h/p/?q=caf%C3%A9", "http://h/caf%C3%A9?q=caf%C3%A9", "http://h/s?q=%E6%97%A5"]),
+    ],
+)
 def test_a_links_query_is_sent_in_the_pages_charset_as_browsers_do(charset: str, links: list[str]) -> None:
     """The URL Standard's encoding override: the query takes the page's charset, the path is always UTF-8."""
     hrefs = ["?q=café", "/café?q=café#é", "/s?q=日"]

@@ -36,9 +36,17 @@ def start_workers(project, site, *settings: str, named: bool = False) -> list[su
     for setting in settings:
         command += ["-s", setting]
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    return [subprocess.Popen([*command, *(["-s", f"fetch.user_agent=worker-{n}"] if named else [])],
-                             cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            for n in range(2)]
+    return [
+        subprocess.Popen(
+            [*command, *(["-s", f"fetch.user_agent=worker-{n}"] if named else [])],
+            cwd=project.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for n in range(2)
+    ]
 
 
 def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
@@ -71,7 +79,7 @@ def test_two_workers_share_one_run_and_fetch_every_page_once(project, site):
     assert project.sql("select id, status from runs") == [(1, "finished")]
     stored = project.sql("select json_extract(data, '$.page'), count(*) from items group by 1")
     assert len(stored) == len(reached) and {n for _, n in stored} == {1}
-    (stats,), = project.sql("select stats from runs")
+    ((stats,),) = project.sql("select stats from runs")
     assert json.loads(stats)["pages"] == len(reached) + 1
     assert project.sql("select count(*) from pages") == [(len(reached) + 1,)]
     assert project.sql("select count(*) from frontier") == [(0,)]  # a finished run's queue is cleared
@@ -84,7 +92,7 @@ def test_workers_closed_by_max_pages_end_the_run_finished_with_its_reason(projec
         _, err = worker.communicate(timeout=90)
         assert worker.returncode == 0, err
     assert project.sql("select id, status from runs") == [(1, "finished")]
-    (stats,), = project.sql("select stats from runs")
+    ((stats,),) = project.sql("select stats from runs")
     assert json.loads(stats)["close_reason"] == "max_pages"
     assert project.sql("select count(*) from frontier") == [(0,)]  # nothing left to resume
     assert len(site.hits) < PAGES  # closed long before the site was crawled
@@ -101,8 +109,9 @@ def test_max_pages_holds_for_two_workers_together(project, site, db_url):
         page_linking_on(handler)
 
     serve_pages(site, page)
-    workers = start_workers(project, site, "fetch.concurrency=4", f"crawl.max_pages={max_pages}",
-                            f"storage.url={db_url}", named=True)
+    workers = start_workers(
+        project, site, "fetch.concurrency=4", f"crawl.max_pages={max_pages}", f"storage.url={db_url}", named=True
+    )
     for worker in workers:
         _, err = worker.communicate(timeout=90)
         assert worker.returncode == 0, err

@@ -96,8 +96,11 @@ class Hosts:
         by_host: dict[str, list[Hit]] = collections.defaultdict(list)
         for hit in self.hits:
             by_host[hit.host].append(hit)
-        pairs = [(b.monotonic - a.monotonic, a, b) for hits in by_host.values()
-                 for a, b in zip(sorted(hits, key=lambda h: h.monotonic), sorted(hits, key=lambda h: h.monotonic)[1:])]
+        pairs = [
+            (b.monotonic - a.monotonic, a, b)
+            for hits in by_host.values()
+            for a, b in zip(sorted(hits, key=lambda h: h.monotonic), sorted(hits, key=lambda h: h.monotonic)[1:])
+        ]
         return min(pairs, key=lambda pair: pair[0])
 
 
@@ -181,16 +184,34 @@ resolve = {{ {resolve} }}
 def start_worker(root: Path, site: Hosts, name: str) -> subprocess.Popen[str]:
     starts = ",".join(site.url(n, "/") for n in range(site.hosts))
     return subprocess.Popen(
-        [sys.executable, "-m", "harvester", "worker", "hosts", "-a", f"base={starts}",
-         "-s", f"fetch.user_agent={name}"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "harvester",
+            "worker",
+            "hosts",
+            "-a",
+            f"base={starts}",
+            "-s",
+            f"fetch.user_agent={name}",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
 
 def harvester(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harvester", *args], cwd=root, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "harvester", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def wait_for(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
@@ -224,9 +245,14 @@ def test_a_killed_worker_loses_nothing_and_the_run_finishes_after_the_last_page(
             killed_before = len(hosts.hits)
         workers["w0"].send_signal(signal.SIGKILL)
         workers["w0"].wait(timeout=10)
-        held = {urlsplit(url).hostname + urlsplit(url).path for url, in rows(  # its claims: in flight or unwritten
-            db, f"select f.request ->> 'url' from frontier f join workers w on f.worker = w.id "
-                f"where w.pid = {workers['w0'].pid} and f.state = 'claimed'")}
+        held = {
+            urlsplit(url).hostname + urlsplit(url).path
+            for (url,) in rows(  # its claims: in flight or unwritten
+                db,
+                f"select f.request ->> 'url' from frontier f join workers w on f.worker = w.id "
+                f"where w.pid = {workers['w0'].pid} and f.state = 'claimed'",
+            )
+        }
         with hosts.lock:
             by_dead = sum(hit.worker == "w0" for hit in hosts.hits)
         workers["late"] = start_worker(tmp_path, hosts, "late")
@@ -246,7 +272,7 @@ def test_a_killed_worker_loses_nothing_and_the_run_finishes_after_the_last_page(
     assert sum(hit.worker == "late" for hit in hosts.hits) > 0  # the late joiner took part
     stored = rows(db, "select url from items")
     assert len(stored) == total and len(set(stored)) == total  # every item stored once
-    (status, finished_at), = rows(db, "select status, finished_at from runs")
+    ((status, finished_at),) = rows(db, "select status, finished_at from runs")
     assert status == "finished"
     if isinstance(finished_at, str):
         finished_at = dt.datetime.fromisoformat(finished_at)
@@ -284,7 +310,7 @@ def test_a_stalled_worker_whose_lease_was_taken_over_writes_nothing_late(hosts: 
         stalled.send_signal(signal.SIGSTOP)  # paused mid-request, as a frozen VM: its leases run out
         shown = harvester(tmp_path, "runs", "--run", "1")
         assert shown.returncode == 0, shown.stderr
-        line, = [line for line in shown.stdout.splitlines() if f" {stalled.pid} " in line]
+        (line,) = [line for line in shown.stdout.splitlines() if f" {stalled.pid} " in line]
         assert int(line.split()[-1]) > 0  # the requests it holds
         assert "hosts waiting" in shown.stdout and "running" in shown.stdout
         time.sleep(0.5)
@@ -324,5 +350,8 @@ def test_a_request_in_progress_keeps_its_lease_past_the_lease_time(hosts: Hosts,
             if worker.poll() is None:
                 worker.kill()
     assert first.returncode == 0 and second.returncode == 0, results
-    assert collections.Counter((hit.host, hit.path) for hit in hosts.hits) == {("h0.test", "/"): 1, ("h0.test", "/p/0"): 1}
+    assert collections.Counter((hit.host, hit.path) for hit in hosts.hits) == {
+        ("h0.test", "/"): 1,
+        ("h0.test", "/p/0"): 1,
+    }
     assert rows(pg_url, "select status from runs") == [("finished",)]

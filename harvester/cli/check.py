@@ -26,14 +26,17 @@ from harvester.spider import Spider
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "check", common, help="run the contracts in the spiders' callback docstrings",
+        commands,
+        "check",
+        common,
+        help="run the contracts in the spiders' callback docstrings",
         description="Run each callback whose docstring has an @url on that live page and check\n"
-                    "what it yields against its contracts, written as in Scrapy:\n"
-                    "  @url URL                         the page (required to run the callback)\n"
-                    "  @cb_kwargs JSON  @meta JSON      how the callback is called\n"
-                    "  @returns items|requests MIN [MAX]\n"
-                    "  @scrapes FIELD ...               every item has these fields\n"
-                    "Prints one line per contract (ok or FAIL and why); exit status 1 when one fails.",
+        "what it yields against its contracts, written as in Scrapy:\n"
+        "  @url URL                         the page (required to run the callback)\n"
+        "  @cb_kwargs JSON  @meta JSON      how the callback is called\n"
+        "  @returns items|requests MIN [MAX]\n"
+        "  @scrapes FIELD ...               every item has these fields\n"
+        "Prints one line per contract (ok or FAIL and why); exit status 1 when one fails.",
         examples=("harvester check", "harvester check books", "harvester check --list"),
     )
     parser.add_argument("spider", nargs="?", help="only this spider (default: every spider of the project)")
@@ -63,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-async def _check_all(settings: Settings, spiders: dict[str, type[Spider]], plans: dict[str, list[Case]],
-                     attributes: dict[str, str]) -> list[bool]:
+async def _check_all(
+    settings: Settings, spiders: dict[str, type[Spider]], plans: dict[str, list[Case]], attributes: dict[str, str]
+) -> list[bool]:
     results: list[bool] = []
     for name, found in plans.items():
         if not found:

@@ -20,8 +20,9 @@ EXIT = {RunStatus.FINISHED: 0, RunStatus.INTERRUPTED: 130, RunStatus.FAILED: 1}
 NOTHING_FETCHED = 1  # the run finished, but every request failed
 
 
-def close_run(args: argparse.Namespace, result: Run, headline: str, stored: str,
-              summary_out: TextIO | None = None) -> int:
+def close_run(
+    args: argparse.Namespace, result: Run, headline: str, stored: str, summary_out: TextIO | None = None
+) -> int:
     """Print what `result` ended with, as `harvester crawl` does, and return the exit status.
 
     `headline` names the run (`books`, `job nightly-books`); `stored` says where it went.
@@ -39,8 +40,9 @@ def close_run(args: argparse.Namespace, result: Run, headline: str, stored: str,
         problems.append(f"harvester: error: run {result.id} failed: {result.failure}")
     status = EXIT.get(result.status, 1)
     if status == 0 and nothing_fetched(stats.errors, stats.statuses):
-        problems.append(f"harvester: error: run {result.id} fetched no page: every request failed "
-                        f"(exit status {NOTHING_FETCHED})")
+        problems.append(
+            f"harvester: error: run {result.id} fetched no page: every request failed (exit status {NOTHING_FETCHED})"
+        )
         status = NOTHING_FETCHED
     quiet = getattr(args, "quiet", False)
     if not quiet:

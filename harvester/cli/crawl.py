@@ -24,22 +24,36 @@ from harvester.storage.database import safe_url
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("crawl", parents=[common], help="one run of a spider")
     parser.add_argument("spider", help="the spider's name (see `harvester list`)")
-    parser.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a spider attribute (repeatable)")
-    parser.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a harvester.toml setting for this run (repeatable)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the newest unfinished run of this spider")
+    parser.add_argument(
+        "-a", dest="args", action="append", default=[], metavar="NAME=VALUE", help="set a spider attribute (repeatable)"
+    )
+    parser.add_argument(
+        "-s",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a harvester.toml setting for this run (repeatable)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this spider")
     add_output_options(parser)
     add_db_option(parser)
     parser.set_defaults(handler=run)
     worker = commands.add_parser(
-        "worker", parents=[common], help="one of several processes sharing a crawl (a run's frontier)")
+        "worker", parents=[common], help="one of several processes sharing a crawl (a run's frontier)"
+    )
     worker.add_argument("spider", help="the spider's name (see `harvester list`)")
-    worker.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a spider attribute (repeatable)")
-    worker.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a harvester.toml setting (repeatable)")
+    worker.add_argument(
+        "-a", dest="args", action="append", default=[], metavar="NAME=VALUE", help="set a spider attribute (repeatable)"
+    )
+    worker.add_argument(
+        "-s",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a harvester.toml setting (repeatable)",
+    )
     add_db_option(worker)
     worker.set_defaults(handler=run)
 
@@ -60,8 +74,15 @@ def run(args: argparse.Namespace) -> int:
     worker = args.command == "worker"
     export = export_of(args)
     result = loop.run(
-        crawl(settings, spider_cls, spider_args(args.args), export=export,  # type: ignore[arg-type]
-              handle_signals=True, resume=getattr(args, "resume", False), worker=worker)
+        crawl(
+            settings,
+            spider_cls,
+            spider_args(args.args),
+            export=export,  # type: ignore[arg-type]
+            handle_signals=True,
+            resume=getattr(args, "resume", False),
+            worker=worker,
+        )
     )
     summary_out = sys.stderr if export is not None and export.path is None else sys.stdout  # -o -: items only
     stored = f"stored in {safe_url(settings.database_url())}" + (f" and {export}" if export else "")

@@ -13,8 +13,10 @@ from harvester.storage.database import open_engine
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("db", parents=[common], help="migrations of the harvest database")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, text in (("upgrade", "bring the database to the newest revision"),
-                       ("current", "print the database's revision")):
+    for name, text in (
+        ("upgrade", "bring the database to the newest revision"),
+        ("current", "print the database's revision"),
+    ):
         action = actions.add_parser(name, parents=[common], help=text)
         add_db_option(action)
         action.set_defaults(handler=run)

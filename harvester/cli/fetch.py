@@ -22,16 +22,21 @@ from harvester.response import Response
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "fetch", common, help="fetch a URL as a crawl would and print it",
+        commands,
+        "fetch",
+        common,
+        help="fetch a URL as a crawl would and print it",
         description="Fetch URL through the crawl's fetch path (robots.txt, redirects, retries,\n"
-                    "cookies, [auth] credentials) and print the body, or with --headers the\n"
-                    "status line and the response headers. In a project its settings apply;\n"
-                    "--spider S fetches as that spider's crawl would. Exit status 1 when the\n"
-                    "fetch fails (refused by robots.txt, network error, redirect loop ...).",
-        examples=("harvester fetch https://example.org/ > page.html",
-                  "harvester fetch --headers https://example.org/",
-                  "harvester fetch --spider books https://books.example/catalogue/",
-                  "harvester fetch -s fetch.obey_robots=false https://example.org/private"),
+        "cookies, [auth] credentials) and print the body, or with --headers the\n"
+        "status line and the response headers. In a project its settings apply;\n"
+        "--spider S fetches as that spider's crawl would. Exit status 1 when the\n"
+        "fetch fails (refused by robots.txt, network error, redirect loop ...).",
+        examples=(
+            "harvester fetch https://example.org/ > page.html",
+            "harvester fetch --headers https://example.org/",
+            "harvester fetch --spider books https://books.example/catalogue/",
+            "harvester fetch -s fetch.obey_robots=false https://example.org/private",
+        ),
     )
     parser.add_argument("url", help="the URL (a bare host gets http://, a local file file://)")
     parser.add_argument("--headers", action="store_true", help="print the status and response headers, not the body")

@@ -23,8 +23,7 @@ FORMATS = ("table", "json", "jsonl", "csv")
 MAX_CELL = 60
 
 
-def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO = sys.stdout,
-          header: Sequence[str] = ()) -> int:
+def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO = sys.stdout, header: Sequence[str] = ()) -> int:
     """Print `rows` in `fmt`; the number of rows printed.
 
     `header` is the CSV header when there are no rows (a query's column names), so an
@@ -113,5 +112,3 @@ def _cell(value: Any) -> str:
 def _short(text: str) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
-
-

@@ -29,30 +29,39 @@ from harvester.project import find_config, find_spiders, shadows_module
 
 TEMPLATES = ("basic", "crawl", "xmlfeed", "csvfeed", "jsonfeed", "sitemap")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_FEED_FILES = {"xmlfeed": "feed.xml", "csvfeed": "feed.csv", "jsonfeed": "feed.json",
-               "sitemap": "sitemap.xml"}  # where a feed or sitemap spider given a site's root starts
+_FEED_FILES = {
+    "xmlfeed": "feed.xml",
+    "csvfeed": "feed.csv",
+    "jsonfeed": "feed.json",
+    "sitemap": "sitemap.xml",
+}  # where a feed or sitemap spider given a site's root starts
 MAX_NAME = 64  # a module file name and a `runs.spider` value: short enough for both, and for people
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:\d{1,5})?\Z")
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "genspider", common,
+        commands,
+        "genspider",
+        common,
         help="write spiders/NAME.py (NAME.py outside a project) from a template",
         description="Write spiders/NAME.py, a working spider of the chosen kind for DOMAIN: a host\n"
-                    "(or host:port), started at https://DOMAIN/, or a URL, kept as the start URL\n"
-                    "with its host as the allowed domain. Outside a project it writes NAME.py in\n"
-                    "the current directory, for `harvester runspider NAME.py`. An existing file\n"
-                    "is never overwritten.",
-        examples=("harvester genspider books books.example",
-                  "harvester genspider quotes http://127.0.0.1:8000/page/1/",
-                  "harvester genspider news https://news.example/ --template crawl",
-                  "harvester genspider catalogue shop.example -t xmlfeed"),
+        "(or host:port), started at https://DOMAIN/, or a URL, kept as the start URL\n"
+        "with its host as the allowed domain. Outside a project it writes NAME.py in\n"
+        "the current directory, for `harvester runspider NAME.py`. An existing file\n"
+        "is never overwritten.",
+        examples=(
+            "harvester genspider books books.example",
+            "harvester genspider quotes http://127.0.0.1:8000/page/1/",
+            "harvester genspider news https://news.example/ --template crawl",
+            "harvester genspider catalogue shop.example -t xmlfeed",
+        ),
     )
     parser.add_argument("name", help="the spider's name, also its module name")
     parser.add_argument("domain", help="the site's domain (or host:port), or the URL to start at")
-    parser.add_argument("-t", "--template", choices=TEMPLATES, default="basic",
-                        help="the kind of spider (default: basic)")
+    parser.add_argument(
+        "-t", "--template", choices=TEMPLATES, default="basic", help="the kind of spider (default: basic)"
+    )
     parser.set_defaults(handler=run, anywhere=True)
 
 
@@ -94,8 +103,9 @@ def render(template: str, name: str, url: str) -> str:
     parts = urlsplit(url)
     classname = "".join(part.capitalize() for part in name.split("_") if part) + "Spider"
     literal = json.dumps(start_url(template, url), ensure_ascii=False)[1:-1]
-    return string.Template(text).substitute(name=name, classname=classname, domain=parts.netloc,
-                                            host=parts.hostname or parts.netloc, start_url=literal)
+    return string.Template(text).substitute(
+        name=name, classname=classname, domain=parts.netloc, host=parts.hostname or parts.netloc, start_url=literal
+    )
 
 
 def start_url(template: str, url: str) -> str:

@@ -38,7 +38,11 @@ def command(
 ) -> argparse.ArgumentParser:
     """A subcommand's parser whose `--help` shows `description` and `examples` as written."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, parents=[common], help=help, description=description, epilog=epilog(examples),
+        name,
+        parents=[common],
+        help=help,
+        description=description,
+        epilog=epilog(examples),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
@@ -65,9 +69,11 @@ TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "The first Ctrl-C finishes the requests in flight and marks the run interrupted;\n"
         "--resume continues it. Exit status: 0 finished, 130 interrupted, 1 failed,\n"
         "2 a mistake before the run (unknown spider, bad config).",
-        ("harvester crawl books",
-         "harvester crawl books -a category=poetry -s fetch.delay=1 -o books.jsonl",
-         "harvester crawl books --resume"),
+        (
+            "harvester crawl books",
+            "harvester crawl books -a category=poetry -s fetch.delay=1 -o books.jsonl",
+            "harvester crawl books --resume",
+        ),
     ),
     "worker": (
         "One of several processes sharing one crawl (on PostgreSQL): the first starts\n"
@@ -83,10 +89,12 @@ TEXTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Read the harvest database: run SQL, or list the items matching filters.\n"
         "The database is opened read-only: SQL that writes is refused unless --write.\n"
         "Formats: table (default), json (one array), jsonl (one object per line), csv.",
-        ('harvester query "select count(*) from items"',
-         "harvester query --spider books --where category=Fiction --format csv --limit 10",
-         "harvester query --changed --spider books",
-         "harvester query --db sqlite:///elsewhere.db --run 3 --format jsonl"),
+        (
+            'harvester query "select count(*) from items"',
+            "harvester query --spider books --where category=Fiction --format csv --limit 10",
+            "harvester query --changed --spider books",
+            "harvester query --db sqlite:///elsewhere.db --run 3 --format jsonl",
+        ),
     ),
     "db": (
         "Alembic migrations of the harvest database: `upgrade` brings it to the newest\n"

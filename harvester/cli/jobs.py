@@ -28,8 +28,14 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", parents=[common], help="each job, its schedule, last and next run")
     run = actions.add_parser("run", parents=[common], help="one run of a job now")
     run.add_argument("name", help="the job's name ([jobs.NAME] in harvester.toml)")
-    run.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                     help="override a harvester.toml setting for this run (repeatable)")
+    run.add_argument(
+        "-s",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a harvester.toml setting for this run (repeatable)",
+    )
     serve = actions.add_parser("serve", parents=[common], help="run each job when due, until stopped")
     for action, handler in ((listing, list_jobs), (run, run_job), (serve, serve_jobs)):
         add_db_option(action)
@@ -46,13 +52,17 @@ def list_jobs(args: argparse.Namespace) -> int:
         rows = []
         for name, job in sorted(jobs.items()):
             last = last_run(engine, name)
-            rows.append({
-                "job": name, "spider": job.spec.spider, "schedule": job.spec.schedule + (
-                    f" ({job.spec.tz})" if job.spec.tz else ""),
-                "last run": f"{last['id']} {last['status']} {aware(last['started_at']).astimezone():%Y-%m-%d %H:%M}"
-                if last else "never",
-                "next run": f"{job.next_after(now):%Y-%m-%d %H:%M:%S %Z}".strip(),
-            })
+            rows.append(
+                {
+                    "job": name,
+                    "spider": job.spec.spider,
+                    "schedule": job.spec.schedule + (f" ({job.spec.tz})" if job.spec.tz else ""),
+                    "last run": f"{last['id']} {last['status']} {aware(last['started_at']).astimezone():%Y-%m-%d %H:%M}"
+                    if last
+                    else "never",
+                    "next run": f"{job.next_after(now):%Y-%m-%d %H:%M:%S %Z}".strip(),
+                }
+            )
     finally:
         engine.dispose()
     write(rows, "table")
@@ -62,8 +72,9 @@ def list_jobs(args: argparse.Namespace) -> int:
 async def _run(settings: Settings, job: Job, stop: asyncio.Event | None = None, signals: bool = False) -> Run:
     job_settings = job.settings(settings)
     spider_cls = get_spider(job_settings, job.spec.spider)
-    run = await crawl(job_settings, spider_cls, dict(job.spec.args), job=job.name, resume=True,
-                      handle_signals=signals, stop=stop)
+    run = await crawl(
+        job_settings, spider_cls, dict(job.spec.args), job=job.name, resume=True, handle_signals=signals, stop=stop
+    )
     if job.spec.report:
         await send_report(run)
     return run

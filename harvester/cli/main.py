@@ -34,8 +34,22 @@ from harvester.cli import (
 from harvester.exceptions import HarvesterError
 from harvester.project import CONFIG_NAME, require_config
 
-COMMANDS = (crawl, listing, genspider, check, parse, query, db, jobs,
-            startproject, runspider, fetch, shell, version, runs)
+COMMANDS = (
+    crawl,
+    listing,
+    genspider,
+    check,
+    parse,
+    query,
+    db,
+    jobs,
+    startproject,
+    runspider,
+    fetch,
+    shell,
+    version,
+    runs,
+)
 DB_COMMANDS = ("query", "db", "runs")  # need only a database: `--db URL` stands in for the project
 
 EXAMPLES = (
@@ -49,19 +63,37 @@ EXAMPLES = (
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help=f"the project's {CONFIG_NAME} (default: the one here or in a folder above)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="more: one log line per response (status, URL, seconds, size), every "
-                             "traceback, debug messages")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="less: log only warnings and errors, no progress and no closing summary")
-    common.add_argument("--logfile", metavar="FILE", default=argparse.SUPPRESS,
-                        help="write the log to FILE (appended; created 0600) instead of stderr")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help=f"the project's {CONFIG_NAME} (default: the one here or in a folder above)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="more: one log line per response (status, URL, seconds, size), every traceback, debug messages",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="less: log only warnings and errors, no progress and no closing summary",
+    )
+    common.add_argument(
+        "--logfile",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="write the log to FILE (appended; created 0600) instead of stderr",
+    )
     top = argparse.ArgumentParser(
-        prog="harvester", parents=[common],
+        prog="harvester",
+        parents=[common],
         description="Crawl sites and harvest records into a SQL database.\n"
-                    f"Project commands run in a folder holding {CONFIG_NAME} (or below one), or with --config.",
+        f"Project commands run in a folder holding {CONFIG_NAME} (or below one), or with --config.",
         epilog=help.epilog(EXAMPLES) + "\n\n`harvester COMMAND --help` describes a command.",
         formatter_class=help.CommandsFormatter,
     )
@@ -110,7 +142,7 @@ def _attached(argv: list[str]) -> list[str]:
     """`-o -:json` as `-o=-:json`: argparse would take a value starting with `-` for an option."""
     for i, word in enumerate(argv[:-1]):
         if word in ("-o", "-O", "--output", "--overwrite-output") and argv[i + 1].startswith("-:"):
-            return [*argv[:i], f"{word}={argv[i + 1]}", *_attached(argv[i + 2:])]
+            return [*argv[:i], f"{word}={argv[i + 1]}", *_attached(argv[i + 2 :])]
         if word == "--":
             break
     return argv

@@ -75,8 +75,10 @@ def _scrapy_value(key: str, raw: str) -> str:
 def _suggestion(name: str) -> str:
     """What to write instead of the section-less setting `name`."""
     if name.isupper():
-        return ("not a harvester.toml key (section.key, such as fetch.delay) nor a Scrapy setting "
-                "Harvester has a counterpart for (see the README's table)")
+        return (
+            "not a harvester.toml key (section.key, such as fetch.delay) nor a Scrapy setting "
+            "Harvester has a counterpart for (see the README's table)"
+        )
     keys = list(_keys())
     by_name = {key.partition(".")[2]: key for key in reversed(keys)}  # first section wins a shared name
     meant = [key for key in keys if key.partition(".")[2] == name]
@@ -91,8 +93,11 @@ def _suggestion(name: str) -> str:
 @cache
 def _keys() -> dict[str, object]:
     """Every `section.key` of harvester.toml's fixed sections, with its type."""
-    return {f"{name}.{key}": kind for name, cls in config.SECTIONS.items()
-            for key, kind in typing.get_type_hints(cls).items()}
+    return {
+        f"{name}.{key}": kind
+        for name, cls in config.SECTIONS.items()
+        for key, kind in typing.get_type_hints(cls).items()
+    }
 
 
 def toml_string(value: str) -> str:
@@ -101,26 +106,40 @@ def toml_string(value: str) -> str:
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL|PATH",
-                        help="database URL, or an SQLite file's path, instead of [storage].url")
+    parser.add_argument(
+        "--db", metavar="URL|PATH", help="database URL, or an SQLite file's path, instead of [storage].url"
+    )
 
 
 def add_spider_options(parser: argparse.ArgumentParser) -> None:
     """`-a NAME=VALUE` (a spider attribute) and `-s SECTION.KEY=VALUE` (a setting), repeatable."""
-    parser.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a spider attribute (repeatable)")
-    parser.add_argument("-s", dest="set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a harvester.toml setting (repeatable); Scrapy's names, such as "
-                             "DOWNLOAD_DELAY=1, work for the settings Harvester has")
+    parser.add_argument(
+        "-a", dest="args", action="append", default=[], metavar="NAME=VALUE", help="set a spider attribute (repeatable)"
+    )
+    parser.add_argument(
+        "-s",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a harvester.toml setting (repeatable); Scrapy's names, such as "
+        "DOWNLOAD_DELAY=1, work for the settings Harvester has",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     """`-o FILE` (append) and `-O FILE` (overwrite), as in Scrapy 2."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-o", "--output", dest="output", metavar="FILE",
-                       help="append items to FILE (.jsonl/.jl, .json, .csv, .xml; FILE:FORMAT; - for stdout)")
-    group.add_argument("-O", "--overwrite-output", dest="overwrite", metavar="FILE",
-                       help="write items to FILE, replacing what it held")
+    group.add_argument(
+        "-o",
+        "--output",
+        dest="output",
+        metavar="FILE",
+        help="append items to FILE (.jsonl/.jl, .json, .csv, .xml; FILE:FORMAT; - for stdout)",
+    )
+    group.add_argument(
+        "-O", "--overwrite-output", dest="overwrite", metavar="FILE", help="write items to FILE, replacing what it held"
+    )
 
 
 def export_of(args: argparse.Namespace) -> Export | None:

@@ -27,24 +27,35 @@ from harvester.urls import domain_allowed
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "parse", common, help="run one callback on a live page, print what it yields",
+        commands,
+        "parse",
+        common,
+        help="run one callback on a live page, print what it yields",
         description="Fetch URL as the spider's crawl would, run one callback on the response\n"
-                    "(--callback, default parse) and print the items it yields, one JSON object\n"
-                    "per line, then the requests (method, URL, callback). Nothing is stored; the\n"
-                    "requests are followed only with --depth N (each level printed in turn).\n"
-                    "Exit status 1 when the fetch of URL fails or its callback raises.",
-        examples=("harvester parse https://books.example/ --spider books",
-                  "harvester parse https://books.example/book/1 --spider books --callback parse_book",
-                  "harvester parse https://books.example/ --spider books -a category=poetry",
-                  """harvester parse https://books.example/p/2 --spider books -c parse_page --cb-kwargs '{"page": 2}'""",
-                  "harvester parse https://books.example/ --spider books --depth 2"),
+        "(--callback, default parse) and print the items it yields, one JSON object\n"
+        "per line, then the requests (method, URL, callback). Nothing is stored; the\n"
+        "requests are followed only with --depth N (each level printed in turn).\n"
+        "Exit status 1 when the fetch of URL fails or its callback raises.",
+        examples=(
+            "harvester parse https://books.example/ --spider books",
+            "harvester parse https://books.example/book/1 --spider books --callback parse_book",
+            "harvester parse https://books.example/ --spider books -a category=poetry",
+            """harvester parse https://books.example/p/2 --spider books -c parse_page --cb-kwargs '{"page": 2}'""",
+            "harvester parse https://books.example/ --spider books --depth 2",
+        ),
     )
     parser.add_argument("url", help="the page to fetch")
     parser.add_argument("--spider", required=True, metavar="S", help="the spider whose callback runs")
     parser.add_argument("-c", "--callback", metavar="C", help="the spider's method to run (default: parse)")
     parser.add_argument("--cb-kwargs", metavar="JSON", help="keyword arguments for the callback, a JSON object")
-    parser.add_argument("-d", "--depth", type=int, default=1, metavar="N",
-                        help="follow the requests yielded, each once, to depth N (default: 1, none)")
+    parser.add_argument(
+        "-d",
+        "--depth",
+        type=int,
+        default=1,
+        metavar="N",
+        help="follow the requests yielded, each once, to depth N (default: 1, none)",
+    )
     add_spider_options(parser)
     parser.set_defaults(handler=run)
 

@@ -22,15 +22,21 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--spider", help="items of this spider")
     parser.add_argument("--run", type=int, help="items of this run id")
     parser.add_argument("--since", metavar="TIME", help="items stored at or after TIME (ISO date or time)")
-    parser.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
-                        help="items whose data FIELD equals VALUE: the string, or the number or "
-                             "true/false/null it spells (repeatable)")
-    parser.add_argument("--changed", action="store_true",
-                        help="items new or changed in the newest run of their spider (or of --run)")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="items whose data FIELD equals VALUE: the string, or the number or true/false/null it spells (repeatable)",
+    )
+    parser.add_argument(
+        "--changed", action="store_true", help="items new or changed in the newest run of their spider (or of --run)"
+    )
     parser.add_argument("--format", choices=formats.FORMATS, default="table")
     parser.add_argument("--limit", type=_count, metavar="N", help="print at most N rows")
-    parser.add_argument("--write", action="store_true",
-                        help="let the SQL change the database (otherwise it is opened read-only)")
+    parser.add_argument(
+        "--write", action="store_true", help="let the SQL change the database (otherwise it is opened read-only)"
+    )
     add_db_option(parser)
     parser.set_defaults(handler=run)
 
@@ -47,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
             columns, rows = query.run_sql(engine, args.sql, limit=args.limit)
         else:
             columns = list(query.ITEM_COLUMNS)
-            rows = query.find_items(engine, args.spider, args.run, args.since, args.where, args.changed,
-                                    limit=args.limit)
+            rows = query.find_items(
+                engine, args.spider, args.run, args.since, args.where, args.changed, limit=args.limit
+            )
         formats.write(rows, args.format, header=columns)
     finally:
         engine.dispose()

@@ -16,8 +16,9 @@ from harvester.utc import now
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser("runs", parents=[common],
-                                 help="list runs; with --run N, one run's live workers, queue and waiting hosts")
+    parser = commands.add_parser(
+        "runs", parents=[common], help="list runs; with --run N, one run's live workers, queue and waiting hosts"
+    )
     parser.add_argument("--run", type=int, metavar="N", help="show run N in detail")
     add_db_option(parser)
     parser.set_defaults(handler=run)
@@ -45,8 +46,10 @@ def print_runs(rows: list[Any]) -> None:
     print(f"{'run':>5}  {'spider':<20} {'status':<11} {'started (UTC)':<19}  {'pages':>7} {'items':>7}")
     for row in rows:
         stats = row.stats or {}
-        print(f"{row.id:>5}  {row.spider:<20} {row.status:<11} {_when(row.started_at):<19}  "
-              f"{stats.get('pages', 0):>7} {stats.get('items', 0):>7}")
+        print(
+            f"{row.id:>5}  {row.spider:<20} {row.status:<11} {_when(row.started_at):<19}  "
+            f"{stats.get('pages', 0):>7} {stats.get('items', 0):>7}"
+        )
 
 
 def print_queue(queue: Any) -> None:

@@ -21,15 +21,20 @@ from harvester.project import spider_of_file
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "runspider", common, help="run the spider of one Python file, no project needed",
+        commands,
+        "runspider",
+        common,
+        help="run the spider of one Python file, no project needed",
         description="Run the one spider FILE defines, as `harvester crawl` runs a project's spider.\n"
-                    "Outside a project the default settings apply and pages, items and errors go\n"
-                    "to harvest.db in the current directory (--db for another); inside one, the\n"
-                    "project's harvester.toml applies.",
-        examples=("harvester runspider quotes.py",
-                  "harvester runspider quotes.py -a tag=humor -o quotes.jsonl",
-                  "harvester runspider quotes.py -O quotes.csv",
-                  "harvester runspider quotes.py -s fetch.delay=1 --db sqlite:///quotes.db"),
+        "Outside a project the default settings apply and pages, items and errors go\n"
+        "to harvest.db in the current directory (--db for another); inside one, the\n"
+        "project's harvester.toml applies.",
+        examples=(
+            "harvester runspider quotes.py",
+            "harvester runspider quotes.py -a tag=humor -o quotes.jsonl",
+            "harvester runspider quotes.py -O quotes.csv",
+            "harvester runspider quotes.py -s fetch.delay=1 --db sqlite:///quotes.db",
+        ),
     )
     parser.add_argument("file", metavar="FILE.py", help="a Python file defining one Spider subclass")
     add_spider_options(parser)

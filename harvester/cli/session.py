@@ -94,8 +94,9 @@ class Session:
         self.settings = settings
         self.spider = spider
         credentials = Credentials(settings)
-        self.fetcher = Fetcher(settings, schemes.for_spider(type(spider)).open(settings, credentials),
-                               credentials=credentials)
+        self.fetcher = Fetcher(
+            settings, schemes.for_spider(type(spider)).open(settings, credentials), credentials=credentials
+        )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Session:

@@ -26,23 +26,36 @@ CONSOLES = ("auto", "ipython", "python")
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "shell", common, help="a Python console with a fetched page ready",
+        commands,
+        "shell",
+        common,
+        help="a Python console with a fetched page ready",
         description="A Python console (IPython when installed) with a page fetched as a crawl\n"
-                    "would fetch it. Ready: response, request, spider, settings, Selector,\n"
-                    "Request, FormRequest, fetch(url_or_request) to fetch another page (it\n"
-                    "replaces response and request), shelp() to list these again.",
-        examples=("harvester shell https://books.example/",
-                  "harvester shell --spider books https://books.example/catalogue/",
-                  "harvester shell page.html          # a local file",
-                  """harvester shell https://books.example/ -c 'response.css("h1::text").getall()'""",
-                  "harvester shell --console python   # Python's own console, no page yet"),
+        "would fetch it. Ready: response, request, spider, settings, Selector,\n"
+        "Request, FormRequest, fetch(url_or_request) to fetch another page (it\n"
+        "replaces response and request), shelp() to list these again.",
+        examples=(
+            "harvester shell https://books.example/",
+            "harvester shell --spider books https://books.example/catalogue/",
+            "harvester shell page.html          # a local file",
+            """harvester shell https://books.example/ -c 'response.css("h1::text").getall()'""",
+            "harvester shell --console python   # Python's own console, no page yet",
+        ),
     )
     parser.add_argument("url", nargs="?", help="the page to fetch first (a bare host gets http://)")
     parser.add_argument("--spider", metavar="S", help="fetch as this spider of the project does")
-    parser.add_argument("-c", dest="code", metavar="CODE",
-                        help="evaluate CODE with the page ready, print its value and exit (no console)")
-    parser.add_argument("--console", choices=CONSOLES, default="auto",
-                        help="which console: IPython when installed (auto), ipython or python")
+    parser.add_argument(
+        "-c",
+        dest="code",
+        metavar="CODE",
+        help="evaluate CODE with the page ready, print its value and exit (no console)",
+    )
+    parser.add_argument(
+        "--console",
+        choices=CONSOLES,
+        default="auto",
+        help="which console: IPython when installed (auto), ipython or python",
+    )
     add_spider_options(parser)
     parser.set_defaults(handler=run, anywhere=True)
 
@@ -54,9 +67,15 @@ class Shell:
         self.session = session
         inner = session.session
         self.namespace: dict[str, Any] = {
-            "request": None, "response": None, "spider": inner.spider, "settings": inner.settings,
-            "fetch": self.fetch, "shelp": self.shelp,
-            "Selector": Selector, "Request": Request, "FormRequest": FormRequest,
+            "request": None,
+            "response": None,
+            "spider": inner.spider,
+            "settings": inner.settings,
+            "fetch": self.fetch,
+            "shelp": self.shelp,
+            "Selector": Selector,
+            "Request": Request,
+            "FormRequest": FormRequest,
         }
 
     def fetch(self, url_or_request: str | Request) -> None:
@@ -114,7 +133,8 @@ def interact(namespace: dict[str, Any], console: str) -> None:
                 raise ConfigError("IPython is not installed (pip install ipython), or use --console python") from None
         else:
             start_ipython(  # type: ignore[no-untyped-call]
-                argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace)
+                argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace
+            )
             return
     try:
         import readline

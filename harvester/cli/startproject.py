@@ -27,14 +27,19 @@ PACKAGE = "package"  # the template folder that becomes the project's package, N
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "startproject", common, help="create a new project",
+        commands,
+        "startproject",
+        common,
+        help="create a new project",
         description="Create a project in DIR (default: ./NAME): harvester.toml, spiders/ with an\n"
-                    "example spider, the package NAME/ for the project's own pipelines\n"
-                    "(NAME.pipelines.StripWhitespace is listed in harvester.toml), and a README.\n"
-                    "NAME must be a Python identifier that no installed module uses.",
-        examples=("harvester startproject shop",
-                  "harvester startproject shop ~/crawlers/shop",
-                  "cd shop && harvester crawl example -a url=https://shop.example/"),
+        "example spider, the package NAME/ for the project's own pipelines\n"
+        "(NAME.pipelines.StripWhitespace is listed in harvester.toml), and a README.\n"
+        "NAME must be a Python identifier that no installed module uses.",
+        examples=(
+            "harvester startproject shop",
+            "harvester startproject shop ~/crawlers/shop",
+            "cd shop && harvester crawl example -a url=https://shop.example/",
+        ),
     )
     parser.add_argument("name", help="the project's name, also the name of its Python package")
     parser.add_argument("dir", nargs="?", help="where to create it (default: ./NAME)")

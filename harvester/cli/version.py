@@ -28,8 +28,9 @@ class VersionAction(argparse.Action):
     """`--version`: prints `harvester X.Y.Z` and exits; looked up only when asked for."""
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print Harvester's version and exit")
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print Harvester's version and exit"
+        )
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         print(f"harvester {package_version()}")
@@ -38,9 +39,12 @@ class VersionAction(argparse.Action):
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = command(
-        commands, "version", common, help="Harvester's version",
+        commands,
+        "version",
+        common,
+        help="Harvester's version",
         description="Print Harvester's version; with -v also Python's, the platform's and the\n"
-                    "main libraries' versions (what a bug report needs).",
+        "main libraries' versions (what a bug report needs).",
         examples=("harvester version", "harvester --version", "harvester version -v"),
     )
     parser.set_defaults(handler=run, anywhere=True)

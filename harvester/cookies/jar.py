@@ -192,9 +192,7 @@ def path_match(request_path: str, cookie_path: str) -> bool:
     """§5.1.4: the cookie's path is the request's, or a directory prefix of it."""
     if request_path == cookie_path:
         return True
-    return request_path.startswith(cookie_path) and (
-        cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
-    )
+    return request_path.startswith(cookie_path) and (cookie_path.endswith("/") or request_path[len(cookie_path)] == "/")
 
 
 def default_path(path: str) -> str:

@@ -19,9 +19,7 @@ from harvester.cookies.dates import parse_cookie_date
 
 MAX_NAME_VALUE = 4096  # bytes of name and value together
 MAX_ATTRIBUTE_VALUE = 1024
-_CONTROLS = re.compile(
-    r"[\x00-\x08\x0a-\x1f\x7f]"
-)  # refused whole (RFC 6265bis §5.6): never sent back
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # refused whole (RFC 6265bis §5.6): never sent back
 _MAX_AGE = re.compile(r"-?[0-9]+")
 _MAX_AGE_DIGITS = 12  # more is longer than any cookie lives: the number is not converted
 _WSP = " \t"

@@ -76,8 +76,10 @@ class FeedSpider(Spider):
                 close = getattr(records, "aclose", None)
                 if close is not None:
                     await close()
-                raise FeedInterrupted(f"stopped by the stop request after record {count}; "
-                                      "the rest of the feed was not read", response.request)
+                raise FeedInterrupted(
+                    f"stopped by the stop request after record {count}; the rest of the feed was not read",
+                    response.request,
+                )
 
     def watched(self, response: Response) -> Response:
         """`response`, its streamed body bounded in time and read no further once the run stops."""

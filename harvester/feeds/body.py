@@ -43,7 +43,10 @@ def watch(response: Response, settings: Settings | None, stopping: Callable[[], 
 
 
 async def _watched(
-    stream: AsyncIterator[bytes], idle: float, total: float, stopping: Callable[[], bool],
+    stream: AsyncIterator[bytes],
+    idle: float,
+    total: float,
+    stopping: Callable[[], bool],
     request: Request | None,
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
@@ -52,8 +55,9 @@ async def _watched(
     try:
         while True:
             if stopping():
-                raise FeedInterrupted(f"stopped by the stop request after {received} bytes; "
-                                      "the rest of the feed was not read", request)
+                raise FeedInterrupted(
+                    f"stopped by the stop request after {received} bytes; the rest of the feed was not read", request
+                )
             wait = idle if ends is None else min(idle, ends - loop.time())
             try:
                 async with asyncio.timeout(max(wait, 0)):
@@ -62,8 +66,9 @@ async def _watched(
                 return
             except TimeoutError:
                 if wait < idle:
-                    raise FetchTimeout(f"feed not read whole within feed_timeout {total:g} s "
-                                       f"({received} bytes)", request) from None
+                    raise FetchTimeout(
+                        f"feed not read whole within feed_timeout {total:g} s ({received} bytes)", request
+                    ) from None
                 raise FetchTimeout(f"no feed data for {idle:g} s (after {received} bytes)", request) from None
             received += len(chunk)
             yield chunk
@@ -115,7 +120,7 @@ def _slices(data: bytes) -> list[bytes]:
     """`data` in pieces of at most `SLICE` bytes (one inflated chunk may be megabytes)."""
     if len(data) <= SLICE:
         return [data] if data else []
-    return [data[start:start + SLICE] for start in range(0, len(data), SLICE)]
+    return [data[start : start + SLICE] for start in range(0, len(data), SLICE)]
 
 
 def charset_of(response: Response) -> str | None:

@@ -62,7 +62,12 @@ class CSVFeedSpider(FeedSpider):
     def parse(self, response: Response) -> AsyncIterator[Any]:
         """Each row of the feed to `parse_row`, as the bytes arrive; do not override."""
         rows = iter_rows(
-            self.watched(response), self.delimiter, self.quotechar, self.headers, self.encoding, self.record_limit(),
+            self.watched(response),
+            self.delimiter,
+            self.quotechar,
+            self.headers,
+            self.encoding,
+            self.record_limit(),
             self.field_limit(),
         )
         return self.each_record(response, rows, self.parse_row)
@@ -122,17 +127,15 @@ async def iter_rows(
                 if len(ragged) < MAX_NAMED:
                     ragged.append(f"line {line} has {len(fields)} fields, expected {len(names)}")
     if records.inside:
-        raise ParseError(f"CSV feed ends inside a quoted field opened on line {records.opened_line()}",
-                         response.request)
+        raise ParseError(
+            f"CSV feed ends inside a quoted field opened on line {records.opened_line()}", response.request
+        )
     if skipped:
         more = f"; and {skipped - len(ragged)} more" if skipped > len(ragged) else ""
-        raise ParseError(f"{skipped} ragged CSV row(s) skipped: {'; '.join(ragged)}{more}",
-                         response.request)
+        raise ParseError(f"{skipped} ragged CSV row(s) skipped: {'; '.join(ragged)}{more}", response.request)
 
 
-async def _batches(
-    response: Response, records: _Records, encoding: str | None
-) -> AsyncIterator[tuple[list[str], int]]:
+async def _batches(response: Response, records: _Records, encoding: str | None) -> AsyncIterator[tuple[list[str], int]]:
     """(lines of whole records, line number of the first) as the text arrives, the last line included."""
     try:
         async for text in feed_text(response, encoding, what="CSV feed"):

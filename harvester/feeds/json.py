@@ -122,7 +122,7 @@ async def _pieces(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """`chunks` in pieces of at most `PIECE` bytes, then b"" for the end."""
     async for chunk in chunks:
         for start in range(0, len(chunk), PIECE):
-            yield chunk[start:start + PIECE]
+            yield chunk[start : start + PIECE]
     yield b""
 
 
@@ -179,11 +179,11 @@ async def _utf8(response: Response, encoding: str | None) -> AsyncIterator[bytes
                 continue
             chunk, head = head, b""
             decoder = _decoder(chunk, declared, encoding)
-            chunk = chunk[decoder[1]:]
+            chunk = chunk[decoder[1] :]
         yield chunk if decoder[0] is None else decoder[0].decode(chunk).encode("utf-8")
     if decoder is None:
         decoder = _decoder(head, declared, encoding)
-        head = head[decoder[1]:]
+        head = head[decoder[1] :]
         yield head if decoder[0] is None else decoder[0].decode(head, True).encode("utf-8")
     elif decoder[0] is not None:
         yield decoder[0].decode(b"", True).encode("utf-8")

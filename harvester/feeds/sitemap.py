@@ -92,23 +92,25 @@ class SitemapSpider(Spider):
         try:
             async for node in nodes:
                 if count == 0 and _local(node.getroottree().getroot().tag) not in _ROOTS:
-                    raise ParseError(f"not a sitemap: root element <{_local(node.getroottree().getroot().tag)}>",
-                                     response.request)
+                    raise ParseError(
+                        f"not a sitemap: root element <{_local(node.getroottree().getroot().tag)}>", response.request
+                    )
                 count += 1
                 if count > MAX_URLS:
-                    raise ParseError(f"sitemap lists more than {MAX_URLS} URLs; the rest are ignored",
-                                     response.request)
+                    raise ParseError(f"sitemap lists more than {MAX_URLS} URLs; the rest are ignored", response.request)
                 for entry in self.sitemap_filter([_entry(node, response.url)]):
                     for request in self._requests_for(entry, _local(node.tag), rules, follow):
                         yield request
         finally:
             await nodes.aclose()
         if count == 0:
-            raise ParseError("no <url> or <sitemap> entries: not a sitemap, or an empty one",
-                             response.request)
+            raise ParseError("no <url> or <sitemap> entries: not a sitemap, or an empty one", response.request)
 
     def _requests_for(
-        self, entry: dict[str, Any], kind: str, rules: list[tuple[re.Pattern[str], Any]],
+        self,
+        entry: dict[str, Any],
+        kind: str,
+        rules: list[tuple[re.Pattern[str], Any]],
         follow: list[re.Pattern[str]],
     ) -> Iterable[Request]:
         urls = [entry.get("loc", "")]

@@ -70,8 +70,15 @@ class XMLFeedSpider(FeedSpider):
 def parser_for(tags: Sequence[str], encoding: str | None = None) -> etree.XMLPullParser:
     """A pull parser reporting the end of `tags` elements, safe against hostile XML."""
     return etree.XMLPullParser(
-        events=("end",), tag=tags, encoding=encoding, resolve_entities=False, no_network=True,
-        load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
+        events=("end",),
+        tag=tags,
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
     )
 
 
@@ -168,7 +175,7 @@ def _opening(head: bytes) -> bytes:
     with blank lines before it; browsers and Scrapy read them, and so do we.
     """
     bom = BOM_UTF8 if head.startswith(BOM_UTF8) else b""
-    return bom + head[len(bom):].lstrip(XML_SPACE)
+    return bom + head[len(bom) :].lstrip(XML_SPACE)
 
 
 def _undeclared(head: bytes, encoding: str | None) -> str | None:

@@ -53,8 +53,9 @@ class Auth:
         flow = digest.auth_flow(httpx.Request(request.method, request.url))
         sent = next(flow)  # with the header of the challenge known from earlier, if any
         response = await call_next(_authorized(request, sent.headers.get("Authorization")))
-        challenges = [(b"WWW-Authenticate", value) for name, value in response.headers.raw
-                      if name.lower() == b"www-authenticate"]
+        challenges = [
+            (b"WWW-Authenticate", value) for name, value in response.headers.raw if name.lower() == b"www-authenticate"
+        ]
         try:
             answer = flow.send(httpx.Response(response.status, headers=challenges, request=sent))
         except StopIteration:

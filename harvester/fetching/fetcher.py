@@ -72,8 +72,12 @@ class Fetcher:
         credentials = credentials or Credentials(config)
         if transports is None:
             http = HttpTransport(config)
-            transports = {"http": http, "https": http, "ftp": FtpTransport(config, credentials),
-                          "file": FileTransport(config, file_roots)}
+            transports = {
+                "http": http,
+                "https": http,
+                "ftp": FtpTransport(config, credentials),
+                "file": FileTransport(config, file_roots),
+            }
         if middlewares is None:
             middlewares = load_middlewares(config)
         self.transports = transports

@@ -83,5 +83,6 @@ def next_hop(request: Request, status: int, target: str) -> Request:
     if origin(target) != origin(request.url):
         headers = {k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
         credentials, userinfo = False, None  # and for the rest of the chain
-    return request.replace(url=target, method=method, body=body, headers=headers, credentials=credentials,
-                           userinfo=userinfo)
+    return request.replace(
+        url=target, method=method, body=body, headers=headers, credentials=credentials, userinfo=userinfo
+    )

@@ -35,8 +35,13 @@ class Revalidate:
         response = await call_next(request)
         if response.status == 304 and stored is not None:
             return Response(
-                url=response.url, status=200, headers=stored.headers, body=stored.body,
-                request=response.request, from_cache=True, redirects=response.redirects,
+                url=response.url,
+                status=200,
+                headers=stored.headers,
+                body=stored.body,
+                request=response.request,
+                from_cache=True,
+                redirects=response.redirects,
             )
         validated = "etag" in response.headers or "last-modified" in response.headers
         if response.status == 200 and validated and response.truncated is None:  # never a part as the whole

@@ -127,7 +127,7 @@ def robots_text(data: bytes) -> str:
     """A robots.txt as text: its first 500 KiB, a UTF-8 BOM dropped, lines that are not UTF-8 left out."""
     data = data[:MAX_BYTES]
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
     lines = []
     for line in data.splitlines(keepends=True):
         try:

@@ -72,13 +72,20 @@ class Backend:
         """Lock the rows selected, waiting for another transaction that holds them (PostgreSQL)."""
         return query
 
-    def insert(self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-               ignore: Sequence[str] = ()) -> None:
+    def insert(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]], ignore: Sequence[str] = ()
+    ) -> None:
         """Insert `rows`; with `ignore`, a row whose `ignore` columns a stored row already has is skipped."""
         raise NotImplementedError
 
-    def insert_new(self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                   keys: Sequence[str], returning: Sequence[str]) -> list[Any]:
+    def insert_new(
+        self,
+        connection: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[Any]:
         """Insert `rows` skipping those whose `keys` are stored already; the `returning` columns of those inserted."""
         raise NotImplementedError
 
@@ -113,18 +120,28 @@ class SQLite(Backend):
     def lock(self, connection: Connection, name: str) -> None:
         self.write_lock(connection)  # the one write lock holds every name
 
-    def insert(self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-               ignore: Sequence[str] = ()) -> None:
+    def insert(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]], ignore: Sequence[str] = ()
+    ) -> None:
         insert_rows(connection, table, rows, ignore)
 
-    def insert_new(self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                   keys: Sequence[str], returning: Sequence[str]) -> list[Any]:
+    def insert_new(
+        self,
+        connection: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[Any]:
         if not rows:
             return []
         from sqlalchemy.dialects import sqlite
 
-        statement = (sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-                     .returning(*(table.c[name] for name in returning)))
+        statement = (
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(*(table.c[name] for name in returning))
+        )
         return list(connection.execute(statement, list(rows)))
 
     def field_equals(self, column: Any, field: str, value: str) -> ColumnElement[bool]:
@@ -169,20 +186,32 @@ class PostgreSQL(Backend):
     def for_update(self, query: Select[Any]) -> Select[Any]:
         return query.with_for_update()
 
-    def insert(self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-               ignore: Sequence[str] = ()) -> None:
+    def insert(
+        self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]], ignore: Sequence[str] = ()
+    ) -> None:
         if not rows:
             return
-        statement = _postgresql().insert(table).on_conflict_do_nothing(index_elements=list(ignore)) if ignore \
-            else insert(table)
+        statement = (
+            _postgresql().insert(table).on_conflict_do_nothing(index_elements=list(ignore)) if ignore else insert(table)
+        )
         connection.execute(statement, list(rows))
 
-    def insert_new(self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                   keys: Sequence[str], returning: Sequence[str]) -> list[Any]:
+    def insert_new(
+        self,
+        connection: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[Any]:
         if not rows:
             return []
-        statement = (_postgresql().insert(table).on_conflict_do_nothing(index_elements=list(keys))
-                     .returning(*(table.c[name] for name in returning)))
+        statement = (
+            _postgresql()
+            .insert(table)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(*(table.c[name] for name in returning))
+        )
         return list(connection.execute(statement, list(rows)))
 
     def json_type(self) -> TypeEngine[Any]:

@@ -30,7 +30,11 @@ from harvester.storage.tables import runs
 
 
 async def close_run(
-    journal: Journal, status: str, figures: Stats | None = None, worker: str | None = None, lease: float = 60.0,
+    journal: Journal,
+    status: str,
+    figures: Stats | None = None,
+    worker: str | None = None,
+    lease: float = 60.0,
     closed_early: bool = False,
 ) -> None:
     """Write what is left, then close the run with `status` and its figures recounted from its rows.

@@ -38,5 +38,6 @@ class Heartbeat:
 
     def write(self, connection: Connection, figures: dict[str, Any]) -> None:
         """Renew the run's figures and heartbeat in `connection`'s transaction."""
-        connection.execute(update(runs).where(runs.c.id == self.run_id)
-                           .values(stats=figures, heartbeat_at=dt.datetime.now(dt.UTC)))
+        connection.execute(
+            update(runs).where(runs.c.id == self.run_id).values(stats=figures, heartbeat_at=dt.datetime.now(dt.UTC))
+        )

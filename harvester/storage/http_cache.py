@@ -67,15 +67,20 @@ class HttpCache:
             row = connection.execute(query).mappings().first()
         if row is None:
             return None
-        return Stored(row["url"], row["etag"], row["last_modified"], httpx.Headers(row["headers"]),
-                      zlib.decompress(row["body"]))
+        return Stored(
+            row["url"], row["etag"], row["last_modified"], httpx.Headers(row["headers"]), zlib.decompress(row["body"])
+        )
 
     async def put(self, fingerprint: str, url: str, headers: httpx.Headers, body: bytes) -> None:
         self._pending[fingerprint] = {
-            "spider": self.spider, "fingerprint": fingerprint, "url": url,
-            "etag": headers.get("etag"), "last_modified": headers.get("last-modified"),
+            "spider": self.spider,
+            "fingerprint": fingerprint,
+            "url": url,
+            "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
             "headers": {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS},
-            "body": zlib.compress(body, 6), "stored_at": now(),
+            "body": zlib.compress(body, 6),
+            "stored_at": now(),
         }
         if len(self._pending) >= BATCH:
             await self.flush()

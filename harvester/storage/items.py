@@ -114,20 +114,38 @@ def _write_keyed(connection: Connection, versions: dict[Key, list[dict[str, Any]
         row = stored[key]
         for version in rows:
             if version["data"] != row.data:
-                history.append({"item_id": row.id, "run_id": row.changed_run_id, "data": row.data,
-                                "changed_at": version["created_at"]})
+                history.append(
+                    {
+                        "item_id": row.id,
+                        "run_id": row.changed_run_id,
+                        "data": row.data,
+                        "changed_at": version["created_at"],
+                    }
+                )
                 row.data, row.changed_run_id, row.changed = version["data"], version["run_id"], True
         last = rows[-1]
-        touched.append({"b_id": row.id, "b_run_id": last["run_id"], "b_url": last["url"],
-                        "b_last_seen": last["created_at"], "b_data": row.data,
-                        "b_changed_run_id": row.changed_run_id, "changed": row.changed})
+        touched.append(
+            {
+                "b_id": row.id,
+                "b_run_id": last["run_id"],
+                "b_url": last["url"],
+                "b_last_seen": last["created_at"],
+                "b_data": row.data,
+                "b_changed_run_id": row.changed_run_id,
+                "changed": row.changed,
+            }
+        )
     if history:
         connection.execute(insert(item_history), history)
-    seen = update(items).where(items.c.id == bindparam("b_id")).values(
-        run_id=bindparam("b_run_id"), url=bindparam("b_url"), last_seen=bindparam("b_last_seen"))
-    for changed, statement in ((False, seen),
-                               (True, seen.values(data=bindparam("b_data"),
-                                                  changed_run_id=bindparam("b_changed_run_id")))):
+    seen = (
+        update(items)
+        .where(items.c.id == bindparam("b_id"))
+        .values(run_id=bindparam("b_run_id"), url=bindparam("b_url"), last_seen=bindparam("b_last_seen"))
+    )
+    for changed, statement in (
+        (False, seen),
+        (True, seen.values(data=bindparam("b_data"), changed_run_id=bindparam("b_changed_run_id"))),
+    ):
         params = [row for row in touched if row["changed"] is changed]
         if params:
             connection.execute(statement, params)
@@ -144,7 +162,8 @@ def _read(connection: Connection, keys: Iterable[Key]) -> dict[Key, _Stored]:
         names.sort()  # rows locked in one order by every writer: fewer deadlocks on PostgreSQL
         for start in range(0, len(names), CHUNK):
             query = select(items.c.id, items.c.key, items.c.data, items.c.changed_run_id).where(
-                items.c.spider == spider, items.c.key.in_(names[start:start + CHUNK]))
+                items.c.spider == spider, items.c.key.in_(names[start : start + CHUNK])
+            )
             for row in connection.execute(backend.for_update(query)):
                 found[(spider, row.key)] = _Stored(row.id, row.data, row.changed_run_id)
     return found
@@ -164,9 +183,15 @@ def _insert_or_skip(connection: Connection, rows: list[dict[str, Any]]) -> dict[
 def _full(row: dict[str, Any]) -> dict[str, Any]:
     """An item row with its first and last sighting and its change in this run."""
     keyed = row.get("key") is not None
-    return {**row, "key": row.get("key"), "first_seen": row["created_at"], "last_seen": row["created_at"],
-            "changed_run_id": row["run_id"], "source": None if keyed else row.get("source"),
-            "seq": None if keyed else row.get("seq")}
+    return {
+        **row,
+        "key": row.get("key"),
+        "first_seen": row["created_at"],
+        "last_seen": row["created_at"],
+        "changed_run_id": row["run_id"],
+        "source": None if keyed else row.get("source"),
+        "seq": None if keyed else row.get("seq"),
+    }
 
 
 def _append(connection: Connection, rows: list[dict[str, Any]]) -> None:

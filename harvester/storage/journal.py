@@ -61,8 +61,14 @@ class Journal:
     """The run's recorder: outcomes queued, written by group commit, whole or not at all."""
 
     def __init__(
-        self, engine: Engine, run_id: int, stats: Stats | Callable[[], dict[str, Any]], gather: int = 1,
-        patience: float = PATIENCE, item_rows: ItemRows | None = None, health: Health | None = None,
+        self,
+        engine: Engine,
+        run_id: int,
+        stats: Stats | Callable[[], dict[str, Any]],
+        gather: int = 1,
+        patience: float = PATIENCE,
+        item_rows: ItemRows | None = None,
+        health: Health | None = None,
     ) -> None:
         """`stats`: the run's figures, or a function giving them as JSON; `item_rows`: makes items' rows (`keep`)."""
         self.engine = engine

@@ -57,8 +57,12 @@ def claim(
     top = select(func.max(frontier.c.priority)).where(host_match, frontier.c.state == "queued").scalar_subquery()
     ready = (
         select(frontier_hosts.c.host)
-        .where(frontier_hosts.c.run_id == run_id, held < per_host, top.is_not(None),
-               or_(frontier_hosts.c.next_start.is_(None), frontier_hosts.c.next_start <= moment))
+        .where(
+            frontier_hosts.c.run_id == run_id,
+            held < per_host,
+            top.is_not(None),
+            or_(frontier_hosts.c.next_start.is_(None), frontier_hosts.c.next_start <= moment),
+        )
         .order_by(top.desc(), frontier_hosts.c.next_start.asc().nulls_first(), frontier_hosts.c.host)
         .limit(batch)
     )
@@ -66,10 +70,13 @@ def claim(
     if not locked:
         return []
     # counted again now the hosts are locked: a claim that committed meanwhile is seen
-    held_now: dict[str, int] = dict(connection.execute(
-        select(frontier.c.host, func.count())
-        .where(frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.host.in_(locked))
-        .group_by(frontier.c.host)).all())
+    held_now: dict[str, int] = dict(
+        connection.execute(
+            select(frontier.c.host, func.count())
+            .where(frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.host.in_(locked))
+            .group_by(frontier.c.host)
+        ).all()
+    )
     free = {host: per_host - held_now.get(host, 0) for host in locked if held_now.get(host, 0) < per_host}
     if not free:
         return []
@@ -80,14 +87,17 @@ def claim(
         .subquery()
     )
     candidates = connection.execute(
-        select(ranked.c.id, ranked.c.host, ranked.c.rank).where(ranked.c.rank <= per_host)
+        select(ranked.c.id, ranked.c.host, ranked.c.rank)
+        .where(ranked.c.rank <= per_host)
         .order_by(ranked.c.rank, ranked.c.priority.desc(), ranked.c.id)
     ).all()
     chosen = [row.id for row in candidates if row.rank <= (1 if delay > 0 else free[row.host])][:batch]
     claimed = connection.execute(
         update(frontier)
         .where(frontier.c.id.in_(chosen), frontier.c.state == "queued")
-        .values(state="claimed", worker=worker, token=uuid.uuid4().hex, lease_until=moment + dt.timedelta(seconds=lease))
+        .values(
+            state="claimed", worker=worker, token=uuid.uuid4().hex, lease_until=moment + dt.timedelta(seconds=lease)
+        )
         .returning(frontier.c.id, frontier.c.host, frontier.c.priority, frontier.c.request, frontier.c.token)
     ).all()
     if delay > 0 and claimed:  # the next start of each host waits at least the delay (refined at done)
@@ -110,6 +120,7 @@ def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) 
     backend = backend_of(connection)
     backend.write_lock(connection)
     connection.execute(backend.for_update(select(runs.c.id).where(runs.c.id == run_id)))
+
     def count(query: Any) -> int:
         return int(connection.execute(query).scalar() or 0)
 
@@ -123,11 +134,15 @@ def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) 
 
 def next_ready(connection: Connection, run_id: int) -> dt.datetime | None:
     """The earliest next start of a host with queued requests (None when nothing is queued)."""
-    queued = select(frontier.c.id).where(frontier.c.run_id == frontier_hosts.c.run_id,
-                                        frontier.c.host == frontier_hosts.c.host, frontier.c.state == "queued")
+    queued = select(frontier.c.id).where(
+        frontier.c.run_id == frontier_hosts.c.run_id,
+        frontier.c.host == frontier_hosts.c.host,
+        frontier.c.state == "queued",
+    )
     row = connection.execute(
-        select(func.count(), func.min(func.coalesce(frontier_hosts.c.next_start, EPOCH)))
-        .where(frontier_hosts.c.run_id == run_id, queued.exists())
+        select(func.count(), func.min(func.coalesce(frontier_hosts.c.next_start, EPOCH))).where(
+            frontier_hosts.c.run_id == run_id, queued.exists()
+        )
     ).first()
     if row is None or not row[0]:
         return None
@@ -140,7 +155,8 @@ def next_ready(connection: Connection, run_id: int) -> dt.datetime | None:
 def take_over(connection: Connection, run_id: int, moment: dt.datetime | None = None) -> int:
     """Claims whose lease ran out go back to the queue (their old tokens are worth nothing now)."""
     expired = select(frontier.c.id).where(
-        frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.lease_until < (moment or now()))
+        frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.lease_until < (moment or now())
+    )
     released = connection.execute(
         update(frontier)
         .where(frontier.c.id.in_(backend_of(connection).skip_locked(expired).scalar_subquery()))
@@ -151,29 +167,41 @@ def take_over(connection: Connection, run_id: int, moment: dt.datetime | None = 
 
 def add_hosts(connection: Connection, run_id: int, hosts: Sequence[str]) -> None:
     """A row for each host of newly found requests (its slot lock and next start)."""
-    backend_of(connection).insert(connection, frontier_hosts,
-                                  [{"run_id": run_id, "host": host} for host in sorted(set(hosts))], ("run_id", "host"))
+    backend_of(connection).insert(
+        connection,
+        frontier_hosts,
+        [{"run_id": run_id, "host": host} for host in sorted(set(hosts))],
+        ("run_id", "host"),
+    )
 
 
 # A finished request's done mark, only while it holds its claim's token. The token stays on the
 # done row: it tells, in the rare batch where a lease was taken over, which rows were ours.
 _DONE = (
     update(frontier)
-    .where(frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed",
-           frontier.c.token == bindparam("b_token"))
+    .where(
+        frontier.c.id.in_(bindparam("b_ids", expanding=True)),
+        frontier.c.state == "claimed",
+        frontier.c.token == bindparam("b_token"),
+    )
     .values(state="done", worker=None, lease_until=None)
 )
 _DONE_TOKENLESS = (  # a claim made before claims had tokens
     update(frontier)
-    .where(frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed",
-           frontier.c.token.is_(None))
+    .where(
+        frontier.c.id.in_(bindparam("b_ids", expanding=True)), frontier.c.state == "claimed", frontier.c.token.is_(None)
+    )
     .values(state="done", worker=None, lease_until=None)
     .returning(frontier.c.id)
 )
-_OURS = select(frontier.c.id).where(frontier.c.id.in_(bindparam("b_ids", expanding=True)),
-                                    frontier.c.state == "done", frontier.c.token == bindparam("b_token"))
+_OURS = select(frontier.c.id).where(
+    frontier.c.id.in_(bindparam("b_ids", expanding=True)),
+    frontier.c.state == "done",
+    frontier.c.token == bindparam("b_token"),
+)
 _HOSTS = select(frontier.c.id, frontier.c.run_id, frontier.c.host).where(
-    frontier.c.id.in_(bindparam("b_ids", expanding=True)))
+    frontier.c.id.in_(bindparam("b_ids", expanding=True))
+)
 
 
 def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt.datetime | None]]) -> set[int]:
@@ -190,7 +218,7 @@ def commit_done(connection: Connection, done: Sequence[tuple[int, str | None, dt
         by_token.setdefault(token, []).append(row_id)
     for token, ids in by_token.items():
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             if token is None:
                 marked.update(connection.execute(_DONE_TOKENLESS, {"b_ids": chunk}).scalars())
                 continue
@@ -210,7 +238,7 @@ def _push_next_starts(connection: Connection, wanted: dict[int, dt.datetime]) ->
     next_starts: dict[tuple[int, str], dt.datetime] = {}
     ids = sorted(wanted)
     for start in range(0, len(ids), 500):
-        for row in connection.execute(_HOSTS, {"b_ids": ids[start:start + 500]}):
+        for row in connection.execute(_HOSTS, {"b_ids": ids[start : start + 500]}):
             moment, key = wanted[row.id], (row.run_id, row.host)
             if key not in next_starts or next_starts[key] < moment:
                 next_starts[key] = moment
@@ -218,20 +246,30 @@ def _push_next_starts(connection: Connection, wanted: dict[int, dt.datetime]) ->
     connection.execute(
         update(frontier_hosts)
         .where(frontier_hosts.c.run_id == bindparam("b_run"), frontier_hosts.c.host == bindparam("b_host"))
-        .values(next_start=case((or_(frontier_hosts.c.next_start.is_(None),
-                                     frontier_hosts.c.next_start < later), later),
-                                else_=frontier_hosts.c.next_start)),
+        .values(
+            next_start=case(
+                (or_(frontier_hosts.c.next_start.is_(None), frontier_hosts.c.next_start < later), later),
+                else_=frontier_hosts.c.next_start,
+            )
+        ),
         [{"b_run": run, "b_host": host, "b_next": moment} for (run, host), moment in sorted(next_starts.items())],
     )
 
 
 def join(connection: Connection, run_id: int, worker: str) -> None:
     """Register a worker of a shared run; every queued request's host gets its row."""
-    connection.execute(insert(workers).values(id=worker, run_id=run_id, host=HOST, pid=os.getpid(),
-                                              started_at=now(), heartbeat_at=now()))
-    hosts = connection.execute(
-        select(frontier.c.host).where(frontier.c.run_id == run_id, frontier.c.state != "done").distinct()
-    ).scalars().all()
+    connection.execute(
+        insert(workers).values(
+            id=worker, run_id=run_id, host=HOST, pid=os.getpid(), started_at=now(), heartbeat_at=now()
+        )
+    )
+    hosts = (
+        connection.execute(
+            select(frontier.c.host).where(frontier.c.run_id == run_id, frontier.c.state != "done").distinct()
+        )
+        .scalars()
+        .all()
+    )
     add_hosts(connection, run_id, hosts)
 
 
@@ -253,8 +291,9 @@ def unfinished(connection: Connection, run_id: int) -> bool:
     return connection.execute(query.limit(1)).first() is not None
 
 
-def leave(connection: Connection, run_id: int, worker: str, status: str, lease: float,
-          closed_early: bool = False) -> str | None:
+def leave(
+    connection: Connection, run_id: int, worker: str, status: str, lease: float, closed_early: bool = False
+) -> str | None:
     """A worker leaves its shared run: the status to give the run, or None to leave it as it is.
 
     Its claims go back to the queue. The run is `finished` only when no request
@@ -266,7 +305,8 @@ def leave(connection: Connection, run_id: int, worker: str, status: str, lease: 
     backend.write_lock(connection)
     current = connection.execute(backend.for_update(select(runs.c.status).where(runs.c.id == run_id))).scalar()
     connection.execute(
-        update(frontier).where(frontier.c.run_id == run_id, frontier.c.worker == worker, frontier.c.state == "claimed")
+        update(frontier)
+        .where(frontier.c.run_id == run_id, frontier.c.worker == worker, frontier.c.state == "claimed")
         .values(state="queued", worker=None, token=None, lease_until=None)
     )
     connection.execute(delete(workers).where(workers.c.id == worker))
@@ -275,7 +315,8 @@ def leave(connection: Connection, run_id: int, worker: str, status: str, lease: 
     if status == "finished" and not closed_early:
         return None if unfinished(connection, run_id) else "finished"
     live = select(workers.c.id).where(
-        workers.c.run_id == run_id, workers.c.heartbeat_at > now() - dt.timedelta(seconds=2 * lease))
+        workers.c.run_id == run_id, workers.c.heartbeat_at > now() - dt.timedelta(seconds=2 * lease)
+    )
     return None if connection.execute(live.limit(1)).first() is not None else status
 
 

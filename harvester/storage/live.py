@@ -35,26 +35,42 @@ class Queue:
 
 def queue_of(connection: Connection, run_id: int) -> Queue:
     """The run's queue and its workers, as its rows have them now."""
-    states: dict[str, int] = dict(connection.execute(
-        select(frontier.c.state, func.count()).where(frontier.c.run_id == run_id,
-                                                     frontier.c.state.in_(("queued", "claimed")))
-        .group_by(frontier.c.state)).all())
-    held: dict[str, int] = dict(connection.execute(
-        select(frontier.c.worker, func.count()).where(frontier.c.run_id == run_id, frontier.c.state == "claimed")
-        .group_by(frontier.c.worker)).all())
+    states: dict[str, int] = dict(
+        connection.execute(
+            select(frontier.c.state, func.count())
+            .where(frontier.c.run_id == run_id, frontier.c.state.in_(("queued", "claimed")))
+            .group_by(frontier.c.state)
+        ).all()
+    )
+    held: dict[str, int] = dict(
+        connection.execute(
+            select(frontier.c.worker, func.count())
+            .where(frontier.c.run_id == run_id, frontier.c.state == "claimed")
+            .group_by(frontier.c.worker)
+        ).all()
+    )
     rows = connection.execute(select(workers).where(workers.c.run_id == run_id).order_by(workers.c.started_at)).all()
     match = and_(frontier_hosts.c.run_id == frontier.c.run_id, frontier_hosts.c.host == frontier.c.host)
     claimed = frontier.alias("claimed")
-    busy = select(claimed.c.id).where(claimed.c.run_id == frontier.c.run_id, claimed.c.host == frontier.c.host,
-                                      claimed.c.state == "claimed").exists()
+    busy = (
+        select(claimed.c.id)
+        .where(claimed.c.run_id == frontier.c.run_id, claimed.c.host == frontier.c.host, claimed.c.state == "claimed")
+        .exists()
+    )
     waiting = connection.execute(
-        select(func.count(func.distinct(frontier.c.host))).select_from(frontier.join(frontier_hosts, match))
-        .where(frontier.c.run_id == run_id, frontier.c.state == "queued",
-               or_(frontier_hosts.c.next_start > now(), busy))).scalar()
+        select(func.count(func.distinct(frontier.c.host)))
+        .select_from(frontier.join(frontier_hosts, match))
+        .where(
+            frontier.c.run_id == run_id, frontier.c.state == "queued", or_(frontier_hosts.c.next_start > now(), busy)
+        )
+    ).scalar()
     return Queue(
-        queued=int(states.get("queued", 0)), claimed=int(states.get("claimed", 0)), hosts_waiting=int(waiting or 0),
-        workers=tuple(Worker(row.id, row.host, row.pid, aware(row.heartbeat_at), int(held.get(row.id, 0)))
-                      for row in rows),
+        queued=int(states.get("queued", 0)),
+        claimed=int(states.get("claimed", 0)),
+        hosts_waiting=int(waiting or 0),
+        workers=tuple(
+            Worker(row.id, row.host, row.pid, aware(row.heartbeat_at), int(held.get(row.id, 0))) for row in rows
+        ),
     )
 
 

@@ -37,9 +37,7 @@ def alembic_config(engine: Engine) -> Config:
 
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    config.set_main_option(
-        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
-    )
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return config
 
 
@@ -145,9 +143,5 @@ def ensure_current(engine: Engine, patience: float = 15.0) -> None:
             "use a new database or run `harvester db upgrade`"
         )
     if revision not in _revisions():
-        raise DatabaseError(
-            f"database is at revision {revision}, which this Harvester does not know (newer version?)"
-        )
-    raise DatabaseError(
-        f"database is at an older revision ({revision}, newest {newest}); run `harvester db upgrade`"
-    )
+        raise DatabaseError(f"database is at revision {revision}, which this Harvester does not know (newer version?)")
+    raise DatabaseError(f"database is at an older revision ({revision}, newest {newest}); run `harvester db upgrade`")

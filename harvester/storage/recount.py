@@ -24,8 +24,10 @@ def run_counts(engine: Engine, run_id: int) -> dict[str, int]:
     """The run's `pages`, `items` and `errors` rows, counted."""
     with engine.connect() as connection:
         return {
-            name: int(connection.execute(
-                select(func.count()).select_from(table).where(table.c.run_id == run_id)).scalar() or 0)
+            name: int(
+                connection.execute(select(func.count()).select_from(table).where(table.c.run_id == run_id)).scalar()
+                or 0
+            )
             for name, table in (("pages", pages), ("items", items), ("errors", errors))
         }
 
@@ -36,8 +38,10 @@ def run_items(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
     while True:
         with engine.connect() as connection:
             rows = connection.execute(
-                select(items.c.id, items.c.data).where(items.c.run_id == run_id, items.c.id > last)
-                .order_by(items.c.id).limit(BATCH)
+                select(items.c.id, items.c.data)
+                .where(items.c.run_id == run_id, items.c.id > last)
+                .order_by(items.c.id)
+                .limit(BATCH)
             ).all()
         if not rows:
             return
@@ -54,17 +58,23 @@ def recount(engine: Engine, run_id: int) -> dict[str, Any]:
 
 def count_rows(connection: Connection, run_id: int) -> dict[str, Any]:
     """`recount` in an open connection."""
+
     def count(table: Any) -> int:
         query = select(func.count()).select_from(table).where(table.c.run_id == run_id)
         return int(connection.execute(query).scalar() or 0)
 
     statuses = connection.execute(
-        select(pages.c.status, func.count()).where(pages.c.run_id == run_id).group_by(pages.c.status)).all()
+        select(pages.c.status, func.count()).where(pages.c.run_id == run_id).group_by(pages.c.status)
+    ).all()
     kinds = connection.execute(
-        select(errors.c.kind, func.count()).where(errors.c.run_id == run_id).group_by(errors.c.kind)).all()
+        select(errors.c.kind, func.count()).where(errors.c.run_id == run_id).group_by(errors.c.kind)
+    ).all()
     size = connection.execute(select(func.sum(pages.c.size)).where(pages.c.run_id == run_id)).scalar() or 0
     return {
-        "pages": count(pages), "items": count(items), "errors": count(errors), "bytes": int(size),
+        "pages": count(pages),
+        "items": count(items),
+        "errors": count(errors),
+        "bytes": int(size),
         "statuses": {str(status): n for status, n in sorted(statuses)},
         "errors_by_kind": dict(sorted(kinds)),
     }

@@ -37,8 +37,13 @@ RESUMABLE = (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.FAILED)
 
 
 def open_run(
-    engine: Engine, spider: str, job: str | None = None, resume: bool = False, lease: float = 60.0,
-    join: bool = False, patience: float = PATIENCE,
+    engine: Engine,
+    spider: str,
+    job: str | None = None,
+    resume: bool = False,
+    lease: float = 60.0,
+    join: bool = False,
+    patience: float = PATIENCE,
 ) -> tuple[int, dict[str, Any] | None]:
     """A run to work on: (id, figures so far) of the unfinished run taken over, or (id, None) of a new one.
 
@@ -66,7 +71,8 @@ def _open_run(
             raise RunBusy(f"{what} is already running (run {row['id']}, {row['owner']})")
         if resume and row is not None and row["status"] in RESUMABLE:
             connection.execute(
-                update(runs).where(runs.c.id == row["id"])
+                update(runs)
+                .where(runs.c.id == row["id"])
                 .values(status=RunStatus.RUNNING, finished_at=None, owner=OWNER, heartbeat_at=now())
             )
             counted = count_rows(connection, int(row["id"]))
@@ -74,8 +80,15 @@ def _open_run(
                 del counted["items"]  # a run that stores none (no store pipeline) keeps the figure it counted
             return int(row["id"]), {**(row["stats"] or {}), **counted}
         result = connection.execute(
-            insert(runs).values(spider=spider, job=job, started_at=now(), status=RunStatus.RUNNING, stats={},
-                                owner=OWNER, heartbeat_at=now())
+            insert(runs).values(
+                spider=spider,
+                job=job,
+                started_at=now(),
+                status=RunStatus.RUNNING,
+                stats={},
+                owner=OWNER,
+                heartbeat_at=now(),
+            )
         )
         key = result.inserted_primary_key
         assert key is not None  # an INSERT of one row
@@ -86,6 +99,7 @@ def shared_stats(
     engine: Engine, run_id: int, seconds: float, close_reason: str | None = None, patience: float = PATIENCE
 ) -> dict[str, Any]:
     """A shared run's figures, counted from its rows (each worker knows only its own), with why it closed."""
+
     def count() -> dict[str, Any]:
         with engine.begin() as connection:
             result: dict[str, Any] = count_rows(connection, run_id)

@@ -74,7 +74,7 @@ def parse_data_url(url: str) -> tuple[str, bytes] | None:
     body = unquote_to_bytes(encoded)
     match = _BASE64.search(media_type)
     if match is not None:
-        media_type = media_type[:match.start()].rstrip(" ")
+        media_type = media_type[: match.start()].rstrip(" ")
         decoded = _forgiving_base64(body)
         if decoded is None:
             return None

@@ -217,8 +217,7 @@ class FileTransport:
         headers = opened.headers
         if request.method == "GET":
             headers["Content-Length"] = str(total)
-        return Response(url=request.url, status=200, headers=headers, body=b"".join(chunks),
-                        request=request)
+        return Response(url=request.url, status=200, headers=headers, body=b"".join(chunks), request=request)
 
     def _directory(self, request: Request, fd: int) -> Response:
         with os.scandir(fd) as scan:
@@ -253,8 +252,10 @@ def _real_path(fd: int, path: str) -> str:
 
 
 def _headers(path: str, info: os.stat_result, size: int) -> httpx.Headers:
-    return httpx.Headers({
-        "Content-Type": guess_type(os.path.basename(path)),
-        "Content-Length": str(size),
-        "Last-Modified": formatdate(info.st_mtime, usegmt=True),
-    })
+    return httpx.Headers(
+        {
+            "Content-Type": guess_type(os.path.basename(path)),
+            "Content-Length": str(size),
+            "Last-Modified": formatdate(info.st_mtime, usegmt=True),
+        }
+    )

@@ -91,8 +91,9 @@ class FtpTransport:
         if any(char in part for part in (*directories, name) for char in "\r\n\0"):
             raise FetchError("control character in FTP path", request)
         user, password = self._login(request)
-        session = _Session(request, address, directories, name, user, password, self.timeout,
-                           self.max_size, self.feed_max_size)
+        session = _Session(
+            request, address, directories, name, user, password, self.timeout, self.max_size, self.feed_max_size
+        )
         self._sessions.add(session)
         try:
             response = await asyncio.get_running_loop().run_in_executor(self._pool, session.run)
@@ -108,6 +109,7 @@ class FtpTransport:
         if not session.streaming:
             self._sessions.discard(session)
         if session.streaming:
+
             def finish() -> None:
                 session.close()
                 self._sessions.discard(session)
@@ -198,8 +200,7 @@ class _Session:
             if chunk:
                 self.received += len(chunk)
                 if self.feed_max_size and self.received > self.feed_max_size:
-                    raise TooLarge(f"FTP transfer is over feed_max_size {self.feed_max_size} bytes",
-                                   self.request)
+                    raise TooLarge(f"FTP transfer is over feed_max_size {self.feed_max_size} bytes", self.request)
                 return chunk
             self._check()
             self.data.close()
@@ -235,8 +236,7 @@ class _Session:
             size = len(body)
             if self.request.method == "HEAD":
                 body = b""
-        headers = httpx.Headers({"Content-Type": guess_type(posixpath.basename(path)),
-                                 "Content-Length": str(size)})
+        headers = httpx.Headers({"Content-Type": guess_type(posixpath.basename(path)), "Content-Length": str(size)})
         return Response(self.request.url, 200, headers, body, self.request)
 
     def _open(self, path: str, size: int | None) -> Response:

@@ -86,8 +86,9 @@ class HttpTransport:
         self._insecure = _client(settings, limits, False) if self._insecure_hosts else None
 
     def _client_for(self, url: str) -> pool.Client:
-        if self._insecure is not None and (host_of(url) in self._insecure_hosts or
-                                           httpx.URL(url).host in self._insecure_hosts):
+        if self._insecure is not None and (
+            host_of(url) in self._insecure_hosts or httpx.URL(url).host in self._insecure_hosts
+        ):
             return self._insecure
         return next(self._next)
 
@@ -110,8 +111,7 @@ class HttpTransport:
         with _translated(request):
             raw = await connections.handle_async_request(outgoing)
             body: Any = raw.stream
-            response = Response(url=request.url, status=raw.status, headers=httpx.Headers(raw.headers),
-                                request=request)
+            response = Response(url=request.url, status=raw.status, headers=httpx.Headers(raw.headers), request=request)
             if request.stream and 200 <= raw.status < 300:
                 response.stream, response.streamed = self._stream(body, response, request), True
                 response._close = body.aclose
@@ -178,8 +178,9 @@ class HttpTransport:
             if isinstance(exc, BodyTooLarge):
                 raise TooLarge(f"body is over max_size {self.max_size} bytes", request) from None
             if isinstance(exc, OverBudget):
-                raise TooLarge(f"body is over {exc.limit} bytes, the most memory_budget allows one body",
-                               request) from None
+                raise TooLarge(
+                    f"body is over {exc.limit} bytes, the most memory_budget allows one body", request
+                ) from None
             if isinstance(exc, DecodeError | UnsupportedEncoding):
                 raise FetchError(f"cannot decode body: {exc}", request) from exc
             raise
@@ -222,8 +223,13 @@ def _proxy(settings: Settings, url: str) -> httpx.Proxy:
     return httpx.Proxy(url)
 
 
-_NETWORK = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError, httpcore.UnsupportedProtocol,
-            httpx.HTTPError)
+_NETWORK = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+    httpx.HTTPError,
+)
 
 
 @contextmanager

@@ -54,7 +54,7 @@ def _split(url: str) -> tuple[bytes, bytes, bytes, int | None, bytes] | None:
         return None
     if netloc[0] == "[":  # an IPv6 literal, sent without its brackets to the socket
         end = netloc.find("]")
-        host, after = netloc[1:end], netloc[end + 1:]
+        host, after = netloc[1:end], netloc[end + 1 :]
         if end < 0 or after and after[0] != ":":
             return None
         port_text = after[1:]
@@ -83,12 +83,12 @@ def _latin1(text: str | bytes) -> bytes:
 
 def _through_httpx(request: Request, headers: Mapping[str, str], extensions: dict[str, Any]) -> httpcore.Request:
     """The request as httpx builds and passes it on (`httpx.AsyncHTTPTransport.handle_async_request`)."""
-    built = httpx.Request(request.method, request.url, headers=httpx.Headers(headers, "latin-1"),
-                          content=request.body)
+    built = httpx.Request(request.method, request.url, headers=httpx.Headers(headers, "latin-1"), content=request.body)
     return httpcore.Request(
         method=built.method,
-        url=httpcore.URL(scheme=built.url.raw_scheme, host=built.url.raw_host, port=built.url.port,
-                         target=built.url.raw_path),
+        url=httpcore.URL(
+            scheme=built.url.raw_scheme, host=built.url.raw_host, port=built.url.port, target=built.url.raw_path
+        ),
         headers=built.headers.raw,
         content=built.stream,
         extensions=extensions,

@@ -47,8 +47,9 @@ def connections(http: httpx.AsyncHTTPTransport) -> httpcore.AsyncConnectionPool:
 class Client:
     """One small pool of connections, direct, with a transport per scheme of `[fetch] proxies` beside it."""
 
-    def __init__(self, direct: httpx.AsyncHTTPTransport,
-                 proxied: Mapping[str, httpx.AsyncHTTPTransport] | None = None) -> None:
+    def __init__(
+        self, direct: httpx.AsyncHTTPTransport, proxied: Mapping[str, httpx.AsyncHTTPTransport] | None = None
+    ) -> None:
         self.direct = direct
         self.proxied = {scheme.lower(): http for scheme, http in (proxied or {}).items()}
 

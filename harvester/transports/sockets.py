@@ -131,8 +131,9 @@ class Stream(httpcore.AsyncNetworkStream):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                secure = await loop.start_tls(self._transport, self._protocol, ssl_context,
-                                              server_hostname=server_hostname)
+                secure = await loop.start_tls(
+                    self._transport, self._protocol, ssl_context, server_hostname=server_hostname
+                )
         except TimeoutError:
             self._transport.close()
             raise httpcore.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
@@ -147,8 +148,12 @@ class Stream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":  # an idle connection with bytes or an end waiting cannot be reused
             return bool(self._protocol.chunks) or self._protocol.eof or self._transport.is_closing()
-        name = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername",
-                "socket": "socket"}.get(info)
+        name = {
+            "ssl_object": "ssl_object",
+            "client_addr": "sockname",
+            "server_addr": "peername",
+            "socket": "socket",
+        }.get(info)
         return self._transport.get_extra_info(name) if name else None
 
 
@@ -189,7 +194,9 @@ class Backend(httpcore.AsyncNetworkBackend):
         return Stream(transport, protocol)
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None,
+        self,
+        path: str,
+        timeout: float | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not used by the crawler")
