@@ -80,18 +80,15 @@ def claim(
     free = {host: per_host - held_now.get(host, 0) for host in locked if held_now.get(host, 0) < per_host}
     if not free:
         return []
-    rank = func.row_number().over(partition_by=frontier.c.host, order_by=(frontier.c.priority.desc(), frontier.c.id))
-    ranked = (
-        select(frontier.c.id, frontier.c.host, frontier.c.priority, rank.label("rank"))
-        .where(frontier.c.run_id == run_id, frontier.c.state == "queued", frontier.c.host.in_(list(free)))
-        .subquery()
-    )
-    candidates = connection.execute(
-        select(ranked.c.id, ranked.c.host, ranked.c.rank)
-        .where(ranked.c.rank <= per_host)
-        .order_by(ranked.c.rank, ranked.c.priority.desc(), ranked.c.id)
-    ).all()
-    chosen = [row.id for row in candidates if row.rank <= (1 if delay > 0 else free[row.host])][:batch]
+    # each host's first queued requests, read in the (run_id, host, state, priority, id) index's
+    # order: a LIMIT per host, not a sort of its whole queue; then round robin over the hosts
+    candidates: list[tuple[int, int, int]] = []  # (rank in its host, -priority, id)
+    for host, slots in free.items():
+        rows = connection.execute(
+            _FIRST_QUEUED, {"b_run": run_id, "b_host": host, "b_limit": min(1 if delay > 0 else slots, batch)}
+        )
+        candidates.extend((rank, -priority, row_id) for rank, (row_id, priority) in enumerate(rows))
+    chosen = [row_id for _, _, row_id in sorted(candidates)[:batch]]
     claimed = connection.execute(
         update(frontier)
         .where(frontier.c.id.in_(chosen), frontier.c.state == "queued")
@@ -107,6 +104,16 @@ def claim(
             .values(next_start=moment + dt.timedelta(seconds=delay))
         )
     return sorted(claimed, key=lambda row: (-row.priority, row.id))
+
+
+_FIRST_QUEUED = (
+    select(frontier.c.id, frontier.c.priority)
+    .where(
+        frontier.c.run_id == bindparam("b_run"), frontier.c.host == bindparam("b_host"), frontier.c.state == "queued"
+    )
+    .order_by(frontier.c.priority.desc(), frontier.c.id)
+    .limit(bindparam("b_limit"))
+)
 
 
 def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) -> tuple[int | None, int, int]:

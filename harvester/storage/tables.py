@@ -149,8 +149,15 @@ frontier = Table(
 )
 # Claims take the highest priority first, then the order found: this order, so no sort.
 Index("ix_frontier_claim_order", frontier.c.run_id, frontier.c.state, frontier.c.priority.desc(), frontier.c.id)
-# A host's queued and claimed requests (host-aware claims of a shared run).
-Index("ix_frontier_host_state", frontier.c.run_id, frontier.c.host, frontier.c.state)
+# A host's queued and claimed requests, in claim order (host-aware claims of a shared run): no sort.
+Index(
+    "ix_frontier_host_order",
+    frontier.c.run_id,
+    frontier.c.host,
+    frontier.c.state,
+    frontier.c.priority.desc(),
+    frontier.c.id,
+)
 
 # One row per host of a run: the host's slot lock in a shared run, and the earliest moment
 # a worker may start its next request (delay, Crawl-delay, Retry-After, for every worker).
