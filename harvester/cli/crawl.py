@@ -14,7 +14,7 @@ from typing import Any
 
 from harvester import loop
 from harvester.cli.closing import close_run
-from harvester.cli.options import add_db_option, add_output_options, export_of, settings_from
+from harvester.cli.options import add_db_option, add_output_options, add_spider_options, export_of, settings_from
 from harvester.crawler import crawl
 from harvester.exceptions import ConfigError
 from harvester.project import get_spider
@@ -24,17 +24,7 @@ from harvester.storage.database import safe_url
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("crawl", parents=[common], help="one run of a spider")
     parser.add_argument("spider", help="the spider's name (see `harvester list`)")
-    parser.add_argument(
-        "-a", dest="args", action="append", default=[], metavar="NAME=VALUE", help="set a spider attribute (repeatable)"
-    )
-    parser.add_argument(
-        "-s",
-        dest="set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a harvester.toml setting for this run (repeatable)",
-    )
+    add_spider_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this spider")
     add_output_options(parser)
     add_db_option(parser)
@@ -43,17 +33,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "worker", parents=[common], help="one of several processes sharing a crawl (a run's frontier)"
     )
     worker.add_argument("spider", help="the spider's name (see `harvester list`)")
-    worker.add_argument(
-        "-a", dest="args", action="append", default=[], metavar="NAME=VALUE", help="set a spider attribute (repeatable)"
-    )
-    worker.add_argument(
-        "-s",
-        dest="set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a harvester.toml setting (repeatable)",
-    )
+    add_spider_options(worker)
     add_db_option(worker)
     worker.set_defaults(handler=run)
 
