@@ -108,7 +108,15 @@ def parse_slow(url: str) -> str:
     try:
         return _checked(ada_url.normalize_url(_scalar_values(url)))
     except ValueError:
-        raise InvalidURL(f"invalid URL {_shown(url)}", url) from None
+        raise InvalidURL(f"invalid URL {_shown(url)}{_why(url)}", url) from None
+
+
+_SCHEME_START = re.compile(r"[ \x00-\x1f]*[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _why(url: str) -> str:
+    """What a user most often got wrong in an absolute URL that does not parse: the scheme."""
+    return "" if _SCHEME_START.match(url) else ": no scheme (an absolute URL starts like https://)"
 
 
 def without_fragment(url: str) -> str:

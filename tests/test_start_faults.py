@@ -81,4 +81,6 @@ def test_a_start_url_without_a_scheme_costs_one_error_and_the_other_start_urls_a
     assert all("invalid URL" in message for _, _, message in errors), errors
     assert project.sql("select status from runs") == [("finished",)]
     shown = [line for line in result.stderr.splitlines() if "invalid URL" in line]
-    assert any("'example'" in line for line in shown) and any("'//nohost'" in line for line in shown), result.stderr
+    assert any("'example': no scheme" in line for line in shown) and any("'//nohost'" in line for line in shown), (
+        result.stderr
+    )
