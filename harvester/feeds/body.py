@@ -133,26 +133,39 @@ def choose_encoding(head: bytes, declared: str | None, fallback: str | None) -> 
     return charsets.bom(head) or (declared or charsets.codec_for(fallback) or "utf-8", 0)
 
 
-async def feed_text(
+async def feed_chunks(
     response: Response, fallback: str | None = None, limit: int = 0, what: str = "feed"
-) -> AsyncIterator[str]:
-    """The body decoded to text as it arrives (undecodable bytes become U+FFFD)."""
+) -> AsyncIterator[tuple[str, bytes]]:
+    """The body as it arrives, each piece with the feed's encoding (at least one piece).
+
+    The encoding is chosen once, from the first four bytes (a BOM, which is skipped), the
+    declared charset or `fallback` (`choose_encoding`).
+    """
     declared = charset_of(response)
-    decoder = None
+    encoding = None
     head = b""
     async for chunk in feed_bytes(response, limit, what):
-        if decoder is None:
+        if encoding is None:
             head += chunk
             if len(head) < 4:
                 continue
             encoding, skip = choose_encoding(head, declared, fallback)
-            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
             chunk, head = head[skip:], b""
+        yield encoding, chunk
+    if encoding is None:
+        encoding, skip = choose_encoding(head, declared, fallback)
+        yield encoding, head[skip:]
+
+
+async def feed_text(
+    response: Response, fallback: str | None = None, limit: int = 0, what: str = "feed"
+) -> AsyncIterator[str]:
+    """The body decoded to text as it arrives (undecodable bytes become U+FFFD)."""
+    decoder = None
+    async for encoding, chunk in feed_chunks(response, fallback, limit, what):
+        if decoder is None:
+            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         if text := decoder.decode(chunk):
             yield text
-    if decoder is None:
-        encoding, skip = choose_encoding(head, declared, fallback)
-        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        head = head[skip:]
-    if text := decoder.decode(head, final=True):
+    if decoder is not None and (text := decoder.decode(b"", final=True)):
         yield text

@@ -20,7 +20,7 @@ import ijson
 
 from harvester.exceptions import ParseError
 from harvester.feeds.base import FeedSpider
-from harvester.feeds.body import charset_of, choose_encoding, feed_bytes
+from harvester.feeds.body import feed_chunks
 from harvester.response import Response
 
 MAX_DEPTH = 1000
@@ -169,31 +169,16 @@ class _Path:
 
 async def _utf8(response: Response, encoding: str | None) -> AsyncIterator[bytes]:
     """The body as UTF-8 (what ijson reads): transcoded only when it is in another charset."""
-    declared = charset_of(response)
     decoder: Any = None
-    head = b""
-    async for chunk in feed_bytes(response, what="JSON feed"):
-        if decoder is None:
-            head += chunk
-            if len(head) < 4:
-                continue
-            chunk, head = head, b""
-            decoder = _decoder(chunk, declared, encoding)
-            chunk = chunk[decoder[1] :]
-        yield chunk if decoder[0] is None else decoder[0].decode(chunk).encode("utf-8")
-    if decoder is None:
-        decoder = _decoder(head, declared, encoding)
-        head = head[decoder[1] :]
-        yield head if decoder[0] is None else decoder[0].decode(head, True).encode("utf-8")
-    elif decoder[0] is not None:
-        yield decoder[0].decode(b"", True).encode("utf-8")
-
-
-def _decoder(head: bytes, declared: str | None, fallback: str | None) -> tuple[Any, int]:
-    name, skip = choose_encoding(head, declared, fallback)
-    if codecs.lookup(name).name == "utf-8":
-        return None, skip
-    return codecs.getincrementaldecoder(name)(errors="replace"), skip
+    first = True
+    async for name, chunk in feed_chunks(response, encoding, what="JSON feed"):
+        if first:
+            first = False
+            if codecs.lookup(name).name != "utf-8":
+                decoder = codecs.getincrementaldecoder(name)(errors="replace")
+        yield chunk if decoder is None else decoder.decode(chunk).encode("utf-8")
+    if decoder is not None:
+        yield decoder.decode(b"", True).encode("utf-8")
 
 
 def _fault(response: Response, what: str, count: int, offset: int) -> ParseError:
