@@ -125,3 +125,54 @@ def test_spider_middlewares_never_handle_the_login_or_the_jar_and_their_own_cook
     assert seen == [{}, {}]  # neither the Authorization header nor the jar's Cookie passed through it
     assert [headers.get("Authorization") for _, _, headers in site.requests] == [expected, expected]
     assert cookies_at(site, "/area/own") == ["sid=mine"]
+
+
+def test_the_login_and_the_jars_cookie_stay_on_the_wire_never_in_what_the_spider_sees(tmp_path, site, sql):
+    """An errback's failure and a middleware's response name the request as the spider made it."""
+
+    def area(handler: Handler) -> None:
+        if handler.path == "/area":
+            links = '<a href="/area/big">big</a><a href="/area/small">small</a>'
+            handler.send_text(200, f"<h1>area</h1>{links}", headers={"Set-Cookie": "sid=secret"})
+        elif handler.path == "/area/big":
+            handler.send_text(200, "<h1>big</h1>" + "x" * 5000)  # over max_size: a fetch error
+        else:
+            handler.send_text(200, "<h1>small</h1>")
+
+    for path in ("/area", "/area/big", "/area/small"):
+        site.routes[path] = area
+    answered: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
+
+    async def watch(request, call_next):
+        response = await call_next(request)
+        answered.append(dict(response.request.headers or {}))
+        return response
+
+    class Careful(Collect):
+        name = "careful"
+        middlewares = [watch]
+
+        def parse(self, response):
+            yield from super().parse(response)
+            for link in response.links():
+                yield response.follow(link, errback=self.on_error)
+
+        def on_error(self, failure):
+            failed.append(dict(failure.request.headers or {}))
+
+    run(
+        tmp_path,
+        Careful,
+        [site.url + "/area"],
+        env={"AREA_PW": "wonder"},
+        auth={site.url: {"username": "alice", "password_env": "AREA_PW"}},
+        fetch={"max_size": 1000},
+    )
+    sent = {path: headers for _, path, headers in site.requests}
+    assert sent["/area/big"].get("Authorization", "").startswith("Basic ")  # the login did go out
+    assert sent["/area/big"].get("Cookie") == "sid=secret"  # and the jar's cookie
+    assert h1s(sql, tmp_path) == ["area", "small"]
+    assert len(failed) == 1 and len(answered) == 2
+    for headers in [*failed, *answered]:
+        assert not {name.lower() for name in headers} & {"authorization", "cookie"}, headers

@@ -26,6 +26,7 @@ import httpx
 
 from harvester import schemes
 from harvester.credentials import Credentials, Login
+from harvester.fetching.headers import has_header, sent_as, with_header
 from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
@@ -40,10 +41,10 @@ class Auth:
 
     def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]:
         login = self.credentials.for_request(request)
-        if login is None or not schemes.current().speaks_http(request.url) or _has_authorization(request):
+        if login is None or not schemes.current().speaks_http(request.url) or has_header(request, "Authorization"):
             return call_next(request)  # nothing to add: no coroutine of this step's own
         if login.scheme != "digest":
-            return call_next(_authorized(request, _basic(login)))
+            return sent_as(request, with_header(request, "Authorization", _basic(login)), call_next)
         return self._digest(request, login, call_next)
 
     async def _digest(self, request: Request, login: Login, call_next: CallNext) -> Response:
@@ -52,7 +53,7 @@ class Auth:
             digest = self._digests[login] = httpx.DigestAuth(login.username, login.password)
         flow = digest.auth_flow(httpx.Request(request.method, request.url))
         sent = next(flow)  # with the header of the challenge known from earlier, if any
-        response = await call_next(_authorized(request, sent.headers.get("Authorization")))
+        response = await sent_as(request, _authorized(request, sent.headers.get("Authorization")), call_next)
         challenges = [
             (b"WWW-Authenticate", value) for name, value in response.headers.raw if name.lower() == b"www-authenticate"
         ]
@@ -63,7 +64,7 @@ class Auth:
         except httpx.HTTPError:
             return response  # a challenge that cannot be read: the 401 stands
         await response.aclose()
-        return await call_next(_authorized(request, answer.headers.get("Authorization")))
+        return await sent_as(request, _authorized(request, answer.headers.get("Authorization")), call_next)
 
 
 def _basic(login: Login) -> str:
@@ -74,11 +75,4 @@ def _basic(login: Login) -> str:
 
 def _authorized(request: Request, value: str | None) -> Request:
     """A copy of the request carrying `Authorization: value` (the request itself when there is none)."""
-    if value is None:
-        return request
-    return request.replace(headers={**(request.headers or {}), "Authorization": value})
-
-
-def _has_authorization(request: Request) -> bool:
-    """Whether the request carries an `Authorization` header of its own."""
-    return bool(request.headers) and any(name.lower() == "authorization" for name in request.headers)  # type: ignore[union-attr]
+    return request if value is None else with_header(request, "Authorization", value)

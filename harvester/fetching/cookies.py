@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from harvester import schemes
 from harvester.cookies import CookieStore
+from harvester.fetching.headers import has_header, sent_as, with_header
 from harvester.middleware import CallNext
 from harvester.request import Request
 from harvester.response import Response
@@ -32,20 +33,16 @@ class Cookies:
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         if not schemes.current().speaks_http(request.url):
             return await call_next(request)
-        if len(self.store) and not _has_cookie(request):  # an empty jar adds nothing
+        sent = request
+        if len(self.store) and not has_header(request, "Cookie"):  # an empty jar adds nothing
             parts = urlsplit(request.url)
             value = self.store.header(parts.scheme, parts.hostname or "", parts.path or "/")
             if value is not None:
-                request = request.replace(headers={**(request.headers or {}), "Cookie": value})
-        response = await call_next(request)
+                sent = with_header(request, "Cookie", value)
+        response = await (call_next(request) if sent is request else sent_as(request, sent, call_next))
         found = [line for name, line in response.headers.raw if name.lower() == b"set-cookie"]
         if found:
             parts = urlsplit(request.url)
             for line in found:
                 self.store.set(line.decode("latin-1"), parts.scheme, parts.hostname or "", parts.path or "/")
         return response
-
-
-def _has_cookie(request: Request) -> bool:
-    """Whether the request carries a `Cookie` header of its own."""
-    return bool(request.headers) and any(name.lower() == "cookie" for name in request.headers)  # type: ignore[union-attr]
