@@ -30,6 +30,7 @@ is an `ErrorKind`.
 from __future__ import annotations
 
 import enum
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -99,8 +100,8 @@ class InvalidURL(HarvesterError, ValueError):
     kind: ErrorKind = ErrorKind.URL
 
     def __init__(self, message: str, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
+        super().__init__(hide_userinfo(message))  # recorded and shown: a password in it never is
+        self.url = hide_userinfo(url)
 
 
 class FetchError(HarvesterError):
@@ -162,3 +163,11 @@ class CloseSpider(HarvesterError):
     def __init__(self, reason: str = "cancelled") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+_USERINFO = re.compile(r"(?<=//)[^/?#\\\s'\"@]*@")
+
+
+def hide_userinfo(text: str) -> str:
+    """`text` with the `user:password@` of every URL in it written `***@`."""
+    return _USERINFO.sub("***@", text) if "@" in text else text

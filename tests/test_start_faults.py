@@ -84,3 +84,33 @@ def test_a_start_url_without_a_scheme_costs_one_error_and_the_other_start_urls_a
     assert any("'example': no scheme" in line for line in shown) and any("'//nohost'" in line for line in shown), (
         result.stderr
     )
+
+
+def test_a_start_url_that_does_not_parse_never_shows_its_password(project, site):
+    site.page("/ok", "<h1>ok</h1>")
+    project.spider(
+        "secretive",
+        """
+        from harvester import Spider
+
+
+        class Secretive(Spider):
+            name = "secretive"
+            base = ""
+
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.start_urls = ["http://alice:s3cret@exa mple.com/", self.base + "/ok"]
+
+            def parse(self, response):
+                yield {"title": response.css("h1::text").get()}
+    """,
+    )
+    result = project.run("crawl", "secretive", "-a", f"base={site.url}")
+    assert result.returncode == 0, result.stderr
+    assert site.hits["/ok"] == 1
+    [(url, message)] = project.sql("select url, message from errors")
+    assert url == "http://***@exa mple.com/" and "invalid URL" in message
+    shown = result.stdout + result.stderr
+    assert "invalid URL 'http://***@exa mple.com/'" in shown
+    assert "s3cret" not in shown + message and "alice" not in shown + message
