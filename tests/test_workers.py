@@ -124,3 +124,40 @@ def test_max_pages_holds_for_two_workers_together(project, site, db_url):
     stats = json.loads(stats) if isinstance(stats, str) else stats
     assert status == "finished" and stats["close_reason"] == "max_pages"
     assert stats["pages"] <= max_pages
+
+
+def test_a_claim_whose_lease_ran_out_does_not_count_against_max_pages(tmp_path):
+    """A worker killed while holding claims: its share of max_pages goes back to the others."""
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from harvester.storage.database import open_engine
+    from harvester.storage.leases import budget
+    from harvester.storage.migrate import upgrade
+    from harvester.storage.tables import frontier, runs
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'harvest.db'}")
+    upgrade(engine)
+    moment = dt.datetime.now(dt.UTC)
+    with engine.begin() as connection:
+        run_id = connection.execute(
+            insert(runs).values(spider="s", status="running", started_at=moment, stats={})
+        ).inserted_primary_key[0]
+        rows = [
+            {
+                "run_id": run_id,
+                "host": "h",
+                "fingerprint": f"f{n}",
+                "priority": 0,
+                "request": {},
+                "state": "claimed",
+                "lease_until": moment + dt.timedelta(seconds=60 if n < 2 else -60),
+            }
+            for n in range(5)
+        ]  # two live claims, three whose worker died a minute ago
+        connection.execute(insert(frontier), rows)
+    with engine.begin() as connection:
+        left, pages_done, _ = budget(connection, run_id, max_pages=7, max_items=0)
+    engine.dispose()
+    assert (left, pages_done) == (5, 0)  # 7 less the two live claims

@@ -119,8 +119,9 @@ _FIRST_QUEUED = (
 def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) -> tuple[int | None, int, int]:
     """What the run's limits leave to claim, across its workers: (requests, the run's pages, its items).
 
-    Every claimed request may still become a page, so a claim may take at most
-    `max_pages` less the run's pages and claimed requests (None: no limit).
+    Every request claimed under a live lease may still become a page, so a claim may take at
+    most `max_pages` less the run's pages and those requests (None: no limit). A claim whose
+    lease ran out (its worker died) is not counted: it goes back to the queue.
     Counted under the run's lock, held to the end of the claim's transaction:
     two workers never claim the same share.
     """
@@ -135,7 +136,8 @@ def budget(connection: Connection, run_id: int, max_pages: int, max_items: int) 
     items_done = count(select(func.count()).select_from(items).where(items.c.run_id == run_id)) if max_items else 0
     if not max_pages:
         return None, pages_done, items_done
-    claimed = count(select(func.count()).where(frontier.c.run_id == run_id, frontier.c.state == "claimed"))
+    live = (frontier.c.run_id == run_id, frontier.c.state == "claimed", frontier.c.lease_until >= now())
+    claimed = count(select(func.count()).where(*live))  # a lapsed claim goes back to the queue: not counted
     return max(0, max_pages - pages_done - claimed), pages_done, items_done
 
 
