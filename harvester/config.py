@@ -491,6 +491,18 @@ def _validate(settings: Settings) -> None:
             )
             for proxy in fetch.proxy_list
         ),
+        *(
+            (scheme in ("http", "https"), f"[fetch] proxies: {scheme!r} is not a scheme proxied (http or https)")
+            for scheme in fetch.proxies
+        ),
+        *(
+            (
+                proxy_url(proxy) is not None,
+                f"[fetch] proxies.{scheme}: {split_userinfo(proxy)[0].rpartition('@')[2]!r} is not an http:// or "
+                "https:// proxy URL (scheme://host:port)",
+            )
+            for scheme, proxy in fetch.proxies.items()
+        ),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         *(
             (getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")

@@ -223,6 +223,25 @@ def test_a_proxy_list_entry_that_is_not_a_proxy_url_is_one_line_and_exit_2(proje
     assert "s3cret" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "line, named",
+    [
+        ('proxies = { all = "http://127.0.0.1:3128" }', "'all' is not a scheme proxied"),  # an httpx mount key
+        ('proxies = { http = "bot:s3cret@127.0.0.1" }', "proxies.http"),
+    ],
+)
+def test_a_proxies_entry_that_would_be_ignored_or_misread_is_one_line_and_exit_2(project, site, line, named):
+    project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text() + line + "\n")
+    project.spider("follow", follow_spider("follow"))
+
+    done = project.run("crawl", "follow", "-a", f"base={site.url}")
+
+    assert done.returncode == 2
+    assert named in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "s3cret" not in done.stderr
+    assert not site.requests  # nothing went out directly
+
+
 def test_a_proxy_login_reaches_the_proxy_alone(project, tls_site, ca, proxies):
     tls_site.page("/", "<html><body><h1>private</h1></body></html>")
     first, _ = proxies
