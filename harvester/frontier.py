@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
@@ -129,6 +130,7 @@ class DbFrontier:
         self._recent: set[str] = set()
         self._order: deque[str] = deque()
         self._refill = asyncio.Lock()
+        self._freed = asyncio.Event()  # set when a request of this worker is done: its host slot comes back
         self._renewing: asyncio.Task[None] | None = None
 
     def join(self) -> None:
@@ -193,7 +195,7 @@ class DbFrontier:
             self._renewing = asyncio.create_task(self._renew())
         async with self._refill:  # one refill at a time: the others wait for its batch
             if not self._claimed:
-                if self.journal.pending():
+                if not self.shared and self.journal.pending():
                     await self.journal.flush()  # requests found so far must be in the table to be claimed
                 if self.health.failure is not None:
                     return None
@@ -220,28 +222,38 @@ class DbFrontier:
         host's next start comes (for up to IDLE_WAIT)."""
         deadline = time.monotonic() + IDLE_WAIT
         while True:
-            claimed = await self._claim_now(self._claim_shared)
+            self._freed.clear()
+            began = time.perf_counter()
+            # In the journal's transaction, after what it has to write: the done marks of this worker's
+            # finished requests give their host slots back to this claim, and the requests they found
+            # can be claimed. Only as many as this worker has free: a claimed request holds its host's slot.
+            wanted = max(1, self.batch - len(self._ids))
+            claimed = await self.journal.flush(functools.partial(self._claim_shared, wanted=wanted))
+            self.claim_seconds.append(time.perf_counter() - began)
+            if claimed is None:
+                return []  # the database failed: the run's health tells it
             if claimed or time.monotonic() > deadline or self.health.failure is not None:
                 return claimed
             ready = await self.health.retrying(self._next_ready, "read")
             if ready is None:
                 return []  # nothing queued
-            await asyncio.sleep(min(max(POLL, (ready - now()).total_seconds()), LONGEST_POLL))
+            # claim again when a request of this worker is done, or after a poll (another worker's)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(max(POLL, (ready - now()).total_seconds()), LONGEST_POLL)):
+                    await self._freed.wait()
 
-    def _claim_shared(self) -> list[Claim]:
-        with self.engine.begin() as connection:
-            batch: int | None = self.batch
-            if self.max_pages or self.max_items:  # the run's limits, counted across its workers
-                left, pages, items = leases.budget(connection, self.run_id, self.max_pages, self.max_items)
-                self.run_figures = (pages, items)
-                batch = self.batch if left is None else min(self.batch, left)
-            rows = (
-                leases.claim(
-                    connection, self.run_id, self.worker, batch, self.per_host, self.delay, self.lease.total_seconds()
-                )
-                if batch
-                else []
-            )
+    def _claim_shared(self, connection: Connection, wanted: int) -> list[Claim]:
+        """Claim up to `wanted` requests of the shared run, within its limits, in `connection`'s transaction."""
+        batch: int | None = wanted
+        if self.max_pages or self.max_items:  # the run's limits, counted across its workers
+            left, pages, items = leases.budget(connection, self.run_id, self.max_pages, self.max_items)
+            self.run_figures = (pages, items)
+            batch = wanted if left is None else min(wanted, left)
+        if not batch:
+            return []
+        rows = leases.claim(
+            connection, self.run_id, self.worker, batch, self.per_host, self.delay, self.lease.total_seconds()
+        )
         return [(row.id, row.token, request_from_json(row.request)) for row in rows]
 
     def _next_ready(self) -> dt.datetime | None:
@@ -271,6 +283,7 @@ class DbFrontier:
         held = self._ids.pop(id(request), None)
         if held is None:
             return None
+        self._freed.set()
         next_start = None
         if self.shared:  # this worker's delays (Crawl-delay, Retry-After) hold for every worker
             host = host_of(request.url)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -43,6 +43,7 @@ from harvester.storage.tables import errors, pages
 
 GATHER_SECONDS = 0.05  # longest wait for a batch to gather: each commit costs a few ms of CPU
 BACKLOG = 6_000  # items and found requests waiting for the writer before their producers wait
+T = TypeVar("T")
 
 
 class QueueWriter(Protocol):
@@ -210,8 +211,13 @@ class Journal:
             if self.health.failure is not None:
                 return  # the run stops (on_failure); nothing more can be written
 
-    async def flush(self) -> None:
-        """Write every finished outcome; a failure that ends the run is `failure`, not raised."""
+    async def flush(self, then: Callable[[Connection], T] | None = None) -> T | None:
+        """Write every finished outcome; a failure that ends the run is `failure`, not raised.
+
+        `then` runs in the same transaction, after the writes, and its result is
+        returned (None when the write failed): a shared claim, which so sees the
+        host slots the done marks give back, at the cost of one commit, not two.
+        """
         async with self.lock:
             queued, self._ready = self._ready, []
             outcomes = queued if self._loose.empty else [*queued, self._loose]
@@ -222,13 +228,19 @@ class Journal:
                     self.health.check_file()
                     stats = self.heartbeat.figures()
                 if self.health.failure is None:
-                    await self.health.retrying(lambda: self._write(outcomes, stats), "write to")
+                    result: T | None = await self.health.retrying(
+                        lambda: self._write(outcomes, stats, then), "write to"
+                    )
+                    return result
             except DatabaseError:
                 pass  # nothing of the batch is written; a resume does those requests again
             finally:
                 self._written(queued)  # written, or lost to a failing run: no producer waits for them
+            return None
 
-    def _write(self, outcomes: list[Outcome], stats: dict[str, Any] | None) -> None:
+    def _write(
+        self, outcomes: list[Outcome], stats: dict[str, Any] | None, then: Callable[[Connection], T] | None = None
+    ) -> T | None:
         with self.engine.begin() as connection:
             queue = self.queue
             done = [outcome.done for outcome in outcomes if outcome.done is not None]
@@ -251,3 +263,4 @@ class Journal:
                 write_items(connection, items)
             if stats is not None:
                 self.heartbeat.write(connection, stats)
+            return then(connection) if then is not None else None
