@@ -87,6 +87,13 @@ class Backend:
         returning: Sequence[str],
     ) -> list[Any]:
         """Insert `rows` skipping those whose `keys` are stored already; the `returning` columns of those inserted."""
+        if not rows:
+            return []
+        statement = self.insert_ignoring(table, keys).returning(*(table.c[name] for name in returning))
+        return list(connection.execute(statement, list(rows)))
+
+    def insert_ignoring(self, table: Table, keys: Sequence[str]) -> Any:
+        """An INSERT into `table` that skips a row whose `keys` a stored row already has (ON CONFLICT DO NOTHING)."""
         raise NotImplementedError
 
     def json_type(self) -> TypeEngine[Any]:
@@ -125,24 +132,10 @@ class SQLite(Backend):
     ) -> None:
         insert_rows(connection, table, rows, ignore)
 
-    def insert_new(
-        self,
-        connection: Connection,
-        table: Table,
-        rows: Sequence[dict[str, Any]],
-        keys: Sequence[str],
-        returning: Sequence[str],
-    ) -> list[Any]:
-        if not rows:
-            return []
+    def insert_ignoring(self, table: Table, keys: Sequence[str]) -> Any:
         from sqlalchemy.dialects import sqlite
 
-        statement = (
-            sqlite.insert(table)
-            .on_conflict_do_nothing(index_elements=list(keys))
-            .returning(*(table.c[name] for name in returning))
-        )
-        return list(connection.execute(statement, list(rows)))
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
     def field_equals(self, column: Any, field: str, value: str) -> ColumnElement[bool]:
         if '"' in field or "\\" in field:
@@ -191,28 +184,10 @@ class PostgreSQL(Backend):
     ) -> None:
         if not rows:
             return
-        statement = (
-            _postgresql().insert(table).on_conflict_do_nothing(index_elements=list(ignore)) if ignore else insert(table)
-        )
-        connection.execute(statement, list(rows))
+        connection.execute(self.insert_ignoring(table, ignore) if ignore else insert(table), list(rows))
 
-    def insert_new(
-        self,
-        connection: Connection,
-        table: Table,
-        rows: Sequence[dict[str, Any]],
-        keys: Sequence[str],
-        returning: Sequence[str],
-    ) -> list[Any]:
-        if not rows:
-            return []
-        statement = (
-            _postgresql()
-            .insert(table)
-            .on_conflict_do_nothing(index_elements=list(keys))
-            .returning(*(table.c[name] for name in returning))
-        )
-        return list(connection.execute(statement, list(rows)))
+    def insert_ignoring(self, table: Table, keys: Sequence[str]) -> Any:
+        return _postgresql().insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
     def json_type(self) -> TypeEngine[Any]:
         jsonb: TypeEngine[Any] = _postgresql().JSONB()
