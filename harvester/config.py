@@ -483,26 +483,12 @@ def _validate(settings: Settings) -> None:
         (fetch.memory_budget >= 2 * 1024**2, "[fetch] memory_budget must be at least 2MB"),
         (fetch.pools >= 0, "[fetch] pools must not be negative"),
         (fetch.proxy_rest >= 0, "[fetch] proxy_rest must not be negative"),
-        *(
-            (
-                proxy_url(proxy) is not None,
-                f"[fetch] proxy_list: {split_userinfo(proxy)[0].rpartition('@')[2]!r} is not an http:// or https:// "
-                "proxy URL (scheme://host:port)",
-            )
-            for proxy in fetch.proxy_list
-        ),
+        *(_proxy_check("proxy_list", proxy) for proxy in fetch.proxy_list),
         *(
             (scheme in ("http", "https"), f"[fetch] proxies: {scheme!r} is not a scheme proxied (http or https)")
             for scheme in fetch.proxies
         ),
-        *(
-            (
-                proxy_url(proxy) is not None,
-                f"[fetch] proxies.{scheme}: {split_userinfo(proxy)[0].rpartition('@')[2]!r} is not an http:// or "
-                "https:// proxy URL (scheme://host:port)",
-            )
-            for scheme, proxy in fetch.proxies.items()
-        ),
+        *(_proxy_check(f"proxies.{scheme}", proxy) for scheme, proxy in fetch.proxies.items()),
         (settings.crawl.depth_limit >= 0, "[crawl] depth_limit must not be negative"),
         *(
             (getattr(settings.crawl, key) >= 0, f"[crawl] {key} must not be negative")
@@ -531,6 +517,14 @@ def _validate(settings: Settings) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def _proxy_check(key: str, proxy: str) -> tuple[bool, str]:
+    """Whether `proxy` is a proxy URL, and the line saying it is not (its login left out)."""
+    shown = split_userinfo(proxy)[0].rpartition("@")[2]
+    return proxy_url(
+        proxy
+    ) is not None, f"[fetch] {key}: {shown!r} is not an http:// or https:// proxy URL (scheme://host:port)"
 
 
 def proxy_url(value: str) -> str | None:

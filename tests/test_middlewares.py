@@ -209,28 +209,15 @@ def test_a_requests_own_proxy_is_kept_through_the_frontier_without_its_login():
     assert request_from_json(stored).proxy == "http://127.0.0.1:3128"
 
 
-def test_a_proxy_list_entry_that_is_not_a_proxy_url_is_one_line_and_exit_2(project, site):
-    project.write(
-        "harvester.toml",
-        project.root.joinpath("harvester.toml").read_text() + 'proxy_list = ["bot:s3cret@127.0.0.1"]\n',
-    )
-    project.spider("follow", follow_spider("follow"))
-
-    done = project.run("crawl", "follow", "-a", f"base={site.url}")
-
-    assert done.returncode == 2
-    assert "proxy_list" in done.stderr and done.stderr.strip().count("\n") == 0
-    assert "s3cret" not in done.stderr
-
-
 @pytest.mark.parametrize(
     "line, named",
     [
         ('proxies = { all = "http://127.0.0.1:3128" }', "'all' is not a scheme proxied"),  # an httpx mount key
         ('proxies = { http = "bot:s3cret@127.0.0.1" }', "proxies.http"),
+        ('proxy_list = ["bot:s3cret@127.0.0.1"]', "proxy_list"),
     ],
 )
-def test_a_proxies_entry_that_would_be_ignored_or_misread_is_one_line_and_exit_2(project, site, line, named):
+def test_a_proxy_setting_that_would_be_ignored_or_misread_is_one_line_and_exit_2(project, site, line, named):
     project.write("harvester.toml", project.root.joinpath("harvester.toml").read_text() + line + "\n")
     project.spider("follow", follow_spider("follow"))
 
